@@ -1,0 +1,61 @@
+# The one entry point for people and CI. `make run` and `make test` need only Python 3.11,
+# Java 17 and Maven (the launcher installs redis-server, and Java/Maven where apt can).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHIRP := $(BIN)/chirp
+
+.PHONY: help install up down status migrate run api test test-unit lint fmt clean reset
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install chirp with its pinned dependencies
+
+up: install ## Start Kafka, Cassandra and Redis (idempotent; reuses healthy ones)
+	$(CHIRP) up
+
+down: install ## Stop the services chirp started
+	$(CHIRP) down
+
+status: install ## Show the health of each service
+	$(CHIRP) status
+
+migrate: up ## Create topics and apply CQL migrations (idempotent)
+	$(CHIRP) migrate
+
+run: migrate ## Everything: services, migrations, and the API in the foreground
+	$(CHIRP) api
+
+api: install ## The API alone (services must be up)
+	$(CHIRP) api
+
+test: up ## Start the services, then run the whole test suite against them
+	$(BIN)/pytest
+
+test-unit: install ## Only the tests that need no service
+	$(BIN)/pytest tests/unit
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## Remove the virtual environment and caches (keeps service data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+reset: down ## Stop services and delete their data
+	rm -rf .state

@@ -1,0 +1,1 @@
+"""The thin FastAPI service: validates and authenticates commands, appends events, serves reads."""

@@ -1,0 +1,29 @@
+"""Serves the API: `python -m api` (what `make run` starts)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from infra.logs import setup_logging
+from infra.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    setup_logging(settings.log_level)
+    print(f"chirp API listening on http://{settings.api_host}:{settings.api_port} (docs: /docs)", flush=True)
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

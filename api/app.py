@@ -1,0 +1,94 @@
+"""`create_app(settings)` builds the API; `python -m api` serves it with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.limits import BodySizeLimit
+from api.routers import follows, health, tweets, users
+from api.wiring import Wiring, connect
+from infra.eventlog import EventLogUnavailable
+from infra.settings import Settings
+
+log = logging.getLogger("chirp.api")
+
+DESCRIPTION = """
+chirp's HTTP API. Every write is validated, authenticated with a bearer token, and appended as an
+immutable Avro event to Kafka; the response comes only after Kafka acknowledged it (acks=all).
+Ids are 64-bit, time-sortable, and sent as decimal strings.
+
+Register with `POST /users` to get a token, then send `Authorization: Bearer <token>` on every write.
+"""
+
+TAGS = [
+    {"name": "users", "description": "Accounts."},
+    {"name": "tweets", "description": "Posts, replies, edits, deletes and likes."},
+    {"name": "follows", "description": "The follow graph."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
+    """Builds the API. Tests may hand in a ready `wiring` (fakes); otherwise real services are connected."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        w = wiring or await connect(settings)
+        app.state.wiring = w
+        log.info("chirp API ready (Kafka %s, keyspace %s)", settings.kafka_bootstrap, settings.keyspace)
+        try:
+            yield
+        finally:
+            if wiring is None:
+                await w.close()
+
+    app = FastAPI(
+        title="chirp",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for router in (users.router, tweets.router, follows.router, health.router):
+        app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = jsonable_encoder(exc.errors(), custom_encoder={ValueError: str})
+    for e in errors:
+        e.pop("input", None)  # never echo a body back (it may be large or hold secrets)
+        e["msg"] = str(e.get("msg", "")).removeprefix("Value error, ")
+        if isinstance(e.get("ctx"), dict):
+            e["ctx"] = {k: str(v) for k, v in e["ctx"].items()}
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid request")
+    return JSONResponse({"detail": errors, "message": message}, status_code=422)
+
+
+async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> JSONResponse:
+    log.warning("write refused: %s", exc)
+    return JSONResponse(
+        {"detail": f"the event log is unavailable, nothing was written; retry later ({exc})"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: `uvicorn --factory api.app:app_from_env`."""
+    return create_app(Settings())
+
+

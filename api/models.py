@@ -1,0 +1,129 @@
+"""Request and response bodies. These are the API's contract, deliberately apart from the Avro records."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from schemas.ids import parse_id
+
+MAX_CONTENT = 280
+MAX_MEDIA = 4
+HANDLE = re.compile(r"[A-Za-z0-9_]{3,30}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _id(value: Any) -> int:
+    """Ids travel as decimal strings (JSON numbers lose precision past 2^53); plain integers are tolerated."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be an id string such as \"7251846523904\"")
+    return parse_id(str(value))
+
+
+Id = Annotated[int, BeforeValidator(_id)]
+
+
+def clean_content(value: str) -> str:
+    text = unicodedata.normalize("NFC", value)
+    if not text.strip():
+        raise ValueError("content must not be empty or only whitespace")
+    if len(text) > MAX_CONTENT:
+        raise ValueError(f"content is {len(text)} characters long; the limit is {MAX_CONTENT}")
+    if _CONTROL.search(text):
+        raise ValueError("content must not contain control characters")
+    return text
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+
+class UserCreate(Strict):
+    handle: str = Field(description="3-30 letters, digits or underscores; unique ignoring case.", examples=["ada_l"])
+    display_name: str = Field(description="1-50 characters shown beside the handle.", examples=["Ada Lovelace"])
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, v: str) -> str:
+        if not HANDLE.fullmatch(v):
+            raise ValueError("handle must be 3-30 characters of letters, digits and underscore")
+        return v
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, v: str) -> str:
+        v = unicodedata.normalize("NFC", v).strip()
+        if not v:
+            raise ValueError("display_name must not be empty or only whitespace")
+        if len(v) > 50:
+            raise ValueError(f"display_name is {len(v)} characters long; the limit is 50")
+        if _CONTROL.search(v):
+            raise ValueError("display_name must not contain control characters")
+        return v
+
+
+class UserCreated(BaseModel):
+    user_id: str = Field(examples=["7251846523904000"])
+    handle: str = Field(examples=["ada_l"])
+    display_name: str = Field(examples=["Ada Lovelace"])
+    token: str = Field(description="Bearer token for every write; shown only once.", examples=["chirp_3q2…"])
+    created_at: datetime
+
+
+class MediaIn(Strict):
+    url: str = Field(pattern=r"^https?://\S{1,2000}$", examples=["https://cdn.example.com/media/cat.jpg"])
+    type: Literal["image", "gif", "video"]
+    alt_text: str | None = Field(None, max_length=1000, examples=["A cat asleep on a keyboard"])
+    size_bytes: int | None = Field(None, ge=0, le=1 << 40)
+
+
+class MediaOut(BaseModel):
+    url: str
+    type: str
+    alt_text: str | None = None
+    size_bytes: int | None = None
+
+
+class TweetCreate(Strict):
+    user_id: Id = Field(description="The author; must be the token's user.", examples=["7251846523904000"])
+    content: str = Field(description=f"1-{MAX_CONTENT} characters (code points).", examples=["hello, world"])
+    reply_to: Id | None = Field(None, description="Id of the tweet this replies to.")
+    media: list[MediaIn] = Field(default_factory=list, max_length=MAX_MEDIA)
+
+    _content = field_validator("content")(classmethod(lambda cls, v: clean_content(v)))
+
+
+class TweetEdit(Strict):
+    content: str = Field(description=f"The new text, 1-{MAX_CONTENT} characters.", examples=["hello again"])
+
+    _content = field_validator("content")(classmethod(lambda cls, v: clean_content(v)))
+
+
+class TweetCreated(BaseModel):
+    tweet_id: str = Field(examples=["7251846523904001"])
+    user_id: str = Field(examples=["7251846523904000"])
+    content: str = Field(examples=["hello, world"])
+    reply_to: str | None = Field(None, examples=[None])
+    media: list[MediaOut] = Field(default_factory=list)
+    created_at: datetime
+
+
+class TweetEditAccepted(BaseModel):
+    tweet_id: str
+    user_id: str
+    content: str
+    edited_at: datetime
+
+
+class FollowBody(Strict):
+    follower_id: Id = Field(description="Who follows; must be the token's user.", examples=["7251846523904000"])
+    followee_id: Id = Field(description="Who is followed.", examples=["7251846523904777"])
+
+
+class Problem(BaseModel):
+    detail: Any = Field(description="What is wrong: a message, or a list of field errors for 422.")
+    message: str | None = Field(None, description="For 422: the first field error as one line.")

@@ -1,0 +1,66 @@
+"""The follow graph: follow and unfollow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.auth import Actor, require_self
+from api.models import FollowBody
+from api.routers.common import errors
+from api.wiring import Wiring, wiring
+from schemas.events import Meta, UserFollowed, UserUnfollowed
+
+router = APIRouter(tags=["follows"])
+W = Annotated[Wiring, Depends(wiring)]
+WRITE_ERRORS = errors(401, 403, 413, 422, 503)
+
+
+def _check(body: FollowBody, actor: int) -> None:
+    require_self(actor, body.follower_id, "follower_id")
+    if body.follower_id == body.followee_id:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "followee_id"), "msg": "a user cannot follow themselves"}]
+        )
+
+
+@router.post(
+    "/follow",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=WRITE_ERRORS,
+    summary="Follow a user",
+)
+async def follow(body: FollowBody, actor: Actor, w: W) -> Response:
+    _check(body, actor)
+    await w.events.append(UserFollowed(Meta.new(actor), body.follower_id, body.followee_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/follow",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=WRITE_ERRORS,
+    summary="Unfollow a user (ids in the JSON body or as query parameters)",
+)
+async def unfollow(
+    actor: Actor,
+    w: W,
+    body: Annotated[FollowBody | None, Body()] = None,
+    follower_id: Annotated[str | None, Query(description="When there is no body.")] = None,
+    followee_id: Annotated[str | None, Query(description="When there is no body.")] = None,
+) -> Response:
+    if body is None:
+        try:
+            body = FollowBody.model_validate({"follower_id": follower_id, "followee_id": followee_id})
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from exc
+    _check(body, actor)
+    await w.events.append(UserUnfollowed(Meta.new(actor), body.follower_id, body.followee_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

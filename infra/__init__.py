@@ -1,0 +1,1 @@
+"""Settings, client factories, topic and CQL migrations, and the local service launcher."""

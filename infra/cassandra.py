@@ -1,0 +1,50 @@
+"""Cassandra sessions and an asyncio bridge for the driver's callback futures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from cassandra.cluster import Cluster, ResponseFuture, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import PreparedStatement
+
+from infra.settings import Settings
+
+logging.getLogger("cassandra.cluster").setLevel(logging.ERROR)
+
+
+def connect(settings: Settings, keyspace: str | None = None) -> tuple[Cluster, Session]:
+    cluster = Cluster(
+        settings.cassandra_contact_points,
+        port=settings.cassandra_port,
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        connect_timeout=5,
+    )
+    return cluster, cluster.connect(keyspace)
+
+
+async def execute(session: Session, statement: str | PreparedStatement, params: Any = None) -> list[Any]:
+    """Runs one statement without blocking the event loop; returns the first page of rows."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[Any]] = loop.create_future()
+    rf: ResponseFuture = session.execute_async(statement, params)
+
+    def ok(rows: list[Any]) -> None:
+        loop.call_soon_threadsafe(_settle, done, rows, None)
+
+    def fail(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(_settle, done, None, exc)
+
+    rf.add_callbacks(ok, fail)
+    return await done
+
+
+def _settle(fut: asyncio.Future[list[Any]], rows: list[Any] | None, exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(list(rows or []))

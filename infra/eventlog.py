@@ -1,0 +1,118 @@
+"""Appends events to Kafka and says so only once Kafka acknowledged them (acks=all).
+
+The producer is idempotent, which in aiokafka means a batch that reached the accumulator is
+retried until it lands, however long Kafka is away. A client told 503 must not see its write
+appear later, so an append first checks that the partition leader is reachable and, if a send
+still times out, the pending batches are failed and the producer is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.structs import TopicPartition
+
+from infra.settings import Settings
+from schemas.codec import Codec
+from schemas.events import Event
+from schemas.topics import key_for, topic_for
+
+log = logging.getLogger("chirp.eventlog")
+
+
+class EventLogUnavailable(RuntimeError):
+    """Kafka did not acknowledge the event; the caller must not report success."""
+
+
+class KafkaEventLog:
+    def __init__(self, settings: Settings, codec: Codec) -> None:
+        self.settings = settings
+        self.codec = codec
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._timeout_s = settings.kafka_send_timeout_ms / 1000
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=1,
+            request_timeout_ms=self.settings.kafka_send_timeout_ms,
+            metadata_max_age_ms=30_000,
+            client_id="chirp-api",
+        )
+
+    async def start(self) -> None:
+        """Connects if Kafka answers; otherwise appends retry the connection and answer 503 meanwhile."""
+        with contextlib.suppress(EventLogUnavailable):
+            await self._ensure_producer()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), self._timeout_s)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = self._new_producer()
+                try:
+                    await asyncio.wait_for(producer.start(), self._timeout_s)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(producer.stop(), 1)
+                    raise EventLogUnavailable(f"cannot reach Kafka at {self.settings.kafka_bootstrap}") from exc
+                self._producer = producer
+        return self._producer
+
+    async def append(self, event: Event) -> None:
+        producer = await self._ensure_producer()
+        topic = topic_for(event).kafka_name(self.settings.topic_prefix)
+        key = key_for(event)
+        value = self.codec.encode(event)
+        headers = [("event_type", type(event).__name__.encode())]
+        try:
+            partition = await self._reachable_partition(producer, topic, key)
+            await asyncio.wait_for(
+                producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers),
+                self._timeout_s,
+            )
+        except (KafkaError, TimeoutError, OSError) as exc:
+            if isinstance(exc, TimeoutError | KafkaTimeoutError):
+                await self._discard(producer)
+            raise EventLogUnavailable(f"Kafka did not acknowledge the event: {type(exc).__name__}") from exc
+
+    async def _reachable_partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
+        partitions = await asyncio.wait_for(producer.partitions_for(topic), self._timeout_s)
+        ordered = sorted(partitions)
+        partition: int = producer._partitioner(key, ordered, ordered)
+        leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        if leader is None or leader == -1:
+            raise EventLogUnavailable(f"partition {topic}/{partition} has no leader")
+        if not await asyncio.wait_for(producer.client.ready(leader), self._timeout_s):
+            raise EventLogUnavailable(f"Kafka broker {leader} (leader of {topic}/{partition}) is unreachable")
+        return partition
+
+    async def _discard(self, producer: AIOKafkaProducer) -> None:
+        """Drops what this producer still holds so that nothing reported as failed is sent later."""
+        if self._producer is producer:
+            self._producer = None
+        producer._message_accumulator.fail_all(KafkaTimeoutError("discarded after a timed-out append"))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), 1)
+        log.warning("Kafka append timed out; producer replaced")
+
+    async def ready(self) -> bool:
+        try:
+            producer = await self._ensure_producer()
+            return bool(await asyncio.wait_for(producer.client.fetch_all_metadata(), 3))
+        except (EventLogUnavailable, KafkaError, TimeoutError, OSError):
+            return False

@@ -1,0 +1,126 @@
+"""Idempotent set-up of the data stores: Kafka topics from the registry, CQL migrations in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from cassandra.cluster import Session
+
+from infra.cassandra import connect
+from infra.settings import Settings
+from schemas.topics import ALL_TOPICS, COPARTITIONED, EVENT_TOPICS, Topic
+
+log = logging.getLogger("chirp.migrate")
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.cql")
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def topic_config(topic: Topic, settings: Settings) -> dict[str, str]:
+    """Event topics are the system of record: kept forever, never compacted."""
+    rf = settings.kafka_replication_factor
+    return {
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        "cleanup.policy": "delete",
+        "min.insync.replicas": str(max(1, rf - 1)),
+    }
+
+
+async def ensure_topics(settings: Settings, report: Callable[[str], None] = log.info) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in ALL_TOPICS if t.kafka_name(settings.topic_prefix) not in existing]
+        new = [
+            NewTopic(
+                t.kafka_name(settings.topic_prefix),
+                settings.partitions,
+                settings.kafka_replication_factor,
+                topic_configs=topic_config(t, settings),
+            )
+            for t in wanted
+        ]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:  # another process raced us; fine
+                pass
+        for t in wanted:
+            report(f"topic {t.kafka_name(settings.topic_prefix)} created ({settings.partitions} partitions)")
+        await _check_partitions(admin, settings)
+    finally:
+        await admin.close()
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings) -> None:
+    names = [t.kafka_name(settings.topic_prefix) for t in EVENT_TOPICS]
+    described = await admin.describe_topics(names)
+    counts = {d["topic"]: len(d["partitions"]) for d in described}
+    co = {counts.get(t.kafka_name(settings.topic_prefix)) for t in COPARTITIONED}
+    if len(co) != 1:
+        raise MigrationError(
+            f"co-partitioned topics disagree on partition counts: {counts}; tweets and follows must match"
+        )
+
+
+def migration_files() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted(MIGRATIONS.glob("*.cql")):
+        m = _NAME.fullmatch(path.name)
+        if not m:
+            raise MigrationError(f"{path.name}: migrations are named NNNN_name.cql")
+        found.append((int(m.group(1)), m.group(2), path))
+    return found
+
+
+def statements(path: Path) -> list[str]:
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def ensure_keyspace(settings: Settings, report: Callable[[str], None] = log.info) -> None:
+    cluster, session = connect(settings)
+    try:
+        apply_migrations(session, settings, report)
+    finally:
+        cluster.shutdown()
+
+
+def apply_migrations(session: Session, settings: Settings, report: Callable[[str], None] = log.info) -> None:
+    ks = settings.keyspace
+    session.execute(
+        f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
+        f"{{'class': 'SimpleStrategy', 'replication_factor': {settings.cassandra_replication_factor}}}"
+    )
+    session.set_keyspace(ks)
+    session.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)"
+    )
+    done = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
+    for version, name, path in migration_files():
+        if version in done:
+            continue
+        for stmt in statements(path):
+            session.execute(stmt, timeout=60)
+        session.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+            (version, name, datetime.now(UTC)),
+        )
+        report(f"cql migration {version:04d}_{name} applied to keyspace {ks}")
+
+
+def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> None:
+    asyncio.run(ensure_topics(settings, report))
+    ensure_keyspace(settings, report)

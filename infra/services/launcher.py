@@ -1,0 +1,420 @@
+"""Starts, checks and stops the local Kafka, Cassandra and Redis.
+
+Idempotent by design: `up` first probes the configured address and reuses a healthy service,
+whoever started it; it only starts a process when the address is on this machine and nothing
+answers there. Readiness is a real request (Kafka metadata, a CQL query, a Redis PING).
+State (jars, data, logs, pid files) lives under `Settings.state_dir`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from infra.settings import Settings
+
+log = logging.getLogger("chirp.services")
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+CASSANDRA_JVM_EXPORTS = (
+    "java.base/jdk.internal.misc", "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+    "java.management/com.sun.jmx.remote.security", "java.rmi/sun.rmi.registry", "java.rmi/sun.rmi.server",
+    "java.sql/java.sql", "java.base/java.lang.ref", "jdk.unsupported/sun.misc",
+)  # fmt: skip
+CASSANDRA_JVM_OPENS = (
+    "java.base/java.lang.module", "java.base/jdk.internal.loader", "java.base/jdk.internal.ref",
+    "java.base/jdk.internal.reflect", "java.base/jdk.internal.math", "java.base/jdk.internal.module",
+    "java.base/jdk.internal.util.jar", "jdk.management/com.sun.management.internal", "java.base/sun.nio.ch",
+    "java.base/java.io", "java.base/java.lang.reflect", "java.base/java.lang", "java.base/java.util",
+    "java.base/java.nio",
+)  # fmt: skip
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started or reached; the message names what to look at."""
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    healthy: bool
+    address: str
+    pid: int | None
+    managed: bool
+    log_file: Path
+    detail: str = ""
+
+
+class Service:
+    """One local service: how to probe it, prepare it, start it and recognise its process."""
+
+    name = ""
+    process_marker = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.state_dir / self.name
+        self.pid_file = self.home / "pid"
+        self.console_log = self.home / "logs" / "console.log"
+
+    # Overridden per service.
+    @property
+    def address(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def host(self) -> str:
+        return self.address.rsplit(":", 1)[0]
+
+    @property
+    def log_file(self) -> Path:
+        return self.console_log
+
+    def probe(self) -> bool:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Tools, jars and config files; cheap when already done."""
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    # Shared behaviour.
+    def is_local(self) -> bool:
+        return self.host in LOCAL_HOSTS
+
+    def pid(self) -> int | None:
+        """The pid of the process chirp started, if it is still that process."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if self.process_marker.encode() in cmdline else None
+
+    def status(self) -> Status:
+        pid = self.pid()
+        healthy = self.probe()
+        detail = "" if healthy else ("process up, not answering yet" if pid else "not running")
+        return Status(self.name, healthy, self.address, pid, pid is not None, self.log_file, detail)
+
+    def down(self) -> str:
+        pid = self.pid()
+        if pid is None:
+            return "left alone (healthy, not started by chirp)" if self.probe() else "not running"
+        _terminate(pid, grace_s=60.0)
+        self.pid_file.unlink(missing_ok=True)
+        return f"stopped (pid {pid})"
+
+    def _spawn(self) -> None:
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.console_log.open("ab") as out:
+            proc = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.home, start_new_session=True,
+            )  # fmt: skip
+        self.pid_file.write_text(str(proc.pid))
+        log.info("%s: started pid %d, log %s", self.name, proc.pid, self.log_file)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.probe():
+                return
+            if self.pid() is None:
+                raise ServiceError(f"{self.name} exited during start-up; see {self.log_file}\n{_tail(self.log_file)}")
+            time.sleep(0.5)
+        raise ServiceError(
+            f"{self.name} was not ready within {self.settings.start_timeout_s:.0f}s; see {self.log_file}\n"
+            f"{_tail(self.log_file)}"
+        )
+
+    def _render(self, template: str, target: Path, **values: object) -> Path:
+        text = Template((TEMPLATES / template).read_text()).substitute({k: str(v) for k, v in values.items()})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return target
+
+
+class Kafka(Service):
+    name = "kafka"
+    process_marker = "kafka.Kafka"
+
+    @property
+    def address(self) -> str:
+        host, port = self.settings.kafka_host_port
+        return f"{host}:{port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    def probe(self) -> bool:
+        return asyncio.run(_kafka_metadata(self.settings.kafka_bootstrap))
+
+    def prepare(self) -> None:
+        require_java()
+        self.lib = resolve_jars("kafka", self.settings.state_dir)
+        host, port = self.settings.kafka_host_port
+        data = self.home / "data"
+        self.props = self._render(
+            "server.properties", self.home / "server.properties",
+            host=host, port=port, controller_port=port + 1, data_dir=data,
+        )  # fmt: skip
+        self.log4j = self._render("log4j.properties", self.home / "log4j.properties", log_file=self.log_file)
+        if not (data / "meta.properties").exists():
+            self._format_storage()
+
+    def _java(self) -> list[str]:
+        return ["java", f"-Dlog4j.configuration=file:{self.log4j}", f"-Dkafka.logs.dir={self.home / 'logs'}",
+                "-cp", f"{self.lib}/*"]  # fmt: skip
+
+    def _format_storage(self) -> None:
+        cluster_id = _kafka_cluster_id()
+        cmd = [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.props)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServiceError(f"kafka storage format failed: {result.stdout}{result.stderr}")
+
+    def command(self) -> list[str]:
+        heap = self.settings.kafka_heap
+        return [self._java()[0], "-Xms512m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true", *self._java()[1:], "kafka.Kafka", str(self.props)]  # fmt: skip
+
+
+class Cassandra(Service):
+    name = "cassandra"
+    process_marker = "CassandraDaemon"
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.cassandra_contact_points[0]}:{self.settings.cassandra_port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "system.log"
+
+    def probe(self) -> bool:
+        return _cql_ping(self.settings.cassandra_contact_points, self.settings.cassandra_port)
+
+    def prepare(self) -> None:
+        require_java()
+        self.lib = resolve_jars("cassandra", self.settings.state_dir)
+        data = self.home / "data"
+        for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
+            (data / sub).mkdir(parents=True, exist_ok=True)
+        self.yaml = self._render(
+            "cassandra.yaml", self.home / "cassandra.yaml",
+            host=self.host, port=self.settings.cassandra_port, storage_port=7000, data_dir=data,
+        )  # fmt: skip
+        self.logback = self._render("logback.xml", self.home / "logback.xml", log_file=self.log_file)
+
+    def command(self) -> list[str]:
+        heap = self.settings.cassandra_heap
+        flags = [f"--add-exports={m}=ALL-UNNAMED" for m in CASSANDRA_JVM_EXPORTS]
+        flags += [f"--add-opens={m}=ALL-UNNAMED" for m in CASSANDRA_JVM_OPENS]
+        return [
+            "java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Xss256k", "-XX:+ExitOnOutOfMemoryError",
+            "-ea", "-Djava.net.preferIPv4Stack=true", "-Dchronicle.analytics.disable=true",
+            "-Djdk.attach.allowAttachSelf=true", "-Dio.netty.tryReflectionSetAccessible=true",
+            f"-Dcassandra.config=file://{self.yaml}", f"-Dcassandra.storagedir={self.home / 'data'}",
+            f"-Dcassandra.logdir={self.home / 'logs'}", "-Dcassandra-foreground=yes",
+            f"-Dlogback.configurationFile=file://{self.logback}", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+            "-Dcassandra.initial_token=0", *flags, "-cp", f"{self.lib}/*",
+            "org.apache.cassandra.service.CassandraDaemon",
+        ]  # fmt: skip
+
+
+class Redis(Service):
+    name = "redis"
+    process_marker = "redis-server"
+
+    @property
+    def address(self) -> str:
+        host, port = self.settings.redis_host_port
+        return f"{host}:{port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "redis.log"
+
+    def probe(self) -> bool:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            with contextlib.closing(client):
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def prepare(self) -> None:
+        if shutil.which("redis-server") is None:
+            _apt_install("redis-server")
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        host, port = self.settings.redis_host_port
+        # Timelines are a cache rebuilt from the log: no snapshots. Listpack limits keep
+        # capped timelines compact (see docs/architecture.md).
+        return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
+                "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
+                "--zset-max-listpack-entries", "1024", "--zset-max-listpack-value", "64",
+                "--protected-mode", "no"]  # fmt: skip
+
+
+def services(settings: Settings, only: str | None = None) -> list[Service]:
+    all_ = [Redis(settings), Kafka(settings), Cassandra(settings)]
+    chosen = [s for s in all_ if only in (None, s.name)]
+    if not chosen:
+        raise ServiceError(f"unknown service {only!r}; known: redis, kafka, cassandra")
+    return chosen
+
+
+def up(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
+    """Brings every service up; Kafka and Cassandra start in parallel to save wall time."""
+    chosen = services(settings, only)
+    pending: list[Service] = []
+    for s in chosen:
+        if s.probe():
+            report(f"{s.name:<10} reused (already healthy at {s.address})")
+            continue
+        if not s.is_local():
+            raise ServiceError(f"{s.name} at {s.address} is not answering, and it is not local to start")
+        if s.pid() is None:
+            s.prepare()
+            s._spawn()
+        pending.append(s)
+    for s in pending:
+        t0 = time.monotonic()
+        s._wait_ready()
+        report(f"{s.name:<10} started, ready in {time.monotonic() - t0:.1f}s at {s.address} (log {s.log_file})")
+
+
+def down(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
+    for s in reversed(services(settings, only)):
+        report(f"{s.name:<10} {s.down()}")
+
+
+def status(settings: Settings, only: str | None = None) -> list[Status]:
+    return [s.status() for s in services(settings, only)]
+
+
+# Helpers -----------------------------------------------------------------------------------------
+
+
+def require_java() -> None:
+    if shutil.which("java") is None or shutil.which("mvn") is None:
+        _apt_install("openjdk-17-jre-headless", "maven")
+
+
+def resolve_jars(name: str, state_dir: Path) -> Path:
+    """Copies a service's runtime jars from Maven Central (through ~/.m2) once per pom version."""
+    pom = HERE / "maven" / name / "pom.xml"
+    lib = state_dir / "lib" / name
+    stamp = lib / ".pom-sha256"
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return lib
+    shutil.rmtree(lib, ignore_errors=True)
+    log.info("resolving %s jars with Maven (first run only)", name)
+    cmd = ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+           f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServiceError(f"maven could not resolve {name} jars:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    stamp.write_text(digest)
+    return lib
+
+
+def _apt_install(*packages: str) -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise ServiceError(f"missing {' '.join(packages)}: install it (apt-get install {' '.join(packages)})")
+    log.info("installing %s with apt-get", " ".join(packages))
+    for cmd in (["apt-get", "update", "-qq"],
+                ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", *packages]):  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServiceError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+
+
+async def _kafka_metadata(bootstrap: str) -> bool:
+    from aiokafka import AIOKafkaClient
+    from aiokafka.errors import KafkaError
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a refused probe is an answer, not an error
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, metadata_max_age_ms=3000)
+    try:
+        await client.bootstrap()
+        return bool(await client.fetch_all_metadata())
+    except (KafkaError, OSError):
+        return False
+    finally:
+        await client.close()
+
+
+def _cql_ping(hosts: list[str], port: int) -> bool:
+    from cassandra.cluster import Cluster
+
+    logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+    cluster = Cluster(hosts, port=port, connect_timeout=2, control_connection_timeout=2)
+    try:
+        session = cluster.connect()
+        return session.execute("SELECT release_version FROM system.local", timeout=3).one() is not None
+    except Exception:  # any failure to answer a query means not ready
+        return False
+    finally:
+        cluster.shutdown()
+
+
+def _kafka_cluster_id() -> str:
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def _terminate(pid: int, grace_s: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log written)"

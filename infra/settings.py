@@ -1,0 +1,62 @@
+"""The one place that reads the environment: every setting is `CHIRP_<NAME>`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHIRP_", extra="ignore", frozen=True)
+
+    # Services: point these at real clusters to run chirp beside them.
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    cassandra_hosts: str = Field("127.0.0.1", description="Cassandra contact points, comma separated.")
+    cassandra_port: int = Field(9042, description="Cassandra native protocol port.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for home timelines.")
+
+    # Layout of the data.
+    keyspace: str = Field("chirp", description="Cassandra keyspace.")
+    cassandra_replication_factor: int = Field(1, ge=1, description="Replication factor of the keyspace.")
+    kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of every topic.")
+    partitions: int = Field(8, ge=1, description="Partitions per event topic (tweets and follows must match).")
+    topic_prefix: str = Field("chirp.", description="Prefix of every Kafka topic name.")
+    redis_prefix: str = Field("chirp:", description="Prefix of every Redis key.")
+
+    # The local launcher.
+    state_dir: Path = Field(REPO_ROOT / ".state", description="Data and logs of the local services.")
+    kafka_heap: str = Field("1G", description="Kafka JVM heap (-Xmx).")
+    cassandra_heap: str = Field("1G", description="Cassandra JVM heap (-Xmx).")
+    start_timeout_s: float = Field(180.0, description="Deadline for a local service to become ready.")
+
+    # The API.
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, description="Port the API listens on.")
+    api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    node_id: int | None = Field(None, ge=0, le=1023, description="Id-generator node (default: from the pid).")
+    max_body_bytes: int = Field(16_384, ge=1024, description="Largest request body accepted (else 413).")
+    kafka_send_timeout_ms: int = Field(5_000, ge=100, description="How long a write waits for Kafka before 503.")
+    log_level: str = Field("info", description="Log level of every chirp process.")
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        host, _, port = self.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+        return host or "127.0.0.1", int(port or 9092)
+
+    @property
+    def redis_host_port(self) -> tuple[str, int]:
+        u = urlparse(self.redis_url)
+        return u.hostname or "127.0.0.1", u.port or 6379
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+    def effective_node_id(self) -> int:
+        return self.node_id if self.node_id is not None else os.getpid() % 1024
