@@ -1,0 +1,285 @@
+"""The API's edge: validation, authentication and size limits, with in-memory fakes for the stores.
+
+Every rejected request must append nothing; every accepted one exactly one event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.wiring import Wiring
+from infra.accounts import MemoryAccounts
+from infra.eventlog import MemoryEventLog
+from infra.settings import Settings
+from schemas.events import TweetPosted, UserFollowed, UserRegistered, UserUnfollowed
+from schemas.ids import IdGenerator
+
+
+@pytest.fixture
+def log() -> MemoryEventLog:
+    return MemoryEventLog()
+
+
+@pytest.fixture
+def accounts() -> MemoryAccounts:
+    return MemoryAccounts()
+
+
+@pytest.fixture
+def client(log: MemoryEventLog, accounts: MemoryAccounts) -> Iterator[TestClient]:
+    settings = Settings(max_body_bytes=4096)
+    w = Wiring(settings=settings, events=log, accounts=accounts, ids=IdGenerator(1))
+    with TestClient(create_app(settings, w)) as c:
+        yield c
+
+
+def register(client: TestClient, handle: str = "ada_l") -> tuple[str, dict[str, str]]:
+    r = client.post("/users", json={"handle": handle, "display_name": "Ada"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return body["user_id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def test_register_returns_the_seed_shape(client: TestClient, log: MemoryEventLog) -> None:
+    r = client.post("/users", json={"handle": "Ada_L", "display_name": " Ada Lovelace "})
+    assert r.status_code == 201
+    body = r.json()
+    assert set(body) >= {"user_id", "handle", "display_name", "token"}
+    assert body["user_id"].isdigit() and body["display_name"] == "Ada Lovelace"
+    (event,) = log.events
+    assert isinstance(event, UserRegistered) and str(event.user_id) == body["user_id"]
+
+
+def test_handles_are_unique_ignoring_case(client: TestClient, log: MemoryEventLog) -> None:
+    register(client, "grace")
+    r = client.post("/users", json={"handle": "GRACE", "display_name": "x"})
+    assert r.status_code == 409 and "taken" in r.json()["detail"]
+    assert len(log.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"handle": "ab", "display_name": "x"}, "handle"),
+        ({"handle": "a" * 31, "display_name": "x"}, "handle"),
+        ({"handle": "has-dash", "display_name": "x"}, "handle"),
+        ({"handle": "héllo", "display_name": "x"}, "handle"),
+        ({"handle": "good_one", "display_name": "   "}, "display_name"),
+        ({"handle": "good_one", "display_name": "x" * 51}, "display_name"),
+        ({"handle": "good_one"}, "display_name"),
+        ({"handle": "good_one", "display_name": "x", "admin": True}, "admin"),
+    ],
+)
+def test_bad_registrations(client: TestClient, log: MemoryEventLog, body: dict[str, Any], field: str) -> None:
+    r = client.post("/users", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == field
+    assert field in r.json()["message"]
+    assert log.events == []
+
+
+def test_post_tweet(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "hello"})
+    assert r.status_code == 201
+    body = r.json()
+    assert {"tweet_id", "user_id", "content", "reply_to", "created_at"} <= set(body)
+    assert body["user_id"] == uid and body["reply_to"] is None and body["tweet_id"].isdigit()
+    event = log.events[-1]
+    assert isinstance(event, TweetPosted) and event.content == "hello" and event.meta.actor_id == int(uid)
+
+
+def test_reply_and_media(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    media = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "alt_text": "a cat"}]
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": "12345", "media": media})
+    assert r.status_code == 201, r.text
+    assert r.json()["reply_to"] == "12345" and r.json()["media"][0]["alt_text"] == "a cat"
+    assert log.events[-1].reply_to == 12345  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("content", "ok"),
+    [
+        ("x" * 280, True),
+        ("x" * 281, False),
+        ("🐦" * 280, True),  # code points, not UTF-16 units or bytes
+        ("e\u0301" * 280, True),  # 560 code points that NFC-normalise to 280
+        ("", False),
+        ("   ", False),
+        ("\u3000\n\t", False),  # unicode whitespace only
+        ("nul\x00byte", False),
+        ("line one\nline two", True),
+    ],
+)
+def test_content_rules(client: TestClient, log: MemoryEventLog, content: str, ok: bool) -> None:
+    uid, auth = register(client)
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": content})
+    assert r.status_code == (201 if ok else 422), r.text
+    assert len(log.events) == (2 if ok else 1)
+    if not ok:
+        assert "content" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"reply_to": "abc"},
+        {"reply_to": "-5"},
+        {"reply_to": "99999999999999999999"},
+        {"reply_to": 1.5},
+        {"media": [{"url": "ftp://x/y", "type": "image"}]},
+        {"media": [{"url": "https://x/y", "type": "pdf"}]},
+        {"media": [{"url": "https://x/y", "type": "image"}] * 5},
+        {"retweets": 3},
+    ],
+)
+def test_malformed_tweet_fields(client: TestClient, log: MemoryEventLog, extra: dict[str, Any]) -> None:
+    uid, auth = register(client)
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "hi", **extra})
+    assert r.status_code == 422, r.text
+    assert len(log.events) == 1
+
+
+def test_writes_need_a_valid_token(client: TestClient, log: MemoryEventLog) -> None:
+    uid, _ = register(client)
+    body = {"user_id": uid, "content": "hi"}
+    assert client.post("/tweets", json=body).status_code == 401
+    r = client.post("/tweets", json=body, headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert client.post("/tweets", json=body, headers={"Authorization": "Basic abc"}).status_code == 401
+    assert client.post("/tweets/1/like").status_code == 401
+    assert client.request("DELETE", "/follow", params={"follower_id": uid, "followee_id": "5"}).status_code == 401
+    assert len(log.events) == 1
+
+
+def test_acting_for_someone_else_is_forbidden(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    other, _ = register(client, "other")
+    assert client.post("/tweets", headers=auth, json={"user_id": other, "content": "x"}).status_code == 403
+    r = client.post("/follow", headers=auth, json={"follower_id": other, "followee_id": uid})
+    assert r.status_code == 403
+    assert len(log.events) == 2
+
+
+def test_follow_and_unfollow(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    other, _ = register(client, "other")
+    pair = {"follower_id": uid, "followee_id": other}
+    assert client.post("/follow", headers=auth, json=pair).status_code == 204
+    assert client.request("DELETE", "/follow", headers=auth, json=pair).status_code == 204
+    assert client.delete("/follow", headers=auth, params=pair).status_code == 204
+    kinds = [type(e) for e in log.events[2:]]
+    assert kinds == [UserFollowed, UserUnfollowed, UserUnfollowed]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        {"followee_id": "5"},
+        {"follower_id": "SELF", "followee_id": "SELF"},
+        {"follower_id": "SELF", "followee_id": "x5"},
+        {"follower_id": "SELF", "followee_id": "5", "note": "hi"},
+    ],
+)
+def test_bad_follows(client: TestClient, log: MemoryEventLog, pair: dict[str, str]) -> None:
+    uid, auth = register(client)
+    pair = {k: uid if v == "SELF" else v for k, v in pair.items()}
+    assert client.post("/follow", headers=auth, json=pair).status_code == 422
+    assert client.request("DELETE", "/follow", headers=auth, json=pair).status_code == 422
+    assert len(log.events) == 1
+
+
+def test_unfollow_without_ids_is_422(client: TestClient) -> None:
+    _, auth = register(client)
+    r = client.delete("/follow", headers=auth)
+    assert r.status_code == 422 and "follower_id" in r.json()["message"]
+
+
+def test_self_follow_message_is_clear(client: TestClient) -> None:
+    uid, auth = register(client)
+    r = client.post("/follow", headers=auth, json={"follower_id": uid, "followee_id": uid})
+    assert r.json()["message"] == "followee_id: a user cannot follow themselves"
+
+
+def test_edit_delete_like_unlike(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    r = client.patch("/tweets/123", headers=auth, json={"content": "new"})
+    assert r.status_code == 200 and r.json()["content"] == "new" and r.json()["tweet_id"] == "123"
+    assert client.delete("/tweets/123", headers=auth).status_code == 204
+    assert client.post("/tweets/123/like", headers=auth).status_code == 204
+    assert client.delete("/tweets/123/like", headers=auth).status_code == 204
+    assert [type(e).__name__ for e in log.events[1:]] == ["TweetEdited", "TweetDeleted", "TweetLiked", "TweetUnliked"]
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "1e5", "99999999999999999999"])
+def test_malformed_path_ids(client: TestClient, log: MemoryEventLog, bad: str) -> None:
+    _, auth = register(client)
+    assert client.patch(f"/tweets/{bad}", headers=auth, json={"content": "x"}).status_code == 422
+    assert client.delete(f"/tweets/{bad}", headers=auth).status_code == 422
+    assert client.post(f"/tweets/{bad}/like", headers=auth).status_code == 422
+    assert len(log.events) == 1
+
+
+def test_edit_needs_valid_content(client: TestClient, log: MemoryEventLog) -> None:
+    _, auth = register(client)
+    assert client.patch("/tweets/1", headers=auth, json={"content": " "}).status_code == 422
+    assert client.patch("/tweets/1", headers=auth, json={"content": "x", "user_id": "1"}).status_code == 422
+    assert len(log.events) == 1
+
+
+def test_oversized_bodies_get_413(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    big = {"user_id": uid, "content": "x" * 5000}
+    assert client.post("/tweets", headers=auth, json=big).status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"user_id": "' + uid.encode() + b'", "content": "'
+        for _ in range(10):
+            yield b"y" * 1000
+        yield b'"}'
+
+    r = client.post("/tweets", headers={**auth, "Content-Type": "application/json"}, content=chunks())
+    assert r.status_code == 413 and "larger than 4096 bytes" in r.json()["detail"]
+    assert len(log.events) == 1
+
+
+def test_kafka_down_gives_503_and_frees_the_handle(
+    client: TestClient, log: MemoryEventLog, accounts: MemoryAccounts
+) -> None:
+    uid, auth = register(client)
+    log.fail = True
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "x"})
+    assert r.status_code == 503 and "nothing was written" in r.json()["detail"]
+    assert r.headers["retry-after"] == "1"
+    assert client.post("/users", json={"handle": "later", "display_name": "L"}).status_code == 503
+    assert "later" not in accounts.handles and len(accounts.tokens) == 1
+    log.fail = False
+    register(client, "later")
+
+
+def test_openapi_documents_every_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    expected = {
+        ("/users", "post"), ("/tweets", "post"), ("/tweets/{tweet_id}", "patch"), ("/tweets/{tweet_id}", "delete"),
+        ("/follow", "post"), ("/follow", "delete"), ("/tweets/{tweet_id}/like", "post"),
+        ("/tweets/{tweet_id}/like", "delete"), ("/healthz", "get"), ("/readyz", "get"),
+    }  # fmt: skip
+    routes = {(path, method) for path, ops in spec["paths"].items() for method in ops}
+    assert expected <= routes
+    for path, method in routes:
+        op = spec["paths"][path][method]
+        assert op.get("summary") and op.get("tags"), (path, method)
+    writes = [(p, m) for p, m in routes if m != "get" and p != "/users"]
+    for path, method in writes:
+        assert {"401", "422", "503"} <= set(spec["paths"][path][method]["responses"]), (path, method)
+    assert "examples" in str(spec["components"]["schemas"]["TweetCreate"])
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
