@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.limits import BodySizeLimit
@@ -90,5 +90,3 @@ async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> 
 def app_from_env() -> FastAPI:
     """uvicorn factory: `uvicorn --factory api.app:app_from_env`."""
     return create_app(Settings())
-
-

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:
@@ -53,9 +52,14 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send) -> None:
         body = orjson.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"})
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -20,7 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def _id(value: Any) -> int:
     """Ids travel as decimal strings (JSON numbers lose precision past 2^53); plain integers are tolerated."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError("must be an id string such as \"7251846523904\"")
+        raise ValueError('must be an id string such as "7251846523904"')
     return parse_id(str(value))
 
 

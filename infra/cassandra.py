@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from cassandra.cluster import Cluster, ResponseFuture, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement
 
@@ -16,10 +16,11 @@ logging.getLogger("cassandra.cluster").setLevel(logging.ERROR)
 
 
 def connect(settings: Settings, keyspace: str | None = None) -> tuple[Cluster, Session]:
+    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()), request_timeout=10)
     cluster = Cluster(
         settings.cassandra_contact_points,
         port=settings.cassandra_port,
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=5,
     )
     return cluster, cluster.connect(keyspace)

@@ -10,7 +10,10 @@ from infra.logs import setup_logging
 from infra.settings import Settings
 
 SERVICE = click.option(
-    "--only", type=click.Choice(["redis", "kafka", "cassandra"]), default=None, help="Act on one service only."
+    "--only",
+    type=click.Choice(["redis", "kafka", "cassandra"]),
+    default=None,
+    help="Act on one service only.",
 )
 
 

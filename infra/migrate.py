@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -53,10 +54,8 @@ async def ensure_topics(settings: Settings, report: Callable[[str], None] = log.
             for t in wanted
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process raced us; fine
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:  # another process raced us; fine
-                pass
         for t in wanted:
             report(f"topic {t.kafka_name(settings.topic_prefix)} created ({settings.partitions} partitions)")
         await _check_partitions(admin, settings)

@@ -131,9 +131,13 @@ def from_record(record: dict[str, Any]) -> Event:
     payload = {f: record[f] for f in _payload_fields(cls)}
     if "media" in payload:
         payload["media"] = tuple(Media(**m) for m in payload["media"])
-    return cls(meta, **payload)  # type: ignore[arg-type]
+    return cls(meta, **payload)
 
 
-@cache
+_PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in fields(cls) if f.name != "meta") for name, cls in EVENT_TYPES.items()
+}
+
+
 def _payload_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls) if f.name != "meta")
+    return _PAYLOAD_FIELDS[cls.__name__]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -24,18 +25,18 @@ _ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
 class IdGenerator:
     """Makes unique ids for one node; never goes backwards, even when the wall clock does."""
 
-    def __init__(self, node_id: int, clock_ms: object = None) -> None:
+    def __init__(self, node_id: int, clock_ms: Callable[[], int] | None = None) -> None:
         if not 0 <= node_id <= MAX_NODE:
             raise ValueError(f"node_id must be within 0..{MAX_NODE}, got {node_id}")
         self._node = node_id << SEQ_BITS
-        self._clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._clock: Callable[[], int] = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._last_ms = 0
         self._seq = 0
         self._lock = threading.Lock()
 
     def next_id(self) -> int:
         with self._lock:
-            now = max(self._clock() - EPOCH_MS, self._last_ms)  # type: ignore[operator]
+            now = max(self._clock() - EPOCH_MS, self._last_ms)
             if now == self._last_ms:
                 self._seq = (self._seq + 1) & _SEQ_MASK
                 if self._seq == 0:  # 4096 ids in one millisecond: borrow the next one

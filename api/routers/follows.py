@@ -23,7 +23,13 @@ def _check(body: FollowBody, actor: int) -> None:
     require_self(actor, body.follower_id, "follower_id")
     if body.follower_id == body.followee_id:
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", "followee_id"), "msg": "a user cannot follow themselves"}]
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "followee_id"),
+                    "msg": "a user cannot follow themselves",
+                }
+            ]
         )
 
 

@@ -97,7 +97,9 @@ def test_post_tweet(client: TestClient, log: MemoryEventLog) -> None:
 def test_reply_and_media(client: TestClient, log: MemoryEventLog) -> None:
     uid, auth = register(client)
     media = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "alt_text": "a cat"}]
-    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": "12345", "media": media})
+    r = client.post(
+        "/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": "12345", "media": media}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["reply_to"] == "12345" and r.json()["media"][0]["alt_text"] == "a cat"
     assert log.events[-1].reply_to == 12345  # type: ignore[union-attr]
@@ -208,13 +210,18 @@ def test_self_follow_message_is_clear(client: TestClient) -> None:
 
 
 def test_edit_delete_like_unlike(client: TestClient, log: MemoryEventLog) -> None:
-    uid, auth = register(client)
+    _, auth = register(client)
     r = client.patch("/tweets/123", headers=auth, json={"content": "new"})
     assert r.status_code == 200 and r.json()["content"] == "new" and r.json()["tweet_id"] == "123"
     assert client.delete("/tweets/123", headers=auth).status_code == 204
     assert client.post("/tweets/123/like", headers=auth).status_code == 204
     assert client.delete("/tweets/123/like", headers=auth).status_code == 204
-    assert [type(e).__name__ for e in log.events[1:]] == ["TweetEdited", "TweetDeleted", "TweetLiked", "TweetUnliked"]
+    assert [type(e).__name__ for e in log.events[1:]] == [
+        "TweetEdited",
+        "TweetDeleted",
+        "TweetLiked",
+        "TweetUnliked",
+    ]
 
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-1", "1e5", "99999999999999999999"])

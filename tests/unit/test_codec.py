@@ -88,7 +88,7 @@ def test_fingerprint_follows_the_avro_spec() -> None:
     ("data", "reason"),
     [
         (b"", "not an Avro"),
-        (b"{\"json\": true}", "not an Avro"),
+        (b'{"json": true}', "not an Avro"),
         (MAGIC + b"\x00" * 8 + b"\x02", "unknown writer schema"),
     ],
 )

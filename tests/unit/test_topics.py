@@ -3,7 +3,16 @@ from __future__ import annotations
 from dataclasses import fields
 
 from schemas.events import EVENT_TYPES
-from schemas.topics import ALL_TOPICS, COPARTITIONED, EVENT_TOPICS, FOLLOWS, TWEETS, by_name, key_for, topic_for
+from schemas.topics import (
+    ALL_TOPICS,
+    COPARTITIONED,
+    EVENT_TOPICS,
+    FOLLOWS,
+    TWEETS,
+    by_name,
+    key_for,
+    topic_for,
+)
 from tests.unit.test_codec import SAMPLES
 
 

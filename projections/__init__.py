@@ -1,0 +1,1 @@
+"""Read models: pure projectors, store interfaces, and one adapter module per technology."""

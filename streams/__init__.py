@@ -1,0 +1,1 @@
+"""The Faust app and its thin agents (the only package that imports faust)."""

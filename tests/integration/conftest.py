@@ -1,0 +1,62 @@
+"""One set of real services for the whole session; tests are isolated by a unique topic prefix,
+keyspace and Redis prefix, never by restarting services. A missing service fails the run."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from infra.settings import Settings
+
+RUN = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Iterator[Settings]:
+    from infra.migrate import migrate
+    from infra.services import launcher
+
+    s = Settings(topic_prefix=f"test{RUN}.", keyspace=f"chirp_test_{RUN}", redis_prefix=f"test{RUN}:", partitions=4)
+    down = [st for st in launcher.status(s) if not st.healthy]
+    if down:
+        pytest.fail(f"services not running: {[d.name for d in down]}; start them with `make up`", pytrace=False)
+    migrate(s, report=lambda _: None)
+    yield s
+    _cleanup(s)
+
+
+def _cleanup(s: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from infra.cassandra import connect
+    from schemas.topics import ALL_TOPICS
+
+    cluster, session = connect(s)
+    session.execute(f"DROP KEYSPACE IF EXISTS {s.keyspace}", timeout=60)
+    cluster.shutdown()
+
+    async def drop_topics() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([t.kafka_name(s.topic_prefix) for t in ALL_TOPICS])
+        finally:
+            await admin.close()
+
+    asyncio.run(drop_topics())
+
+
+@pytest.fixture(scope="session")
+def api(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def uniq() -> str:
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,98 @@
+"""Helpers for tests against the real services: a plain consumer that decodes with only the .avsc files."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi.testclient import TestClient
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from infra.settings import REPO_ROOT, Settings
+
+AVSC_DIR = REPO_ROOT / "schemas" / "avro"
+
+
+class AvscDecoder:
+    """What an analyst would write: load every .avsc, read the single-object header, decode.
+
+    Deliberately independent of chirp's codec module.
+    """
+
+    def __init__(self, directory: Path = AVSC_DIR) -> None:
+        self.writers: dict[bytes, Any] = {}
+        for path in directory.glob("*.avsc"):
+            raw = json.loads(path.read_text())
+            fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(raw), "CRC-64-AVRO"))
+            self.writers[fp] = fastavro.parse_schema(raw, named_schemas={})
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        assert data[:2] == b"\xc3\x01", "not Avro single-object encoding"
+        record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(data[10:]), self.writers[data[2:10]], None)
+        return record
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+async def _read_all(settings: Settings, topic: str) -> list[Message]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client._wait_on_metadata(topic)
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        assert parts, f"topic {topic} does not exist"
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        out: list[Message] = []
+        remaining = {tp for tp in parts if end[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for r in records:
+                    out.append(Message(tp.topic, tp.partition, r.key, r.value, dict(r.headers)))
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def read_topic(settings: Settings, name: str) -> list[Message]:
+    """Every message in a topic, from the beginning up to its end offsets now."""
+    from schemas.topics import by_name
+
+    return asyncio.run(_read_all(settings, by_name(name).kafka_name(settings.topic_prefix)))
+
+
+def decoded(settings: Settings, name: str) -> list[dict[str, Any]]:
+    dec = AvscDecoder()
+    return [dec.decode(m.value) for m in read_topic(settings, name)]
+
+
+def register(api: TestClient, handle: str) -> tuple[str, dict[str, str]]:
+    r = api.post("/users", json={"handle": handle, "display_name": handle.title()})
+    assert r.status_code == 201, r.text
+    return r.json()["user_id"], {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def chirp_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=env, check=False,
+    )  # fmt: skip
