@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.limits import BodySizeLimit
-from api.routers import follows, health, tweets, users
+from api.routers import follows, health, timeline, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
@@ -28,7 +28,8 @@ Register with `POST /users` to get a token, then send `Authorization: Bearer <to
 """
 
 TAGS = [
-    {"name": "users", "description": "Accounts."},
+    {"name": "timeline", "description": "The home timeline."},
+    {"name": "users", "description": "Accounts, profiles and the follow lists."},
     {"name": "tweets", "description": "Posts, replies, edits, deletes and likes."},
     {"name": "follows", "description": "The follow graph."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -57,7 +58,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for router in (users.router, tweets.router, follows.router, health.router):
+    for router in (timeline.router, users.router, tweets.router, follows.router, health.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]

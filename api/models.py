@@ -127,3 +127,45 @@ class FollowBody(Strict):
 class Problem(BaseModel):
     detail: Any = Field(description="What is wrong: a message, or a list of field errors for 422.")
     message: str | None = Field(None, description="For 422: the first field error as one line.")
+
+
+class Author(BaseModel):
+    user_id: str = Field(examples=["7251846523904000"])
+    handle: str = Field(examples=["ada_l"])
+    display_name: str = Field(examples=["Ada Lovelace"])
+
+
+class TweetOut(BaseModel):
+    tweet_id: str = Field(examples=["7251846523904001"])
+    user_id: str = Field(examples=["7251846523904000"])
+    content: str = Field(examples=["hello, world"])
+    created_at: datetime
+    reply_to: str | None = None
+    edited_at: datetime | None = None
+    like_count: int = Field(0, examples=[3])
+    reply_count: int = Field(0, examples=[1])
+    media: list[MediaOut] = Field(default_factory=list)
+    author: Author | None = None
+
+
+class TweetPage(BaseModel):
+    tweets: list[TweetOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page; null at the end.")
+
+
+class TimelineOut(TweetPage):
+    status: Literal["ready", "rebuilt"] = Field(
+        "ready",
+        description="`rebuilt` when this read materialized the timeline again (the user had been away); "
+        "the page is complete either way.",
+    )
+
+
+class UserOut(Author):
+    followers_count: int = Field(examples=[42])
+    following_count: int = Field(examples=[7])
+
+
+class UserPage(BaseModel):
+    users: list[Author]
+    next_cursor: str | None = None

@@ -12,6 +12,9 @@ from fastapi import Request
 
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
+from projections.queries import Queries
+from projections.stores.cassandra import CassandraProjections
+from projections.stores.redis import RedisTimelines
 from schemas.codec import default_codec
 from schemas.events import Event
 from schemas.ids import IdGenerator
@@ -19,6 +22,48 @@ from schemas.ids import IdGenerator
 
 class EventLog(Protocol):
     async def append(self, event: Event) -> None: ...
+
+
+class TweetState(Protocol):
+    """What commands must know of a tweet before appending: its author and whether it is deleted."""
+
+    async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]: ...
+    async def mark_pending(self, tweet_id: int, author_id: int | None) -> None: ...
+
+
+class StoreTweetState:
+    """Redis (projected, or accepted moments ago by this API), then Cassandra."""
+
+    def __init__(self, timelines: RedisTimelines, durable: CassandraProjections) -> None:
+        self.timelines = timelines
+        self.durable = durable
+
+    async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]:
+        author, deleted = await self.timelines.tweet_state(tweet_id)
+        if author is None and not deleted:
+            row = (await self.durable.tweets([tweet_id])).get(tweet_id)
+            if row is not None:
+                return row.author_id, row.deleted
+        return author, deleted
+
+    async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
+        await self.timelines.mark_pending(tweet_id, author_id)
+
+
+class MemoryTweetState:
+    """In-memory fake for unit tests."""
+
+    def __init__(self) -> None:
+        self.tweets: dict[int, int | None] = {}
+
+    async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]:
+        if tweet_id not in self.tweets:
+            return None, False
+        author = self.tweets[tweet_id]
+        return author, author is None
+
+    async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
+        self.tweets[tweet_id] = author_id
 
 
 Check = Callable[[], Awaitable[bool]]
@@ -30,6 +75,8 @@ class Wiring:
     events: EventLog
     accounts: Accounts
     ids: IdGenerator
+    tweets: TweetState = field(default_factory=MemoryTweetState)
+    queries: Queries | None = None
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -66,11 +113,17 @@ async def connect(settings: Settings) -> Wiring:
     async def close_cassandra() -> None:
         await asyncio.to_thread(cluster.shutdown)
 
+    timelines = RedisTimelines(
+        r, settings.redis_prefix, settings.timeline_cap, settings.celebrity_threshold, settings.active_window_s
+    )
+    durable = CassandraProjections(session)
     return Wiring(
         settings=settings,
         events=events,
         accounts=CassandraAccounts(session),
         ids=IdGenerator(settings.effective_node_id()),
+        tweets=StoreTweetState(timelines, durable),
+        queries=Queries(timelines, durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         closers=[close_cassandra, r.aclose, events.stop],
     )

@@ -37,6 +37,8 @@ class Accounts(Protocol):
     async def save_token(self, token: str, user_id: int) -> None: ...
     async def delete_token(self, token: str) -> None: ...
     async def user_for_token(self, token: str) -> int | None: ...
+    async def record_account(self, user_id: int, handle: str) -> None: ...
+    async def user_exists(self, user_id: int) -> bool: ...
 
 
 class CassandraAccounts:
@@ -49,6 +51,8 @@ class CassandraAccounts:
         self._save = session.prepare("INSERT INTO auth_tokens (token_sha256, user_id, created_at) VALUES (?, ?, ?)")
         self._delete = session.prepare("DELETE FROM auth_tokens WHERE token_sha256 = ?")
         self._lookup = session.prepare("SELECT user_id FROM auth_tokens WHERE token_sha256 = ?")
+        self._account = session.prepare("INSERT INTO accounts (user_id, handle, created_at) VALUES (?, ?, ?)")
+        self._exists = session.prepare("SELECT user_id FROM accounts WHERE user_id = ?")
         self._cache: OrderedDict[bytes, int] = OrderedDict()
         self._cache_size = cache_size
 
@@ -82,6 +86,12 @@ class CassandraAccounts:
             self._cache.popitem(last=False)
         return user_id
 
+    async def record_account(self, user_id: int, handle: str) -> None:
+        await execute(self.session, self._account, (user_id, handle, datetime.now(UTC)))
+
+    async def user_exists(self, user_id: int) -> bool:
+        return bool(await execute(self.session, self._exists, (user_id,)))
+
 
 class MemoryAccounts:
     """In-memory fake for unit tests; same contract as CassandraAccounts."""
@@ -89,6 +99,7 @@ class MemoryAccounts:
     def __init__(self) -> None:
         self.handles: dict[str, int] = {}
         self.tokens: dict[bytes, int] = {}
+        self.users: set[int] = set()
 
     async def claim_handle(self, handle: str, user_id: int) -> bool:
         return self.handles.setdefault(handle_key(handle), user_id) == user_id
@@ -105,3 +116,9 @@ class MemoryAccounts:
 
     async def user_for_token(self, token: str) -> int | None:
         return self.tokens.get(token_digest(token))
+
+    async def record_account(self, user_id: int, handle: str) -> None:
+        self.users.add(user_id)
+
+    async def user_exists(self, user_id: int) -> bool:
+        return user_id in self.users

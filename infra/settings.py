@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("chirp.", description="Prefix of every Kafka topic name.")
     redis_prefix: str = Field("chirp:", description="Prefix of every Redis key.")
 
+    # Timelines.
+    timeline_cap: int = Field(800, ge=10, description="Entries kept per home timeline in Redis (older: Cassandra).")
+    celebrity_threshold: int = Field(
+        10_000, ge=1, description="Followers above which an account is pulled at read time, not pushed."
+    )
+    active_window_s: int = Field(7 * 24 * 3600, ge=1, description="Timelines unread this long expire; rebuilt on read.")
+
+    # The stream worker.
+    worker_batch: int = Field(500, ge=1, description="Events the worker takes per batch.")
+    worker_batch_wait_ms: int = Field(10, ge=0, description="How long a batch waits to fill.")
+    worker_id: str = Field("worker", description="Consumer group suffix (the group is <topic prefix><id>).")
+
     # The local launcher.
     state_dir: Path = Field(REPO_ROOT / ".state", description="Data and logs of the local services.")
     kafka_heap: str = Field("1G", description="Kafka JVM heap (-Xmx).")

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.auth import Actor, require_self
-from api.models import FollowBody
+from api.models import FollowBody, Problem
 from api.routers.common import errors
 from api.wiring import Wiring, wiring
 from schemas.events import Meta, UserFollowed, UserUnfollowed
 
 router = APIRouter(tags=["follows"])
 W = Annotated[Wiring, Depends(wiring)]
-WRITE_ERRORS = errors(401, 403, 413, 422, 503)
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **errors(401, 403, 413, 422, 503),
+    404: {"model": Problem, "description": "No such user."},
+}
 
 
-def _check(body: FollowBody, actor: int) -> None:
+async def _check(body: FollowBody, actor: int, w: Wiring) -> None:
     require_self(actor, body.follower_id, "follower_id")
     if body.follower_id == body.followee_id:
         raise RequestValidationError(
@@ -31,6 +34,8 @@ def _check(body: FollowBody, actor: int) -> None:
                 }
             ]
         )
+    if not await w.accounts.user_exists(body.followee_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {body.followee_id} not found")
 
 
 @router.post(
@@ -41,7 +46,7 @@ def _check(body: FollowBody, actor: int) -> None:
     summary="Follow a user",
 )
 async def follow(body: FollowBody, actor: Actor, w: W) -> Response:
-    _check(body, actor)
+    await _check(body, actor, w)
     await w.events.append(UserFollowed(Meta.new(actor), body.follower_id, body.followee_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -67,6 +72,6 @@ async def unfollow(
             raise RequestValidationError(
                 [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
             ) from exc
-    _check(body, actor)
+    await _check(body, actor, w)
     await w.events.append(UserUnfollowed(Meta.new(actor), body.follower_id, body.followee_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
 from api.auth import Actor, require_self
-from api.models import Id, MediaOut, TweetCreate, TweetCreated, TweetEdit, TweetEditAccepted
+from api.models import (
+    Id,
+    MediaOut,
+    Problem,
+    TweetCreate,
+    TweetCreated,
+    TweetEdit,
+    TweetEditAccepted,
+    TweetOut,
+    TweetPage,
+)
 from api.routers.common import errors
+from api.routers.reads import Cursor, Limit, page_bounds, page_out, queries, tweet_out
 from api.wiring import Wiring, wiring
 from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
 router = APIRouter(tags=["tweets"])
 W = Annotated[Wiring, Depends(wiring)]
 TweetId = Annotated[Id, Path(description="A tweet id (decimal string).", examples=["7251846523904001"])]
-WRITE_ERRORS = errors(401, 403, 413, 422, 503)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such tweet (or it was deleted)."}
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**errors(401, 403, 413, 422, 503), **NOT_FOUND}
+
+
+async def _live_tweet(w: Wiring, tweet_id: int, what: str = "tweet") -> int:
+    """The author of a tweet that exists and is not deleted; 404 otherwise."""
+    author, deleted = await w.tweets.tweet_state(tweet_id)
+    if author is None or deleted:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{what} {tweet_id} not found")
+    return author
+
+
+async def _own_tweet(w: Wiring, tweet_id: int, actor: int) -> None:
+    if await _live_tweet(w, tweet_id) != actor:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"only the author may change tweet {tweet_id}")
 
 
 @router.post(
@@ -27,9 +54,12 @@ WRITE_ERRORS = errors(401, 403, 413, 422, 503)
 )
 async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> TweetCreated:
     require_self(actor, body.user_id, "user_id")
+    if body.reply_to is not None:
+        await _live_tweet(w, body.reply_to, "reply_to tweet")
     media = tuple(Media(m.url, m.type, m.alt_text, m.size_bytes) for m in body.media)
     event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media)
     await w.events.append(event)
+    await w.tweets.mark_pending(event.tweet_id, actor)
     return TweetCreated(
         tweet_id=str(event.tweet_id),
         user_id=str(actor),
@@ -42,6 +72,7 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> TweetCreated:
 
 @router.patch("/tweets/{tweet_id}", response_model=TweetEditAccepted, responses=WRITE_ERRORS, summary="Edit a tweet")
 async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> TweetEditAccepted:
+    await _own_tweet(w, tweet_id, actor)
     event = TweetEdited(Meta.new(actor), tweet_id, actor, body.content)
     await w.events.append(event)
     return TweetEditAccepted(
@@ -57,7 +88,9 @@ async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> 
     summary="Delete a tweet",
 )
 async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W) -> Response:
+    await _own_tweet(w, tweet_id, actor)
     await w.events.append(TweetDeleted(Meta.new(actor), tweet_id, actor))
+    await w.tweets.mark_pending(tweet_id, None)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -69,6 +102,7 @@ async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W) -> Response:
     summary="Like a tweet (liking twice is harmless)",
 )
 async def like(tweet_id: TweetId, actor: Actor, w: W) -> Response:
+    await _live_tweet(w, tweet_id)
     await w.events.append(TweetLiked(Meta.new(actor), tweet_id, actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -81,5 +115,26 @@ async def like(tweet_id: TweetId, actor: Actor, w: W) -> Response:
     summary="Take back a like",
 )
 async def unlike(tweet_id: TweetId, actor: Actor, w: W) -> Response:
+    await _live_tweet(w, tweet_id)
     await w.events.append(TweetUnliked(Meta.new(actor), tweet_id, actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 400: {"model": Problem}, **errors(422)}
+
+
+@router.get("/tweets/{tweet_id}", response_model=TweetOut, responses=READ_ERRORS, summary="One tweet")
+async def get_tweet(tweet_id: TweetId, w: W) -> TweetOut:
+    view = await queries(w).tweet(tweet_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
+    return tweet_out(view)
+
+
+@router.get("/tweets/{tweet_id}/replies", response_model=TweetPage, responses=READ_ERRORS,
+            summary="Replies to a tweet, newest first")  # fmt: skip
+async def replies(tweet_id: TweetId, w: W, limit: Limit = 20, cursor: Cursor = None) -> TweetPage:
+    size, before = page_bounds(limit, cursor)
+    if await queries(w).tweet(tweet_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
+    return page_out(await queries(w).replies(tweet_id, before, size))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 
-from api.models import Problem, UserCreate, UserCreated
+from api.models import Id, Problem, TweetPage, UserCreate, UserCreated, UserOut, UserPage
 from api.routers.common import errors
+from api.routers.reads import Cursor, Limit, author_out, page_bounds, page_out, queries
 from api.wiring import Wiring, wiring
 from infra.accounts import new_token
+from projections.timeline import encode_cursor
 from schemas.events import Meta, UserRegistered
 
 router = APIRouter(tags=["users"])
@@ -31,6 +33,7 @@ async def register(body: UserCreate, w: Annotated[Wiring, Depends(wiring)]) -> U
     try:
         await w.accounts.save_token(token, user_id)
         await w.events.append(event)
+        await w.accounts.record_account(user_id, body.handle)
     except BaseException:
         # Nothing half-written: a registration Kafka did not take leaves the handle free.
         await w.accounts.delete_token(token)
@@ -43,3 +46,53 @@ async def register(body: UserCreate, w: Annotated[Wiring, Depends(wiring)]) -> U
         token=token,
         created_at=event.meta.occurred_at,
     )
+
+
+UserId = Annotated[Id, Path(description="A user id (decimal string).", examples=["7251846523904000"])]
+W = Annotated[Wiring, Depends(wiring)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such user."},
+    400: {"model": Problem},
+    **errors(422),
+}
+
+
+async def _known(w: Wiring, user_id: int) -> None:
+    if not await queries(w).users([user_id]):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id} not found")
+
+
+@router.get("/users/{user_id}", response_model=UserOut, responses=NOT_FOUND, summary="A user's profile")
+async def get_user(user_id: UserId, w: W) -> UserOut:
+    profile = await queries(w).profile(user_id)
+    if profile is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id} not found")
+    u = profile.user
+    return UserOut(user_id=str(u.user_id), handle=u.handle, display_name=u.display_name,
+                   followers_count=profile.followers, following_count=profile.following)  # fmt: skip
+
+
+@router.get("/users/{user_id}/tweets", response_model=TweetPage, responses=NOT_FOUND,
+            summary="A user's own tweets (the user timeline), newest first")  # fmt: skip
+async def user_tweets(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> TweetPage:
+    size, before = page_bounds(limit, cursor)
+    await _known(w, user_id)
+    return page_out(await queries(w).user_tweets(user_id, before, size))
+
+
+@router.get("/users/{user_id}/followers", response_model=UserPage, responses=NOT_FOUND,
+            summary="Who follows this user")  # fmt: skip
+async def followers(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> UserPage:
+    size, before = page_bounds(limit, cursor)
+    await _known(w, user_id)
+    users, nxt = await queries(w).followers(user_id, before, size)
+    return UserPage(users=[author_out(u) for u in users], next_cursor=encode_cursor(nxt) if nxt else None)
+
+
+@router.get("/users/{user_id}/following", response_model=UserPage, responses=NOT_FOUND,
+            summary="Whom this user follows")  # fmt: skip
+async def following(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> UserPage:
+    size, before = page_bounds(limit, cursor)
+    await _known(w, user_id)
+    users, nxt = await queries(w).following(user_id, before, size)
+    return UserPage(users=[author_out(u) for u in users], next_cursor=encode_cursor(nxt) if nxt else None)

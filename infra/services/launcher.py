@@ -271,9 +271,11 @@ class Redis(Service):
 
     def command(self) -> list[str]:
         host, port = self.settings.redis_host_port
-        # Timelines are a cache rebuilt from the log: no snapshots. Listpack limits keep
-        # capped timelines compact (see docs/architecture.md).
-        return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
+        # Redis serves timelines and the fan-out graph: an append-only file keeps them across restarts
+        # (the log can always rebuild them). Listpack/intset limits keep capped timelines and follower
+        # sets compact (see docs/architecture.md).
+        return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "yes",
+                "--appendfsync", "everysec", "--set-max-intset-entries", "4096",
                 "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
                 "--zset-max-listpack-entries", "1024", "--zset-max-listpack-value", "64",
                 "--protected-mode", "no"]  # fmt: skip

@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.settings import Settings
+from tests.integration.support import WorkerProcess
 
 RUN = uuid.uuid4().hex[:8]
+# Small on purpose: tests cross the celebrity threshold and page past the Redis cap with few events.
+CELEBRITY_THRESHOLD = 3
+TIMELINE_CAP = 12
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +65,20 @@ def api(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def uniq() -> str:
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    proc = WorkerProcess(settings, tmp_path_factory.mktemp("worker"))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings: Settings) -> Iterator[Any]:
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    yield client
+    client.close()

@@ -96,3 +96,104 @@ def chirp_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30
         [sys.executable, "-m", "infra.cli", *args],
         capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=env, check=False,
     )  # fmt: skip
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process the same settings."""
+    import os
+
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"CHIRP_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """The real stream worker (`python -m streams`) as a child process, killable mid-run."""
+
+    def __init__(self, settings: Settings, logdir: Path) -> None:
+        self.settings = settings
+        self.logdir = logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self.runs += 1
+        log = (self.logdir / f"worker-{self.runs}.log").open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT,
+                                     env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final offset commit."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def log_tail(self) -> str:
+        text = (self.logdir / f"worker-{self.runs}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-40:])
+
+
+async def _end_offsets(settings: Settings) -> dict[str, int]:
+    from schemas.topics import EVENT_TOPICS
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = []
+        for t in EVENT_TOPICS:
+            name = t.kafka_name(settings.topic_prefix)
+            await consumer._client._wait_on_metadata(name)
+            parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        ends = await consumer.end_offsets(parts)
+        return {f"{tp.topic}:{tp.partition}": off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+def wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: float = 90) -> None:
+    """Waits until the worker has processed every event in the log now (by offsets, not by time)."""
+    import time
+
+    import redis
+
+    ends = asyncio.run(_end_offsets(settings))
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        deadline = time.monotonic() + deadline_s
+        while True:
+            done = {k.decode(): int(v) for k, v in client.hgetall(f"{settings.redis_prefix}progress").items()}
+            behind = {k: end for k, end in ends.items() if end > 0 and done.get(k, 0) < end}
+            if not behind:
+                return
+            assert worker.proc is not None and worker.proc.poll() is None, "worker died:\n" + worker.log_tail()
+            assert time.monotonic() < deadline, f"worker still behind on {behind}:\n{worker.log_tail()}"
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def timeline(api: TestClient, user: str, auth: dict[str, str], limit: int = 100, pages: int = 50) -> list[dict]:
+    """Every entry of a home timeline, following cursors."""
+    out: list[dict] = []
+    cursor = None
+    for _ in range(pages):
+        params: dict[str, Any] = {"user_id": user, "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        r = api.get("/timeline", headers=auth, params=params)
+        assert r.status_code == 200, r.text
+        out += r.json()["tweets"]
+        cursor = r.json()["next_cursor"]
+        if not cursor:
+            break
+    return out

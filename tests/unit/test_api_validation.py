@@ -94,15 +94,53 @@ def test_post_tweet(client: TestClient, log: MemoryEventLog) -> None:
     assert isinstance(event, TweetPosted) and event.content == "hello" and event.meta.actor_id == int(uid)
 
 
+def post(client: TestClient, uid: str, auth: dict[str, str], content: str = "hi") -> str:
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": content})
+    assert r.status_code == 201, r.text
+    return str(r.json()["tweet_id"])
+
+
 def test_reply_and_media(client: TestClient, log: MemoryEventLog) -> None:
     uid, auth = register(client)
+    parent = post(client, uid, auth)
     media = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "alt_text": "a cat"}]
     r = client.post(
-        "/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": "12345", "media": media}
+        "/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": parent, "media": media}
     )
     assert r.status_code == 201, r.text
-    assert r.json()["reply_to"] == "12345" and r.json()["media"][0]["alt_text"] == "a cat"
-    assert log.events[-1].reply_to == 12345  # type: ignore[union-attr]
+    assert r.json()["reply_to"] == parent and r.json()["media"][0]["alt_text"] == "a cat"
+    assert log.events[-1].reply_to == int(parent)  # type: ignore[union-attr]
+
+
+def test_reply_to_an_unknown_or_deleted_tweet_is_404(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": "12345"})
+    assert r.status_code == 404 and "12345" in r.json()["detail"]
+    gone = post(client, uid, auth)
+    assert client.delete(f"/tweets/{gone}", headers=auth).status_code == 204
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": gone})
+    assert r.status_code == 404
+    assert client.post(f"/tweets/{gone}/like", headers=auth).status_code == 404
+    assert client.patch(f"/tweets/{gone}", headers=auth, json={"content": "x"}).status_code == 404
+    assert [type(e).__name__ for e in log.events] == ["UserRegistered", "TweetPosted", "TweetDeleted"]
+
+
+def test_only_the_author_edits_or_deletes(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    _, other_auth = register(client, "other")
+    tweet = post(client, uid, auth)
+    assert client.patch(f"/tweets/{tweet}", headers=other_auth, json={"content": "mine now"}).status_code == 403
+    assert client.delete(f"/tweets/{tweet}", headers=other_auth).status_code == 403
+    assert client.post(f"/tweets/{tweet}/like", headers=other_auth).status_code == 204
+    assert client.post(f"/tweets/{tweet}/like", headers=other_auth).status_code == 204  # twice is harmless
+    assert [type(e).__name__ for e in log.events[2:]] == ["TweetPosted", "TweetLiked", "TweetLiked"]
+
+
+def test_following_an_unknown_user_is_404(client: TestClient, log: MemoryEventLog) -> None:
+    uid, auth = register(client)
+    r = client.post("/follow", headers=auth, json={"follower_id": uid, "followee_id": "424242"})
+    assert r.status_code == 404 and "424242" in r.json()["detail"]
+    assert len(log.events) == 1
 
 
 @pytest.mark.parametrize(
@@ -156,6 +194,7 @@ def test_writes_need_a_valid_token(client: TestClient, log: MemoryEventLog) -> N
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert client.post("/tweets", json=body, headers={"Authorization": "Basic abc"}).status_code == 401
     assert client.post("/tweets/1/like").status_code == 401
+    assert client.get("/timeline", params={"user_id": uid}).status_code == 401
     assert client.request("DELETE", "/follow", params={"follower_id": uid, "followee_id": "5"}).status_code == 401
     assert len(log.events) == 1
 
@@ -210,18 +249,15 @@ def test_self_follow_message_is_clear(client: TestClient) -> None:
 
 
 def test_edit_delete_like_unlike(client: TestClient, log: MemoryEventLog) -> None:
-    _, auth = register(client)
-    r = client.patch("/tweets/123", headers=auth, json={"content": "new"})
-    assert r.status_code == 200 and r.json()["content"] == "new" and r.json()["tweet_id"] == "123"
-    assert client.delete("/tweets/123", headers=auth).status_code == 204
-    assert client.post("/tweets/123/like", headers=auth).status_code == 204
-    assert client.delete("/tweets/123/like", headers=auth).status_code == 204
-    assert [type(e).__name__ for e in log.events[1:]] == [
-        "TweetEdited",
-        "TweetDeleted",
-        "TweetLiked",
-        "TweetUnliked",
-    ]
+    uid, auth = register(client)
+    t = post(client, uid, auth)
+    r = client.patch(f"/tweets/{t}", headers=auth, json={"content": "new"})
+    assert r.status_code == 200 and r.json()["content"] == "new" and r.json()["tweet_id"] == t
+    assert client.post(f"/tweets/{t}/like", headers=auth).status_code == 204
+    assert client.delete(f"/tweets/{t}/like", headers=auth).status_code == 204
+    assert client.delete(f"/tweets/{t}", headers=auth).status_code == 204
+    names = [type(e).__name__ for e in log.events[2:]]
+    assert names == ["TweetEdited", "TweetLiked", "TweetUnliked", "TweetDeleted"]
 
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-1", "1e5", "99999999999999999999"])

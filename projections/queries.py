@@ -1,0 +1,132 @@
+"""The read side: pages of tweets and users, hydrated in one round trip per store.
+
+A home timeline page comes from Redis (the materialized timeline plus celebrity accounts merged
+in). Redis is exact above its horizon; below it the page continues from Cassandra by fan-out on
+read, so the timeline cap is invisible to clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from projections.model import TweetView, UserView
+from projections.stores.cassandra import CassandraProjections
+from projections.stores.redis import RedisTimelines
+
+MAX_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Page:
+    tweets: list[TweetView]
+    next_before: int | None
+    rebuilt: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    user: UserView
+    followers: int
+    following: int
+
+
+class Queries:
+    def __init__(self, timelines: RedisTimelines, durable: CassandraProjections) -> None:
+        self.tl = timelines
+        self.db = durable
+
+    async def home(self, user_id: int, before: int | None, limit: int) -> Page:
+        rebuilt = False
+        collected: list[TweetView] = []
+        cursor = before
+        for _ in range(MAX_ROUNDS):
+            want = limit + 1 - len(collected)
+            entries, fresh = await self._home_entries(user_id, cursor, want)
+            rebuilt = rebuilt or fresh
+            if not entries:
+                break
+            views = await self.hydrate(entries)
+            collected.extend(v for v in views if not v.deleted)
+            if len(collected) > limit or len(entries) < want:
+                break
+            cursor = entries[-1][0]
+        return self._page(collected, limit, rebuilt)
+
+    async def _home_entries(self, user_id: int, before: int | None, want: int) -> tuple[list[tuple[int, int]], bool]:
+        rebuilt = False
+        page = await self.tl.read(user_id, before, want)
+        if page is None:
+            rebuilt = await self.tl.rebuild(user_id)
+            page = await self.tl.read(user_id, before, want)
+        if page is None:  # expired again at once: serve from the durable store
+            return await self.db.home_from_log(user_id, before, want), rebuilt
+        entries = [e for e in page.entries if e[0] > page.horizon][:want]
+        if len(entries) < want and page.horizon > 0:
+            bound = page.horizon + 1 if before is None else min(before, page.horizon + 1)
+            entries += await self.db.home_from_log(user_id, bound, want - len(entries))
+        return entries, rebuilt
+
+    async def user_tweets(self, author_id: int, before: int | None, limit: int) -> Page:
+        ids = await self.db.user_tweets(author_id, before, limit + 1)
+        views = await self.hydrate([(t, author_id) for t in ids])
+        return self._page([v for v in views if not v.deleted], limit)
+
+    async def replies(self, tweet_id: int, before: int | None, limit: int) -> Page:
+        ids = await self.db.replies(tweet_id, before, limit + 1)
+        found = await self.db.tweets(ids) if ids else {}
+        pairs = [(t, found[t].author_id) for t in ids if t in found]
+        views = await self.hydrate(pairs)
+        return self._page([v for v in views if not v.deleted], limit)
+
+    async def tweet(self, tweet_id: int) -> TweetView | None:
+        author, _ = await self.tl.reply_to_of(tweet_id)
+        if author is None:
+            row = (await self.db.tweets([tweet_id])).get(tweet_id)
+            if row is None:
+                return None
+            author = row.author_id
+        views = await self.hydrate([(tweet_id, author)])
+        return views[0] if views and not views[0].deleted else None
+
+    async def profile(self, user_id: int) -> Profile | None:
+        users = await self.users([user_id])
+        if not users:
+            return None
+        followers, following = await self.tl.counts(user_id)
+        return Profile(users[0], followers, following)
+
+    async def followers(self, user_id: int, before: int | None, limit: int) -> tuple[list[UserView], int | None]:
+        ids = await self.db.followers(user_id, before, limit + 1)
+        return await self.users(ids[:limit]), (ids[limit - 1] if len(ids) > limit else None)
+
+    async def following(self, user_id: int, before: int | None, limit: int) -> tuple[list[UserView], int | None]:
+        ids = await self.db.following(user_id, before, limit + 1)
+        return await self.users(ids[:limit]), (ids[limit - 1] if len(ids) > limit else None)
+
+    async def users(self, ids: Sequence[int]) -> list[UserView]:
+        found = await self.tl.users(ids)
+        missing = [u for u in ids if u not in found]
+        if missing:
+            found.update(await self.db.users(missing))
+        return [found[u] for u in ids if u in found]
+
+    async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> list[TweetView]:
+        """Views in the order given; Redis first, Cassandra for anything Redis has not got."""
+        found = await self.tl.hydrate(pairs)
+        missing = [t for t, _ in pairs if t not in found]
+        if missing:
+            found.update(await self.db.tweets(missing))
+        no_author = {v.author_id for v in found.values() if v.author is None}
+        if no_author:
+            authors = {u.user_id: u for u in await self.users(sorted(no_author))}
+            for t, v in list(found.items()):
+                if v.author is None and v.author_id in authors:
+                    found[t] = replace(v, author=authors[v.author_id])
+        return [found[t] for t, _ in pairs if t in found]
+
+    @staticmethod
+    def _page(tweets: list[TweetView], limit: int, rebuilt: bool = False) -> Page:
+        page = tweets[:limit]
+        more = len(tweets) > limit and bool(page)
+        return Page(page, page[-1].tweet_id if more else None, rebuilt)

@@ -1,0 +1,173 @@
+"""Cassandra: the durable projections. Writes carry the event's time (USING TIMESTAMP), so a
+replayed or redelivered event rewrites the same cells and an older event never overwrites a
+newer one; deletes leave tombstones that older replays cannot resurrect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cassandra.cluster import Session
+
+from infra.cassandra import execute
+from projections.model import TweetView, UserView
+from projections.timeline import Entry, bucket_of, merge_newest
+from schemas.events import Media
+
+
+def _ts(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
+class CassandraProjections:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        p = session.prepare
+        self._user = p("INSERT INTO users (user_id, handle, display_name, created_at) VALUES (?, ?, ?, ?) "
+                       "USING TIMESTAMP ?")  # fmt: skip
+        self._tweet = p("INSERT INTO tweets (tweet_id, author_id, content, reply_to, media, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")  # fmt: skip
+        self._user_tweet = p("INSERT INTO user_tweets (author_id, bucket, tweet_id) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._bucket = p("INSERT INTO user_tweet_buckets (author_id, bucket) VALUES (?, ?)")
+        self._reply = p("INSERT INTO replies (tweet_id, reply_id) VALUES (?, ?) USING TIMESTAMP ?")
+        self._edit = p("UPDATE tweets USING TIMESTAMP ? SET content = ?, edited_at = ? WHERE tweet_id = ?")
+        self._edit_log = p("INSERT INTO tweet_edits (tweet_id, edited_at, content) VALUES (?, ?, ?)")
+        self._delete = p("UPDATE tweets USING TIMESTAMP ? SET deleted = true WHERE tweet_id = ?")
+        self._unuser_tweet = p("DELETE FROM user_tweets USING TIMESTAMP ? WHERE author_id = ? AND bucket = ? "
+                               "AND tweet_id = ?")  # fmt: skip
+        self._unreply = p("DELETE FROM replies USING TIMESTAMP ? WHERE tweet_id = ? AND reply_id = ?")
+        self._follower = p("INSERT INTO followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._following = p("INSERT INTO following (user_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._unfollower = p("DELETE FROM followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?")
+        self._unfollowing = p("DELETE FROM following USING TIMESTAMP ? WHERE user_id = ? AND followee_id = ?")
+        self._like = p("INSERT INTO tweet_likes (tweet_id, user_id, liked_at) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._unlike = p("DELETE FROM tweet_likes USING TIMESTAMP ? WHERE tweet_id = ? AND user_id = ?")
+        self._get_tweets = p("SELECT tweet_id, author_id, content, reply_to, media, created_at, edited_at, deleted "
+                             "FROM tweets WHERE tweet_id IN ?")  # fmt: skip
+        self._get_users = p("SELECT user_id, handle, display_name FROM users WHERE user_id IN ?")
+        self._account = p("SELECT user_id FROM accounts WHERE user_id = ?")
+        self._buckets = p("SELECT bucket FROM user_tweet_buckets WHERE author_id = ? AND bucket <= ?")
+        self._bucket_tweets = p("SELECT tweet_id FROM user_tweets WHERE author_id = ? AND bucket = ? AND tweet_id < ? "
+                                "LIMIT ?")  # fmt: skip
+        self._followers = p("SELECT follower_id FROM followers WHERE user_id = ? AND follower_id < ? LIMIT ?")
+        self._followings = p("SELECT followee_id FROM following WHERE user_id = ? AND followee_id < ? LIMIT ?")
+        self._replies = p("SELECT reply_id FROM replies WHERE tweet_id = ? AND reply_id < ? LIMIT ?")
+
+    async def _all(self, *pairs: tuple[Any, tuple[Any, ...]]) -> None:
+        await asyncio.gather(*(execute(self.s, stmt, params) for stmt, params in pairs))
+
+    # Writes ---------------------------------------------------------------------------------------
+
+    async def save_user(self, user: UserView, at: datetime) -> None:
+        await execute(self.s, self._user, (user.user_id, user.handle, user.display_name, at, _ts(at)))
+
+    async def save_tweet(self, t: TweetView) -> None:
+        ts = _ts(t.created_at)
+        media = json.dumps([{"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
+                            for m in t.media]) if t.media else None  # fmt: skip
+        bucket = bucket_of(t.tweet_id)
+        writes: list[tuple[Any, tuple[Any, ...]]] = [
+            (self._tweet, (t.tweet_id, t.author_id, t.content, t.reply_to, media, t.created_at, ts)),
+            (self._user_tweet, (t.author_id, bucket, t.tweet_id, ts)),
+            (self._bucket, (t.author_id, bucket)),
+        ]
+        if t.reply_to:
+            writes.append((self._reply, (t.reply_to, t.tweet_id, ts)))
+        await self._all(*writes)
+
+    async def edit_tweet(self, tweet_id: int, content: str, at: datetime) -> None:
+        await self._all((self._edit, (_ts(at), content, at, tweet_id)), (self._edit_log, (tweet_id, at, content)))
+
+    async def delete_tweet(self, tweet_id: int, author_id: int, reply_to: int | None, at: datetime) -> None:
+        ts = _ts(at)
+        writes: list[tuple[Any, tuple[Any, ...]]] = [
+            (self._delete, (ts, tweet_id)),
+            (self._unuser_tweet, (ts, author_id, bucket_of(tweet_id), tweet_id)),
+        ]
+        if reply_to:
+            writes.append((self._unreply, (ts, reply_to, tweet_id)))
+        await self._all(*writes)
+
+    async def follow(self, follower: int, followee: int, at: datetime) -> None:
+        ts = _ts(at)
+        await self._all((self._follower, (followee, follower, at, ts)), (self._following, (follower, followee, at, ts)))
+
+    async def unfollow(self, follower: int, followee: int, at: datetime) -> None:
+        ts = _ts(at)
+        await self._all((self._unfollower, (ts, followee, follower)), (self._unfollowing, (ts, follower, followee)))
+
+    async def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None:
+        if liked:
+            await execute(self.s, self._like, (tweet_id, user_id, at, _ts(at)))
+        else:
+            await execute(self.s, self._unlike, (_ts(at), tweet_id, user_id))
+
+    # Reads ----------------------------------------------------------------------------------------
+
+    async def tweets(self, ids: Sequence[int]) -> dict[int, TweetView]:
+        if not ids:
+            return {}
+        rows = await execute(self.s, self._get_tweets, (list(ids),))
+        return {r.tweet_id: _tweet(r) for r in rows if r.author_id is not None}
+
+    async def users(self, ids: Sequence[int]) -> dict[int, UserView]:
+        if not ids:
+            return {}
+        rows = await execute(self.s, self._get_users, (list(ids),))
+        return {r.user_id: UserView(r.user_id, r.handle, r.display_name) for r in rows if r.handle is not None}
+
+    async def account_exists(self, user_id: int) -> bool:
+        return bool(await execute(self.s, self._account, (user_id,)))
+
+    async def user_tweets(self, author_id: int, before: int | None, limit: int) -> list[int]:
+        """An author's tweets, newest first, below `before`, walking the 30-day buckets."""
+        bound = before or (1 << 63) - 1
+        buckets = await execute(self.s, self._buckets, (author_id, bucket_of(bound)))
+        out: list[int] = []
+        for row in buckets:
+            if len(out) >= limit:
+                break
+            rows = await execute(self.s, self._bucket_tweets, (author_id, row.bucket, bound, limit - len(out)))
+            out.extend(r.tweet_id for r in rows)
+        return out
+
+    async def followers(self, user_id: int, before: int | None, limit: int) -> list[int]:
+        rows = await execute(self.s, self._followers, (user_id, before or (1 << 63) - 1, limit))
+        return [r.follower_id for r in rows]
+
+    async def following(self, user_id: int, before: int | None, limit: int) -> list[int]:
+        rows = await execute(self.s, self._followings, (user_id, before or (1 << 63) - 1, limit))
+        return [r.followee_id for r in rows]
+
+    async def replies(self, tweet_id: int, before: int | None, limit: int) -> list[int]:
+        rows = await execute(self.s, self._replies, (tweet_id, before or (1 << 63) - 1, limit))
+        return [r.reply_id for r in rows]
+
+    async def home_from_log(self, user_id: int, before: int | None, limit: int) -> list[tuple[int, int]]:
+        """Fan-out on read: the newest tweets of the user and everyone they follow, below `before`."""
+        authors = [user_id]
+        cursor: int | None = None
+        while True:
+            page = await self.following(user_id, cursor, 5000)
+            authors.extend(page)
+            if len(page) < 5000:
+                break
+            cursor = page[-1]
+        sem = asyncio.Semaphore(64)
+
+        async def recent(author: int) -> list[Entry]:
+            async with sem:
+                return [Entry(t, author) for t in await self.user_tweets(author, before, limit)]
+
+        lists = await asyncio.gather(*(recent(a) for a in authors))
+        return [(e.tweet_id, e.author_id) for e in merge_newest(lists, limit, before)]
+
+
+def _tweet(r: Any) -> TweetView:
+    media = tuple(Media(**m) for m in json.loads(r.media)) if r.media else ()
+    created = r.created_at.replace(tzinfo=UTC) if r.created_at else datetime.now(UTC)
+    edited = r.edited_at.replace(tzinfo=UTC) if r.edited_at else None
+    return TweetView(r.tweet_id, r.author_id, r.content, created, r.reply_to, edited, media, bool(r.deleted))

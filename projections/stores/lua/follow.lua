@@ -1,0 +1,19 @@
+-- follower started following followee. ARGV: prefix, follower, followee, cap, threshold.
+-- Backfills the followee's recent tweets into a materialized timeline (not for celebrities: their
+-- tweets are merged at read time). Returns the number of entries backfilled.
+local p, follower, followee = ARGV[1], ARGV[2], ARGV[3]
+local cap, threshold = tonumber(ARGV[4]), tonumber(ARGV[5])
+local fo = p .. 'fo:' .. followee
+redis.call('SADD', fo, follower)
+redis.call('SADD', p .. 'fg:' .. follower, followee)
+local celebs = p .. 'celebs'
+if redis.call('SISMEMBER', celebs, followee) == 1 then return 0 end
+if redis.call('SCARD', fo) > threshold then redis.call('SADD', celebs, followee); return 0 end
+local tl = p .. 'tl:' .. follower
+if redis.call('EXISTS', tl) == 0 then return 0 end
+local ut = p .. 'ut:' .. followee
+local members = redis.call('ZRANGE', ut, 1, -1)
+for _, m in ipairs(members) do redis.call('ZADD', tl, 0, m) end
+raise_horizon(tl, horizon(ut))
+trim(tl, cap)
+return #members

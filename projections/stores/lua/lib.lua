@@ -1,0 +1,43 @@
+-- Shared helpers, prepended to every chirp script. Keys are built inside the scripts from a
+-- prefix, so chirp's scripts expect one Redis (not a cluster); see docs/architecture.md.
+-- A materialized sorted set (a home timeline or an author's recent tweets) always holds a
+-- sentinel member: 8 zero bytes then the 8-byte "horizon" id. Entries newer than the horizon are
+-- complete; older ones may have been trimmed, and readers go to Cassandra for them.
+local ZERO8 = string.rep('\0', 8)
+
+local function gt(a, b) -- bytewise a > b for equal-length strings (no locale-dependent compare)
+  for i = 1, #a do
+    local x, y = a:byte(i), b:byte(i)
+    if x ~= y then return x > y end
+  end
+  return false
+end
+
+local function horizon(key)
+  local s = redis.call('ZRANGE', key, 0, 0)[1]
+  if s == nil or s:sub(1, 8) ~= ZERO8 then return ZERO8 end
+  return s:sub(9, 16)
+end
+
+local function raise_horizon(key, h)
+  local s = redis.call('ZRANGE', key, 0, 0)[1]
+  if s ~= nil and s:sub(1, 8) == ZERO8 then
+    if not gt(h, s:sub(9, 16)) then return end
+    redis.call('ZREM', key, s)
+  end
+  redis.call('ZADD', key, 0, ZERO8 .. h)
+end
+
+local function trim(key, cap)
+  local n = redis.call('ZCARD', key)
+  if n > cap + 1 then
+    redis.call('ZREMRANGEBYRANK', key, 1, n - cap - 1)
+    local low = redis.call('ZRANGE', key, 1, 1)[1]
+    raise_horizon(key, low:sub(1, 8))
+  end
+end
+
+local function push(key, member, cap)
+  redis.call('ZADD', key, 0, member)
+  trim(key, cap)
+end

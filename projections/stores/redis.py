@@ -1,0 +1,196 @@
+"""Redis: home timelines, the follow graph used for fan-out, per-author recent tweets, and the
+hydration cache. Every write is idempotent (set adds, sorted-set adds by a unique member, hash
+sets), so redelivered and replayed events change nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
+
+from projections.model import TimelinePage, TweetView, UserView
+from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
+from schemas.events import Media
+
+LUA = Path(__file__).parent / "lua"
+SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild", "read", "hydrate")
+ZERO8 = b"\0" * 8
+
+
+def _micros(ts: datetime) -> int:
+    return int(ts.timestamp() * 1_000_000)
+
+
+def _from_micros(value: bytes | None) -> datetime | None:
+    return None if not value else datetime.fromtimestamp(int(value) / 1_000_000, tz=UTC)
+
+
+class RedisTimelines:
+    def __init__(self, client: aioredis.Redis, prefix: str, cap: int, threshold: int, ttl_s: int) -> None:
+        self.r = client
+        self.p = prefix
+        self.cap = cap
+        self.threshold = threshold
+        self.ttl_s = ttl_s
+        lib = (LUA / "lib.lua").read_text()
+        self._scripts = {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
+
+    async def _run(self, name: str, *args: Any, pipe: Any = None) -> Any:
+        return await self._scripts[name](args=[self.p, *args], client=pipe or self.r)
+
+    # Writes (the stream worker) -------------------------------------------------------------------
+
+    async def save_user(self, user_id: int, handle: str, display_name: str) -> None:
+        await self.r.hset(f"{self.p}u:{user_id}", mapping={"h": handle, "n": display_name})
+
+    async def post(self, t: TweetView) -> tuple[int, bool]:
+        """Caches the tweet, counts it as a reply, and fans it out. Returns (deliveries, celebrity)."""
+        media = json.dumps([_media(m) for m in t.media]) if t.media else ""
+        fields: dict[FieldT, EncodableT] = {
+            "a": t.author_id,
+            "c": t.content,
+            "ts": _micros(t.created_at),
+            "r": t.reply_to or "",
+            "m": media,
+        }
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hset(f"{self.p}t:{t.tweet_id}", mapping=fields)
+            if t.reply_to:
+                pipe.sadd(f"{self.p}rp:{t.reply_to}", t.tweet_id)
+            await self._run("fanout", t.author_id, encode_entry(t.tweet_id, t.author_id), self.cap,
+                            self.threshold, pipe=pipe)  # fmt: skip
+            result = await pipe.execute()
+        delivered, celebrity = result[-1]
+        return int(delivered), bool(celebrity)
+
+    async def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
+        await self.r.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
+
+    async def delete(self, tweet_id: int, author_id: int, reply_to: int | None) -> int:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hset(f"{self.p}t:{tweet_id}", "d", 1)
+            if reply_to:
+                pipe.srem(f"{self.p}rp:{reply_to}", tweet_id)
+            await self._run("unpush", author_id, encode_entry(tweet_id, author_id), pipe=pipe)
+            result = await pipe.execute()
+        return int(result[-1])
+
+    async def follow(self, follower: int, followee: int) -> int:
+        return int(await self._run("follow", follower, followee, self.cap, self.threshold))
+
+    async def unfollow(self, follower: int, followee: int) -> int:
+        return int(await self._run("unfollow", follower, followee, id_bytes(followee)))
+
+    async def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
+        key = f"{self.p}lk:{tweet_id}"
+        await (self.r.sadd(key, user_id) if liked else self.r.srem(key, user_id))
+
+    async def reply_to_of(self, tweet_id: int) -> tuple[int | None, int | None]:
+        """(author, reply_to) of a cached tweet, for rules and deletes."""
+        a, r = await self.r.hmget(f"{self.p}t:{tweet_id}", ["a", "r"])
+        return (int(a) if a else None), (int(r) if r else None)
+
+    # Reads (the API) -------------------------------------------------------------------------------
+
+    async def read(self, user_id: int, before: int | None, limit: int) -> TimelinePage | None:
+        bound = id_bytes(before) if before else b""
+        raw = await self._run("read", user_id, bound, limit, self.ttl_s)
+        if raw[0] == 0:
+            return None
+        horizon = 0
+        entries: list[Entry] = []
+        expect_horizon = True
+        for item in raw[1:]:
+            if expect_horizon:
+                horizon = max(horizon, int.from_bytes(item, "big"))
+                expect_horizon = False
+            elif item == b"":
+                expect_horizon = True
+            else:
+                entries.append(decode_entry(item))
+        unique = sorted({e.tweet_id: e for e in entries}.values(), reverse=True)
+        return TimelinePage([(e.tweet_id, e.author_id) for e in unique], horizon)
+
+    async def rebuild(self, user_id: int) -> bool:
+        return bool(await self._run("rebuild", user_id, self.cap, self.ttl_s))
+
+    async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
+        """Tweets (with counts and authors) cached in Redis, in one round trip; misses are left out."""
+        if not pairs:
+            return {}
+        args = [x for pair in pairs for x in pair]
+        raw = await self._run("hydrate", *args)
+        out: dict[int, TweetView] = {}
+        for i, (tweet_id, author_id) in enumerate(pairs):
+            a, c, ts, r, e, m, d, lc, rc, h, n = raw[i * 11 : i * 11 + 11]
+            if a is None or ts is None:
+                continue
+            author = UserView(author_id, h.decode(), n.decode()) if h is not None else None
+            out[tweet_id] = TweetView(
+                tweet_id=tweet_id,
+                author_id=int(a),
+                content=c.decode(),
+                created_at=_from_micros(ts) or datetime.now(UTC),
+                reply_to=int(r) if r else None,
+                edited_at=_from_micros(e),
+                media=tuple(Media(**x) for x in json.loads(m)) if m else (),
+                deleted=bool(d),
+                like_count=int(lc),
+                reply_count=int(rc),
+                author=author,
+            )
+        return out
+
+    async def users(self, ids: Sequence[int]) -> dict[int, UserView]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            for u in ids:
+                pipe.hmget(f"{self.p}u:{u}", ["h", "n"])
+            rows = await pipe.execute()
+        return {u: UserView(u, h.decode(), n.decode()) for u, (h, n) in zip(ids, rows, strict=True) if h is not None}
+
+    async def counts(self, user_id: int) -> tuple[int, int]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.scard(f"{self.p}fo:{user_id}")
+            pipe.scard(f"{self.p}fg:{user_id}")
+            followers, following = await pipe.execute()
+        return int(followers), int(following)
+
+    async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]:
+        """(author, deleted) as far as Redis knows; author None when Redis has not seen the tweet."""
+        a, d = await self.r.hmget(f"{self.p}t:{tweet_id}", ["a", "d"])
+        if a is None:
+            pending = await self.r.get(f"{self.p}pt:{tweet_id}")
+            if pending is None:
+                return None, False
+            return (None, True) if pending == b"-" else (int(pending), False)
+        return int(a), bool(d)
+
+    async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
+        """The API saw Kafka accept a post (or a delete: None) the worker may not have projected yet."""
+        await self.r.set(f"{self.p}pt:{tweet_id}", "-" if author_id is None else author_id, ex=600)
+
+    async def is_celebrity(self, user_id: int) -> bool:
+        return bool(await self.r.sismember(f"{self.p}celebs", str(user_id)))
+
+    async def drop_timeline(self, user_id: int) -> None:
+        """Forget a materialized timeline (as if the user had been away longer than the window)."""
+        await self.r.delete(f"{self.p}tl:{user_id}")
+
+    # Progress of the stream worker, for `idle` checks and lag ----------------------------------------
+
+    async def record_progress(self, offsets: dict[str, int]) -> None:
+        if offsets:
+            await self.r.hset(f"{self.p}progress", mapping=dict(offsets.items()))
+
+    async def progress(self) -> dict[str, int]:
+        raw = await self.r.hgetall(f"{self.p}progress")
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+
+def _media(m: Media) -> dict[str, Any]:
+    return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}

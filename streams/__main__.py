@@ -1,0 +1,22 @@
+"""Runs the stream worker: `python -m streams` (what `make worker` and `make run` start)."""
+
+from __future__ import annotations
+
+from infra.logs import setup_logging
+from infra.settings import Settings
+
+
+def main() -> None:
+    import faust
+
+    from streams.app import build_app
+
+    settings = Settings()
+    setup_logging(settings.log_level)
+    app = build_app(settings)
+    level = {"warning": "warn"}.get(settings.log_level, settings.log_level)
+    faust.Worker(app, loglevel=level, quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""What every agent does with a batch: decode, project (retrying transient store errors), send
+poison to the dead-letter topic with its reason, and record how far it got.
+
+Faust acknowledges a message whose handler raised (and a whole `take()` batch), so nothing may
+escape this loop: a transient error is retried until it passes, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+import redis.exceptions
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
+
+from infra.settings import Settings
+from projections.projector import Projector, RuleViolation
+from schemas.codec import DecodeError, default_codec
+from schemas.topics import DEAD_LETTERS
+
+log = logging.getLogger("chirp.worker")
+
+TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    OperationTimedOut,
+    ReadTimeout,
+    WriteTimeout,
+    Unavailable,
+    NoHostAvailable,
+    TimeoutError,
+    OSError,
+)
+
+
+class Worker:
+    """Holds the wiring of the worker process; built once, connected on first use."""
+
+    def __init__(self, settings: Settings, app: faust.App) -> None:
+        self.settings = settings
+        self.app = app
+        self.codec = default_codec()
+        self.projector: Projector | None = None
+        self.timelines: Any = None
+        self._lock = asyncio.Lock()
+        self.processed = 0
+        self.dead_lettered = 0
+        self.deliveries = 0
+
+    async def connect(self) -> Projector:
+        async with self._lock:
+            if self.projector is None:
+                from streams.wiring import connect
+
+                self.projector, self.timelines = await connect(self.settings)
+        return self.projector
+
+    async def consume(self, stream: faust.StreamT[bytes]) -> None:
+        projector = await self.connect()
+        batch_wait = self.settings.worker_batch_wait_ms / 1000
+        batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
+        async for batch in batches:
+            progress: dict[str, int] = {}
+            for event in batch:
+                await self.handle(projector, event)
+                msg = event.message
+                progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
+            await self._retry(lambda p=progress: self.timelines.record_progress(p), "record progress")
+
+    async def handle(self, projector: Projector, event: faust.EventT[bytes]) -> None:
+        msg = event.message
+        try:
+            decoded = self.codec.decode(msg.value or b"")
+        except DecodeError as exc:
+            await self.dead_letter(msg, f"undecodable: {exc}")
+            return
+        try:
+            self.deliveries += await self._retry(lambda: projector.apply(decoded), type(decoded).__name__)
+            self.processed += 1
+        except RuleViolation as exc:
+            await self.dead_letter(msg, f"rule: {exc}")
+        except Exception as exc:  # a bug or an unexpected store answer: park it, keep the partition moving
+            log.exception("unexpected error on %s:%d@%d", msg.topic, msg.partition, msg.offset)
+            await self.dead_letter(msg, f"error: {type(exc).__name__}: {exc}")
+
+    async def _retry(self, op: Any, what: str) -> Any:
+        delay = 0.05
+        while True:
+            try:
+                return await op()
+            except TRANSIENT as exc:
+                log.warning("%s failed (%s: %s); retrying in %.2fs", what, type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def dead_letter(self, msg: Any, reason: str) -> None:
+        self.dead_lettered += 1
+        log.warning("dead-lettering %s:%d@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+        headers = [
+            ("reason", reason.encode()[:4000]),
+            ("origin_topic", msg.topic.encode()),
+            ("origin_partition", str(msg.partition).encode()),
+            ("origin_offset", str(msg.offset).encode()),
+            ("failed_at", str(time.time()).encode()),
+        ]
+        name = DEAD_LETTERS.kafka_name(self.settings.topic_prefix)
+
+        async def send() -> None:
+            await self.app.producer.send_and_wait(name, msg.key, msg.value, None, None, headers)
+
+        await self._retry(send, "dead-letter")

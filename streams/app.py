@@ -1,0 +1,55 @@
+"""`build_app(settings)`: the Faust app and its agents. Agents stay thin: they move events from a
+stream to the projector and record progress; the rules live in projections/."""
+
+from __future__ import annotations
+
+import faust
+
+from infra.settings import Settings
+from schemas.topics import FOLLOWS, LIKES, TWEETS, USERS
+from streams.agents import Worker
+
+
+def build_app(settings: Settings) -> faust.App:
+    brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(","))
+    app = faust.App(
+        f"{settings.topic_prefix}{settings.worker_id}",
+        broker=brokers,
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=0.5,
+        web_enabled=False,
+        store="memory://",
+        datadir=str(settings.state_dir / "faust"),
+        autodiscover=False,
+    )
+    worker = Worker(settings, app)
+
+    def topic(*names: str) -> faust.TopicT:
+        return app.topic(*names, value_serializer="raw", key_serializer="raw")
+
+    prefix = settings.topic_prefix
+    # tweets and follows are co-partitioned: one agent takes both, so an author's posts and the
+    # changes to their followers are applied in one order, by one task.
+    timeline_topics = topic(TWEETS.kafka_name(prefix), FOLLOWS.kafka_name(prefix))
+
+    @app.agent(timeline_topics, concurrency=1, name="timelines")
+    async def timelines(stream: faust.StreamT[bytes]) -> None:
+        await worker.consume(stream)
+
+    @app.agent(topic(LIKES.kafka_name(prefix)), concurrency=1, name="likes")
+    async def likes(stream: faust.StreamT[bytes]) -> None:
+        await worker.consume(stream)
+
+    @app.agent(topic(USERS.kafka_name(prefix)), concurrency=1, name="users")
+    async def users(stream: faust.StreamT[bytes]) -> None:
+        await worker.consume(stream)
+
+    app.chirp_worker = worker  # type: ignore[attr-defined]
+    return app
