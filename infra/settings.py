@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # The stream worker.
     worker_batch: int = Field(500, ge=1, description="Events the worker takes per batch.")
     worker_batch_wait_ms: int = Field(10, ge=0, description="How long a batch waits to fill.")
+    worker_commit_interval_s: float = Field(
+        0.5, gt=0, description="How often the worker commits consumer offsets (what a restart resumes from)."
+    )
+    worker_session_timeout_s: float = Field(
+        10.0, gt=1, description="How soon Kafka hands a dead worker's partitions to another (or its restart)."
+    )
     worker_id: str = Field("worker", description="Consumer group suffix (the group is <topic prefix><id>).")
 
     # The local launcher.

@@ -40,12 +40,15 @@ class ReferenceModel:
             case UserRegistered():
                 self.users[e.user_id] = e.handle
             case TweetPosted():
-                self.tweets[e.tweet_id] = e
-                self.content.setdefault(e.tweet_id, e.content)
+                if e.author_id == e.meta.actor_id:
+                    self.tweets.setdefault(e.tweet_id, e)
+                    self.content.setdefault(e.tweet_id, e.content)
             case TweetEdited():
-                self.content[e.tweet_id] = e.content
+                if self._by_author(e.tweet_id, e.meta.actor_id):
+                    self.content[e.tweet_id] = e.content
             case TweetDeleted():
-                self.deleted.add(e.tweet_id)
+                if self._by_author(e.tweet_id, e.meta.actor_id):
+                    self.deleted.add(e.tweet_id)
             case UserFollowed():
                 self.follows[(e.follower_id, e.followee_id)] = True
             case UserUnfollowed():
@@ -54,6 +57,11 @@ class ReferenceModel:
                 self.likes[(e.tweet_id, e.user_id)] = True
             case TweetUnliked():
                 self.likes[(e.tweet_id, e.user_id)] = False
+
+    def _by_author(self, tweet_id: int, actor: int) -> bool:
+        """The rules the projector enforces: only the author edits or deletes an existing tweet."""
+        posted = self.tweets.get(tweet_id)
+        return posted is not None and posted.author_id == actor
 
     def following(self, user_id: int) -> set[int]:
         return {b for (a, b), on in self.follows.items() if on and a == user_id}
@@ -66,6 +74,13 @@ class ReferenceModel:
     def user_tweets(self, user_id: int, limit: int) -> list[int]:
         live = [t for t, e in self.tweets.items() if e.author_id == user_id and t not in self.deleted]
         return sorted(live, reverse=True)[:limit]
+
+    def reply_counts(self) -> dict[int, int]:
+        counts: dict[int, int] = defaultdict(int)
+        for t, e in self.tweets.items():
+            if e.reply_to is not None and t not in self.deleted:
+                counts[e.reply_to] += 1
+        return dict(counts)
 
     def like_counts(self) -> dict[int, int]:
         counts: dict[int, int] = defaultdict(int)

@@ -26,7 +26,15 @@ def settings() -> Iterator[Settings]:
     from infra.migrate import migrate
     from infra.services import launcher
 
-    s = Settings(topic_prefix=f"test{RUN}.", keyspace=f"chirp_test_{RUN}", redis_prefix=f"test{RUN}:", partitions=4)
+    s = Settings(
+        topic_prefix=f"test{RUN}.",
+        keyspace=f"chirp_test_{RUN}",
+        redis_prefix=f"test{RUN}:",
+        partitions=4,
+        celebrity_threshold=CELEBRITY_THRESHOLD,
+        timeline_cap=TIMELINE_CAP,
+        worker_commit_interval_s=0.1,
+    )
     down = [st for st in launcher.status(s) if not st.healthy]
     if down:
         pytest.fail(f"services not running: {[d.name for d in down]}; start them with `make up`", pytrace=False)

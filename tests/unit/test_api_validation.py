@@ -104,9 +104,7 @@ def test_reply_and_media(client: TestClient, log: MemoryEventLog) -> None:
     uid, auth = register(client)
     parent = post(client, uid, auth)
     media = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "alt_text": "a cat"}]
-    r = client.post(
-        "/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": parent, "media": media}
-    )
+    r = client.post("/tweets", headers=auth, json={"user_id": uid, "content": "re", "reply_to": parent, "media": media})
     assert r.status_code == 201, r.text
     assert r.json()["reply_to"] == parent and r.json()["media"][0]["alt_text"] == "a cat"
     assert log.events[-1].reply_to == int(parent)  # type: ignore[union-attr]
