@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api test test-unit lint fmt clean reset
+.PHONY: help install up down status migrate run api worker demo test test-unit lint fmt clean reset
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,11 +33,17 @@ status: install ## Show the health of each service
 migrate: up ## Create topics and apply CQL migrations (idempotent)
 	$(CHIRP) migrate
 
-run: migrate ## Everything: services, migrations, and the API in the foreground
-	$(CHIRP) api
+run: migrate ## Everything: services, migrations, the stream worker and the API (Ctrl-C stops both)
+	$(CHIRP) run
 
 api: install ## The API alone (services must be up)
 	$(CHIRP) api
+
+worker: migrate ## The stream worker alone, in the foreground
+	$(CHIRP) worker
+
+demo: install ## Load a small social graph through the running API (after `make run`) and show a timeline
+	$(CHIRP) demo
 
 test: up ## Start the services, then run the whole test suite against them
 	$(BIN)/pytest

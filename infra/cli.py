@@ -82,5 +82,71 @@ def api() -> None:
     serve()
 
 
+@main.command()
+def worker() -> None:
+    """Run the stream worker: Faust agents that project events into Redis and Cassandra."""
+    from streams.__main__ import main as work
+
+    work()
+
+
+@main.command()
+def run() -> None:
+    """Run the stream worker (a child process) and the API (foreground) together; Ctrl-C stops both."""
+    import subprocess
+
+    from api.__main__ import main as serve
+
+    child = subprocess.Popen([sys.executable, "-m", "streams"])
+    click.echo(f"stream worker started (pid {child.pid})")
+    try:
+        serve()
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+@main.command()
+@click.option("--users", default=40, show_default=True, help="Accounts to create.")
+@click.option("--tweets", default=300, show_default=True, help="Tweets (some of them replies) to post.")
+@click.option("--seed", type=int, default=None, help="Make the graph and texts reproducible.")
+@click.option("--url", default=None, help="API base URL (default: from CHIRP_API_HOST/PORT).")
+def demo(users: int, tweets: int, seed: int | None, url: str | None) -> None:
+    """Load a small social graph through the running API and print commands that show a timeline."""
+    import json
+
+    from infra.demo import DemoError, load, wait_visible
+
+    settings = Settings()
+    base = url or f"http://{settings.api_host}:{settings.api_port}"
+    try:
+        loaded = load(base, max(users, 3), tweets, seed)
+        page = wait_visible(base, loaded)
+    except DemoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    star_id, star_handle, _ = loaded.users[0]
+    uid, handle, token = loaded.users[1]
+    click.echo(
+        f"\nLoaded {len(loaded.users)} users, {loaded.follows} follows and {loaded.tweets} tweets. "
+        f"@{star_handle} has {loaded.star} followers (celebrity threshold: {settings.celebrity_threshold})."
+    )
+    click.echo(f"\nThe newest entries of @{handle}'s home timeline:")
+    for t in page["tweets"]:
+        click.echo(f"  {t['created_at'][:19]}  @{t['author']['handle']:<16} {t['content']}")
+    auth = f"-H 'Authorization: Bearer {token}'"
+    click.echo("\nTry these:")
+    click.echo(f"  curl -s {auth} '{base}/timeline?user_id={uid}&limit=5' | python3 -m json.tool")
+    click.echo(f"  curl -s '{base}/users/{star_id}'")
+    click.echo(f"  curl -s '{base}/users/{star_id}/tweets?limit=3' | python3 -m json.tool")
+    click.echo(f"  curl -s '{base}/users/{uid}/following' | python3 -m json.tool")
+    post = json.dumps({"user_id": uid, "content": "hello from the demo"})
+    click.echo(f"  curl -s {auth} -H 'Content-Type: application/json' -d '{post}' {base}/tweets")
+    click.echo(f"  open {base}/docs for every route")
+
+
 if __name__ == "__main__":
     main()
