@@ -13,6 +13,7 @@ from typing import Any
 
 import fastavro
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from fastapi.testclient import TestClient
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
@@ -166,7 +167,10 @@ async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: floa
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
         while True:
-            offsets = await admin.list_consumer_group_offsets(group)
+            try:
+                offsets = await admin.list_consumer_group_offsets(group)
+            except KafkaError:  # on a fresh broker the group coordinator appears only after a while
+                offsets = {}
             committed = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in offsets.items()}
             done = {k.decode(): int(v) for k, v in (await client.hgetall(f"{settings.redis_prefix}progress")).items()}
             behind = {
