@@ -36,3 +36,13 @@ class TimelinePage:
 
     entries: list[tuple[int, int]]
     horizon: int
+
+
+@dataclass(slots=True)
+class BatchStats:
+    """What one worker batch did: next offsets per `topic:partition`, counts, post-to-fan-out delays."""
+
+    progress: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    deliveries: int = 0
+    delays_ms: list[float] = field(default_factory=list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -18,8 +19,10 @@ from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
 
 from infra.settings import Settings
+from projections.model import BatchStats
 from projections.projector import Projector, RuleViolation
 from schemas.codec import DecodeError, default_codec
+from schemas.events import TweetPosted
 from schemas.topics import DEAD_LETTERS
 
 log = logging.getLogger("chirp.worker")
@@ -65,14 +68,14 @@ class Worker:
         batch_wait = self.settings.worker_batch_wait_ms / 1000
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
-            progress: dict[str, int] = {}
+            stats = BatchStats()
             for event in batch:
-                await self.handle(projector, event)
+                await self.handle(projector, event, stats)
                 msg = event.message
-                progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
-            await self._retry(lambda p=progress: self.timelines.record_progress(p), "record progress")
+                stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
+            await self._retry(lambda s=stats: self.timelines.record_progress(s), "record progress")
 
-    async def handle(self, projector: Projector, event: faust.EventT[bytes]) -> None:
+    async def handle(self, projector: Projector, event: faust.EventT[bytes], stats: BatchStats) -> None:
         msg = event.message
         try:
             decoded = self.codec.decode(msg.value or b"")
@@ -80,8 +83,13 @@ class Worker:
             await self.dead_letter(msg, f"undecodable: {exc}")
             return
         try:
-            self.deliveries += await self._retry(lambda: projector.apply(decoded), type(decoded).__name__)
+            delivered = await self._retry(lambda: projector.apply(decoded), type(decoded).__name__)
+            self.deliveries += delivered
             self.processed += 1
+            stats.events += 1
+            stats.deliveries += delivered
+            if isinstance(decoded, TweetPosted):  # event time to the end of its fan-out write
+                stats.delays_ms.append((datetime.now(UTC) - decoded.meta.occurred_at).total_seconds() * 1000)
         except RuleViolation as exc:
             await self.dead_letter(msg, f"rule: {exc}")
         except Exception as exc:  # a bug or an unexpected store answer: park it, keep the partition moving

@@ -13,13 +13,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
-from projections.model import TimelinePage, TweetView, UserView
+from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
 SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild", "read", "hydrate")
 ZERO8 = b"\0" * 8
+DELAY_SAMPLES = 100_000
 
 
 def _micros(ts: datetime) -> int:
@@ -183,9 +184,21 @@ class RedisTimelines:
 
     # Progress of the stream worker, for `idle` checks and lag ----------------------------------------
 
-    async def record_progress(self, offsets: dict[str, int]) -> None:
-        if offsets:
-            await self.r.hset(f"{self.p}progress", mapping=dict(offsets.items()))
+    async def record_progress(self, stats: BatchStats) -> None:
+        """After each batch: offsets reached (idle checks, lag), running totals, recent delays (benchmarks)."""
+        async with self.r.pipeline(transaction=False) as pipe:
+            if stats.progress:
+                pipe.hset(f"{self.p}progress", mapping=dict(stats.progress.items()))
+            pipe.hincrby(f"{self.p}stats", "events", stats.events)
+            pipe.hincrby(f"{self.p}stats", "deliveries", stats.deliveries)
+            if stats.delays_ms:
+                pipe.lpush(f"{self.p}stats:delays", *(f"{d:.3f}" for d in stats.delays_ms))
+                pipe.ltrim(f"{self.p}stats:delays", 0, DELAY_SAMPLES - 1)
+            await pipe.execute()
+
+    async def stats(self) -> dict[str, int]:
+        raw = await self.r.hgetall(f"{self.p}stats")
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
     async def progress(self) -> dict[str, int]:
         raw = await self.r.hgetall(f"{self.p}progress")
