@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api worker demo test test-unit lint fmt clean reset
+.PHONY: help install up down status migrate run api worker demo bench test test-unit lint fmt clean reset
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ worker: migrate ## The stream worker alone, in the foreground
 
 demo: install ## Load a small social graph through the running API (after `make run`) and show a timeline
 	$(CHIRP) demo
+
+bench: migrate ## Benchmark on the default profile (BENCH_ARGS=--tiny or --large); writes bench/results/
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 test: up ## Start the services, then run the whole test suite against them
 	$(BIN)/pytest

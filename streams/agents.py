@@ -41,6 +41,20 @@ TRANSIENT = (
 )
 
 
+def by_key(batch: list[faust.EventT[bytes]]) -> dict[bytes | None, list[faust.EventT[bytes]]]:
+    """Events grouped by their partition key, each group in log order.
+
+    Everything one event touches that another may also touch is keyed alike (an author's posts,
+    edits, deletes and the follows of that author; a tweet's likes), so groups commute and run
+    concurrently, while events that must stay in order do.
+    """
+    groups: dict[bytes | None, list[faust.EventT[bytes]]] = {}
+    for event in batch:
+        key = event.message.key
+        groups.setdefault(key if isinstance(key, bytes) else None, []).append(event)
+    return groups
+
+
 class Worker:
     """Holds the wiring of the worker process; built once, connected on first use."""
 
@@ -51,6 +65,7 @@ class Worker:
         self.projector: Projector | None = None
         self.timelines: Any = None
         self._lock = asyncio.Lock()
+        self._lanes = asyncio.Semaphore(settings.worker_lanes)
         self.processed = 0
         self.dead_lettered = 0
         self.deliveries = 0
@@ -69,11 +84,16 @@ class Worker:
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
             stats = BatchStats()
+            await asyncio.gather(*(self._in_order(projector, events, stats) for events in by_key(batch).values()))
             for event in batch:
-                await self.handle(projector, event, stats)
                 msg = event.message
                 stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
             await self._retry(lambda s=stats: self.timelines.record_progress(s), "record progress")
+
+    async def _in_order(self, projector: Projector, events: list[faust.EventT[bytes]], stats: BatchStats) -> None:
+        async with self._lanes:
+            for event in events:
+                await self.handle(projector, event, stats)
 
     async def handle(self, projector: Projector, event: faust.EventT[bytes], stats: BatchStats) -> None:
         msg = event.message

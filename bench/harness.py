@@ -1,0 +1,204 @@
+"""Plumbing for the benchmark: bulk loading into Kafka, the worker and API as child processes, waiting
+for the worker by offsets, and wrk runs parsed into numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from infra.settings import REPO_ROOT, Settings
+from schemas.codec import default_codec
+from schemas.events import Event
+from schemas.topics import EVENT_TOPICS, key_for, topic_for
+
+WRK_LUA = Path(__file__).parent / "wrk"
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"CHIRP_{name.upper()}"] = str(value)
+    return env
+
+
+async def _produce(
+    settings: Settings, events: Sequence[Event], desc: str, rate: float | None, restamp: bool, quiet: bool
+) -> None:
+    codec = default_codec()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        linger_ms=5, max_batch_size=256 * 1024, compression_type="lz4",
+    )  # fmt: skip
+    await producer.start()
+    try:
+        start = time.monotonic()
+        pending = []
+        with tqdm(total=len(events), desc=desc, unit="ev", mininterval=1, disable=quiet) as bar:
+            for i, e in enumerate(events):
+                if restamp:  # the event time is the send time: delays then measure the pipeline only
+                    e = replace(e, meta=replace(e.meta, occurred_at=datetime.now(UTC)))
+                topic = topic_for(e).kafka_name(settings.topic_prefix)
+                pending.append(await producer.send(topic, codec.encode(e), key=key_for(e)))
+                if rate is not None:
+                    ahead = start + (i + 1) / rate - time.monotonic()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+                if len(pending) >= 5000:
+                    await asyncio.gather(*pending)
+                    bar.update(len(pending))
+                    pending.clear()
+            await asyncio.gather(*pending)
+            bar.update(len(pending))
+    finally:
+        await producer.stop()
+
+
+def produce(
+    settings: Settings,
+    events: Sequence[Event],
+    desc: str,
+    rate: float | None = None,
+    restamp: bool = False,
+    quiet: bool = False,
+) -> float:
+    """Appends events straight to their topics (bulk, or paced at `rate` per second); returns seconds."""
+    t0 = time.monotonic()
+    asyncio.run(_produce(settings, events, desc, rate, restamp, quiet))
+    return time.monotonic() - t0
+
+
+async def _end_offsets(settings: Settings) -> dict[str, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = []
+        for t in EVENT_TOPICS:
+            name = t.kafka_name(settings.topic_prefix)
+            await consumer._client._wait_on_metadata(name)
+            parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        return {f"{tp.topic}:{tp.partition}": off for tp, off in (await consumer.end_offsets(parts)).items()}
+    finally:
+        await consumer.stop()
+
+
+def _text(k: bytes | str) -> str:
+    return k.decode() if isinstance(k, bytes) else k
+
+
+class Worker:
+    """`python -m streams` with the bench's settings."""
+
+    def __init__(self, settings: Settings, logdir: Path) -> None:
+        self.settings = settings
+        self.logdir = logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.r = redis.Redis.from_url(settings.redis_url)
+
+    def start(self) -> None:
+        log = (self.logdir / f"worker-{self.settings.worker_id}.log").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT, env=env_for(self.settings),
+                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def stats(self) -> dict[str, int]:
+        raw = self.r.hgetall(f"{self.settings.redis_prefix}stats")
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    def wait_idle(self, deadline_s: float = 1800, desc: str = "worker") -> float:
+        """Blocks until the recorded progress reaches the end offsets taken now; returns when it did."""
+        ends = asyncio.run(_end_offsets(self.settings))
+        total = sum(ends.values())
+        deadline = time.monotonic() + deadline_s
+        with tqdm(total=total, desc=desc, unit="ev", mininterval=1) as bar:
+            while True:
+                raw = self.r.hgetall(f"{self.settings.redis_prefix}progress")
+                done = {_text(k): int(v) for k, v in raw.items()}
+                reached = sum(min(done.get(k, 0), end) for k, end in ends.items())
+                bar.update(reached - bar.n)
+                if reached >= total:
+                    return time.monotonic()
+                if self.proc is None or self.proc.poll() is not None:
+                    raise RuntimeError(f"the worker exited; see {self.logdir}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not catch up within {deadline_s}s")
+                time.sleep(0.01)
+
+
+class Api:
+    """The real API (`python -m api`, uvicorn) on its own port."""
+
+    def __init__(self, settings: Settings, logdir: Path) -> None:
+        self.settings = settings
+        self.logdir = logdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://{settings.api_host}:{settings.api_port}"
+
+    def start(self) -> None:
+        import httpx
+
+        log = (self.logdir / "api.log").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT, env=env_for(self.settings),
+                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"the API did not become ready; see {self.logdir / 'api.log'}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def ensure_wrk() -> None:
+    """wrk drives the HTTP load (C, event-driven: it does not steal the machine from the API)."""
+    import shutil
+
+    from infra.services.launcher import _apt_install
+
+    if shutil.which("wrk") is None:
+        _apt_install("wrk")
+
+
+def wrk(url: str, script: str, data: Iterable[str], connections: int, seconds: int, threads: int = 1) -> dict[str, Any]:
+    """Runs wrk with one of bench/wrk/*.lua, feeding it lines of data; returns rps and latency percentiles."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(data) + "\n")
+    env = dict(os.environ, CHIRP_WRK_DATA=f.name)
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
+           "-s", str(WRK_LUA / script), url]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    Path(f.name).unlink()
+    line = next(x for x in out.splitlines() if x.startswith("{"))
+    r: dict[str, Any] = json.loads(line)
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["connections"] = connections
+    return r
