@@ -17,23 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
+from infra.offsets import end_offsets
 from infra.settings import REPO_ROOT, Settings
 from schemas.codec import default_codec
 from schemas.events import Event
-from schemas.topics import EVENT_TOPICS, key_for, topic_for
+from schemas.topics import key_for, topic_for
 
 WRK_LUA = Path(__file__).parent / "wrk"
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"CHIRP_{name.upper()}"] = str(value)
-    return env
 
 
 async def _produce(
@@ -82,20 +75,6 @@ def produce(
     return time.monotonic() - t0
 
 
-async def _end_offsets(settings: Settings) -> dict[str, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = []
-        for t in EVENT_TOPICS:
-            name = t.kafka_name(settings.topic_prefix)
-            await consumer._client._wait_on_metadata(name)
-            parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        return {f"{tp.topic}:{tp.partition}": off for tp, off in (await consumer.end_offsets(parts)).items()}
-    finally:
-        await consumer.stop()
-
-
 def _text(k: bytes | str) -> str:
     return k.decode() if isinstance(k, bytes) else k
 
@@ -111,7 +90,7 @@ class Worker:
 
     def start(self) -> None:
         log = (self.logdir / f"worker-{self.settings.worker_id}.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT, env=env_for(self.settings),
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT, env=self.settings.child_env(),
                                      stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
     def stop(self) -> None:
@@ -128,7 +107,7 @@ class Worker:
 
     def wait_idle(self, deadline_s: float = 1800, desc: str = "worker") -> float:
         """Blocks until the recorded progress reaches the end offsets taken now; returns when it did."""
-        ends = asyncio.run(_end_offsets(self.settings))
+        ends = asyncio.run(end_offsets(self.settings))
         total = sum(ends.values())
         deadline = time.monotonic() + deadline_s
         with tqdm(total=total, desc=desc, unit="ev", mininterval=1) as bar:
@@ -159,7 +138,7 @@ class Api:
         import httpx
 
         log = (self.logdir / "api.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT, env=env_for(self.settings),
+        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT, env=self.settings.child_env(),
                                      stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 60
         while True:

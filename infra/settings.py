@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="Log level of every chirp process.")
 
     @property
+    def worker_group(self) -> str:
+        """The stream worker's Kafka consumer group (and Faust app id)."""
+        return f"{self.topic_prefix}{self.worker_id}"
+
+    def child_env(self) -> dict[str, str]:
+        """This process's environment plus these settings as CHIRP_* variables, for a child process."""
+        env = dict(os.environ)
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[f"CHIRP_{name.upper()}"] = str(value)
+        return env
+
+    @property
     def kafka_host_port(self) -> tuple[str, int]:
         host, _, port = self.kafka_bootstrap.split(",")[0].strip().rpartition(":")
         return host or "127.0.0.1", int(port or 9092)

@@ -66,9 +66,6 @@ class Worker:
         self.timelines: Any = None
         self._lock = asyncio.Lock()
         self._lanes = asyncio.Semaphore(settings.worker_lanes)
-        self.processed = 0
-        self.dead_lettered = 0
-        self.deliveries = 0
 
     async def connect(self) -> Projector:
         async with self._lock:
@@ -104,8 +101,6 @@ class Worker:
             return
         try:
             delivered = await self._retry(lambda: projector.apply(decoded), type(decoded).__name__)
-            self.deliveries += delivered
-            self.processed += 1
             stats.events += 1
             stats.deliveries += delivered
             if isinstance(decoded, TweetPosted):  # event time to the end of its fan-out write
@@ -127,7 +122,6 @@ class Worker:
                 delay = min(delay * 2, 5.0)
 
     async def dead_letter(self, msg: Any, reason: str) -> None:
-        self.dead_lettered += 1
         log.warning("dead-lettering %s:%d@%d: %s", msg.topic, msg.partition, msg.offset, reason)
         headers = [
             ("reason", reason.encode()[:4000]),

@@ -13,7 +13,7 @@ from streams.agents import Worker
 def build_app(settings: Settings) -> faust.App:
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(","))
     app = faust.App(
-        f"{settings.topic_prefix}{settings.worker_id}",
+        settings.worker_group,
         broker=brokers,
         value_serializer="raw",
         key_serializer="raw",

@@ -175,13 +175,6 @@ class RedisTimelines:
         """The API saw Kafka accept a post (or a delete: None) the worker may not have projected yet."""
         await self.r.set(f"{self.p}pt:{tweet_id}", "-" if author_id is None else author_id, ex=600)
 
-    async def is_celebrity(self, user_id: int) -> bool:
-        return bool(await self.r.sismember(f"{self.p}celebs", str(user_id)))
-
-    async def drop_timeline(self, user_id: int) -> None:
-        """Forget a materialized timeline (as if the user had been away longer than the window)."""
-        await self.r.delete(f"{self.p}tl:{user_id}")
-
     # Progress of the stream worker, for `idle` checks and lag ----------------------------------------
 
     async def record_progress(self, stats: BatchStats) -> None:
@@ -195,14 +188,6 @@ class RedisTimelines:
                 pipe.lpush(f"{self.p}stats:delays", *(f"{d:.3f}" for d in stats.delays_ms))
                 pipe.ltrim(f"{self.p}stats:delays", 0, DELAY_SAMPLES - 1)
             await pipe.execute()
-
-    async def stats(self) -> dict[str, int]:
-        raw = await self.r.hgetall(f"{self.p}stats")
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
-
-    async def progress(self) -> dict[str, int]:
-        raw = await self.r.hgetall(f"{self.p}progress")
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
 
 def _media(m: Media) -> dict[str, Any]:

@@ -100,17 +100,6 @@ def chirp_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30
     )  # fmt: skip
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a child process the same settings."""
-    import os
-
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"CHIRP_{name.upper()}"] = str(value)
-    return env
-
-
 class WorkerProcess:
     """The real stream worker (`python -m streams`) as a child process, killable mid-run."""
 
@@ -124,7 +113,7 @@ class WorkerProcess:
         self.runs += 1
         log = (self.logdir / f"worker-{self.runs}.log").open("wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT,
-                                     env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                                     env=self.settings.child_env(), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, no final offset commit."""
@@ -149,21 +138,14 @@ async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: floa
     import redis.asyncio as aioredis
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from schemas.topics import EVENT_TOPICS
+    from infra.offsets import end_offsets
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    ends = await end_offsets(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     client = aioredis.Redis.from_url(settings.redis_url)
-    await consumer.start()
     await admin.start()
     try:
-        parts = []
-        for t in EVENT_TOPICS:
-            name = t.kafka_name(settings.topic_prefix)
-            await consumer._client._wait_on_metadata(name)
-            parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        ends = {f"{tp.topic}:{tp.partition}": off for tp, off in (await consumer.end_offsets(parts)).items()}
-        group = f"{settings.topic_prefix}{settings.worker_id}"
+        group = settings.worker_group
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
         while True:
@@ -184,7 +166,6 @@ async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: floa
             assert loop.time() < deadline, f"worker behind (end, done, committed) {behind}:\n{worker.log_tail()}"
             await asyncio.sleep(0.02)
     finally:
-        await consumer.stop()
         await admin.close()
         await client.aclose()
 
