@@ -39,9 +39,6 @@ class Settings(BaseSettings):
     # The stream worker.
     worker_batch: int = Field(500, ge=1, description="Events the worker takes per batch.")
     worker_batch_wait_ms: int = Field(10, ge=0, description="How long a batch waits to fill.")
-    worker_lanes: int = Field(
-        64, ge=1, description="Keys the worker projects concurrently within a batch (one key stays in order)."
-    )
     worker_commit_interval_s: float = Field(
         0.5, gt=0, description="How often the worker commits consumer offsets (what a restart resumes from)."
     )

@@ -1,14 +1,19 @@
-"""Applies one event to the read models. Dispatches on the event type; knows nothing of Kafka.
+"""Applies events to the read models. Dispatches on the event type; knows nothing of Kafka.
 
-Order matters and is fixed here: the durable projection first, then Redis; and within the fan-out
-script, the author's own recent-tweets list before the follower set is read. Every step is
-idempotent, so an event applied twice (redelivery, replay) leaves the same state.
+A batch of events is planned first (rules checked, changes queued in log order), then written:
+the durable projection first, then Redis, so a reader that falls through from Redis to Cassandra
+never finds less there. Within the fan-out script the author's own recent-tweets list is written
+before the follower set is read. Every change is idempotent, so an event applied twice
+(redelivery, replay) leaves the same state, and a batch that failed half-way can be re-applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 from projections.model import TweetView, UserView
-from projections.ports import DurableProjections, Timelines
+from projections.ports import DurableProjections, DurableWrites, Timelines, TimelineWrites
 from schemas.events import (
     Event,
     TweetDeleted,
@@ -21,9 +26,19 @@ from schemas.events import (
     UserUnfollowed,
 )
 
+Authors = dict[int, tuple[int, int | None]]  # tweet id -> (author, reply_to)
+
 
 class RuleViolation(ValueError):
     """The event breaks a rule of the model (e.g. an edit by someone else): it goes to dead letters."""
+
+
+@dataclass
+class Outcome:
+    """What a batch did: deliveries into home timelines, and the events refused (index -> reason)."""
+
+    deliveries: int = 0
+    violations: dict[int, str] = field(default_factory=dict)
 
 
 class Projector:
@@ -32,55 +47,82 @@ class Projector:
         self.timelines = timelines
 
     async def apply(self, event: Event) -> int:
-        """Projects the event; returns the number of home-timeline deliveries it made."""
+        """One event alone; raises RuleViolation if it is refused. Returns its deliveries."""
+        outcome = await self.apply_batch([event])
+        if outcome.violations:
+            raise RuleViolation(outcome.violations[0])
+        return outcome.deliveries
+
+    async def apply_batch(self, events: Sequence[Event]) -> Outcome:
+        """Projects events in order: refused ones are reported, the rest written in two flushes."""
+        authors = await self._known_authors(events)
+        durable, timelines = self.durable.writes(), self.timelines.writes()
+        outcome = Outcome()
+        for i, event in enumerate(events):
+            try:
+                self._plan(event, authors, durable, timelines)
+            except RuleViolation as exc:
+                outcome.violations[i] = str(exc)
+        await durable.flush()
+        outcome.deliveries = await timelines.flush()
+        return outcome
+
+    async def _known_authors(self, events: Sequence[Event]) -> Authors:
+        """Authors of the tweets the batch edits or deletes but does not post: the cache, then Cassandra."""
+        posted = {e.tweet_id for e in events if isinstance(e, TweetPosted)}
+        wanted = sorted({e.tweet_id for e in events if isinstance(e, TweetEdited | TweetDeleted)} - posted)
+        if not wanted:
+            return {}
+        found = await self.timelines.authors(wanted)
+        missing = [t for t in wanted if t not in found]
+        if missing:
+            rows = await self.durable.tweets(missing)
+            found.update({t: (v.author_id, v.reply_to) for t, v in rows.items()})
+        return found
+
+    def _plan(self, event: Event, authors: Authors, d: DurableWrites, tl: TimelineWrites) -> None:
         match event:
             case TweetPosted():
-                return await self._posted(event)
+                self._posted(event, authors, d, tl)
             case TweetEdited():
-                await self._edited(event)
+                self._check_author(event.tweet_id, event.meta.actor_id, authors, "edit")
+                d.edit_tweet(event.tweet_id, event.content, event.meta.occurred_at)
+                tl.edit(event.tweet_id, event.content, event.meta.occurred_at)
             case TweetDeleted():
-                return await self._deleted(event)
+                author = event.meta.actor_id  # checked: the actor is the tweet's author
+                reply_to = self._check_author(event.tweet_id, author, authors, "delete")
+                d.delete_tweet(event.tweet_id, author, reply_to, event.meta.occurred_at)
+                tl.delete(event.tweet_id, author, reply_to)
             case UserFollowed():
-                await self.durable.follow(event.follower_id, event.followee_id, event.meta.occurred_at)
-                return await self.timelines.follow(event.follower_id, event.followee_id)
+                d.follow(event.follower_id, event.followee_id, event.meta.occurred_at)
+                tl.follow(event.follower_id, event.followee_id)
             case UserUnfollowed():
-                await self.durable.unfollow(event.follower_id, event.followee_id, event.meta.occurred_at)
-                await self.timelines.unfollow(event.follower_id, event.followee_id)
+                d.unfollow(event.follower_id, event.followee_id, event.meta.occurred_at)
+                tl.unfollow(event.follower_id, event.followee_id)
             case TweetLiked() | TweetUnliked():
                 liked = isinstance(event, TweetLiked)
-                await self.durable.like(event.tweet_id, event.user_id, liked, event.meta.occurred_at)
-                await self.timelines.like(event.tweet_id, event.user_id, liked)
+                d.like(event.tweet_id, event.user_id, liked, event.meta.occurred_at)
+                tl.like(event.tweet_id, event.user_id, liked)
             case UserRegistered():
-                user = UserView(event.user_id, event.handle, event.display_name)
-                await self.durable.save_user(user, event.meta.occurred_at)
-                await self.timelines.save_user(event.user_id, event.handle, event.display_name)
-        return 0
+                d.save_user(UserView(event.user_id, event.handle, event.display_name), event.meta.occurred_at)
+                tl.save_user(event.user_id, event.handle, event.display_name)
 
-    async def _posted(self, e: TweetPosted) -> int:
+    @staticmethod
+    def _posted(e: TweetPosted, authors: Authors, d: DurableWrites, tl: TimelineWrites) -> None:
         if e.author_id != e.meta.actor_id:
             raise RuleViolation(f"tweet {e.tweet_id} posted by {e.meta.actor_id} for author {e.author_id}")
         tweet = TweetView(e.tweet_id, e.author_id, e.content, e.meta.occurred_at, e.reply_to, media=e.media)
-        await self.durable.save_tweet(tweet)
-        delivered, _ = await self.timelines.post(tweet)
-        return delivered
+        d.save_tweet(tweet)
+        tl.post(tweet)
+        authors.setdefault(e.tweet_id, (e.author_id, e.reply_to))  # later edits in this batch may name it
 
-    async def _author_of(self, tweet_id: int, actor: int, what: str) -> int | None:
-        author, reply_to = await self.timelines.reply_to_of(tweet_id)
-        if author is None:
-            found = (await self.durable.tweets([tweet_id])).get(tweet_id)
-            if found is None:
-                raise RuleViolation(f"{what} of unknown tweet {tweet_id}")
-            author, reply_to = found.author_id, found.reply_to
+    @staticmethod
+    def _check_author(tweet_id: int, actor: int, authors: Authors, what: str) -> int | None:
+        """The tweet's reply_to, once the actor is known to be its author."""
+        known = authors.get(tweet_id)
+        if known is None:
+            raise RuleViolation(f"{what} of unknown tweet {tweet_id}")
+        author, reply_to = known
         if author != actor:
             raise RuleViolation(f"{what} of tweet {tweet_id} by {actor}, who is not its author {author}")
         return reply_to
-
-    async def _edited(self, e: TweetEdited) -> None:
-        await self._author_of(e.tweet_id, e.meta.actor_id, "edit")
-        await self.durable.edit_tweet(e.tweet_id, e.content, e.meta.occurred_at)
-        await self.timelines.edit(e.tweet_id, e.content, e.meta.occurred_at)
-
-    async def _deleted(self, e: TweetDeleted) -> int:
-        reply_to = await self._author_of(e.tweet_id, e.meta.actor_id, "delete")
-        await self.durable.delete_tweet(e.tweet_id, e.author_id, reply_to, e.meta.occurred_at)
-        return await self.timelines.delete(e.tweet_id, e.author_id, reply_to)

@@ -1,5 +1,6 @@
-"""What every agent does with a batch: decode, project (retrying transient store errors), send
-poison to the dead-letter topic with its reason, and record how far it got.
+"""What every agent does with a batch: decode, project it as one unit of work (retrying transient
+store errors), send poison and refused events to the dead-letter topic with the reason, and record
+how far it got.
 
 Faust acknowledges a message whose handler raised (and a whole `take()` batch), so nothing may
 escape this loop: a transient error is retried until it passes, never dropped.
@@ -20,9 +21,9 @@ from cassandra.cluster import NoHostAvailable
 
 from infra.settings import Settings
 from projections.model import BatchStats
-from projections.projector import Projector, RuleViolation
+from projections.projector import Outcome, Projector
 from schemas.codec import DecodeError, default_codec
-from schemas.events import TweetPosted
+from schemas.events import Event, TweetPosted
 from schemas.topics import DEAD_LETTERS
 
 log = logging.getLogger("chirp.worker")
@@ -41,20 +42,6 @@ TRANSIENT = (
 )
 
 
-def by_key(batch: list[faust.EventT[bytes]]) -> dict[bytes | None, list[faust.EventT[bytes]]]:
-    """Events grouped by their partition key, each group in log order.
-
-    Everything one event touches that another may also touch is keyed alike (an author's posts,
-    edits, deletes and the follows of that author; a tweet's likes), so groups commute and run
-    concurrently, while events that must stay in order do.
-    """
-    groups: dict[bytes | None, list[faust.EventT[bytes]]] = {}
-    for event in batch:
-        key = event.message.key
-        groups.setdefault(key if isinstance(key, bytes) else None, []).append(event)
-    return groups
-
-
 class Worker:
     """Holds the wiring of the worker process; built once, connected on first use."""
 
@@ -65,7 +52,6 @@ class Worker:
         self.projector: Projector | None = None
         self.timelines: Any = None
         self._lock = asyncio.Lock()
-        self._lanes = asyncio.Semaphore(settings.worker_lanes)
 
     async def connect(self) -> Projector:
         async with self._lock:
@@ -81,35 +67,58 @@ class Worker:
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
             stats = BatchStats()
-            await asyncio.gather(*(self._in_order(projector, events, stats) for events in by_key(batch).values()))
+            await self.project(projector, [e.message for e in batch], stats)
             for event in batch:
                 msg = event.message
                 stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
             await self._retry(lambda s=stats: self.timelines.record_progress(s), "record progress")
 
-    async def _in_order(self, projector: Projector, events: list[faust.EventT[bytes]], stats: BatchStats) -> None:
-        async with self._lanes:
-            for event in events:
-                await self.handle(projector, event, stats)
-
-    async def handle(self, projector: Projector, event: faust.EventT[bytes], stats: BatchStats) -> None:
-        msg = event.message
-        try:
-            decoded = self.codec.decode(msg.value or b"")
-        except DecodeError as exc:
-            await self.dead_letter(msg, f"undecodable: {exc}")
+    async def project(self, projector: Projector, messages: list[Any], stats: BatchStats) -> None:
+        """Decodes a batch and projects it as one unit of work; poison and refused events go to dead letters."""
+        decoded: list[tuple[Any, Event]] = []
+        for msg in messages:
+            try:
+                decoded.append((msg, self.codec.decode(msg.value or b"")))
+            except DecodeError as exc:
+                await self.dead_letter(msg, f"undecodable: {exc}")
+        if not decoded:
             return
+        events = [e for _, e in decoded]
+        failed: dict[int, str] = {}
         try:
-            delivered = await self._retry(lambda: projector.apply(decoded), type(decoded).__name__)
-            stats.events += 1
-            stats.deliveries += delivered
-            if isinstance(decoded, TweetPosted):  # event time to the end of its fan-out write
-                stats.delays_ms.append((datetime.now(UTC) - decoded.meta.occurred_at).total_seconds() * 1000)
-        except RuleViolation as exc:
-            await self.dead_letter(msg, f"rule: {exc}")
-        except Exception as exc:  # a bug or an unexpected store answer: park it, keep the partition moving
-            log.exception("unexpected error on %s:%d@%d", msg.topic, msg.partition, msg.offset)
-            await self.dead_letter(msg, f"error: {type(exc).__name__}: {exc}")
+            outcome = await self._retry(lambda: projector.apply_batch(events), f"batch of {len(events)}")
+        except Exception:  # one event breaks the batch: apply them one by one to find it
+            log.exception("batch of %d failed; applying its events one at a time", len(events))
+            outcome = await self._one_by_one(projector, decoded, failed)
+        failed.update({i: f"rule: {reason}" for i, reason in outcome.violations.items()})
+        for i, reason in sorted(failed.items()):
+            await self.dead_letter(decoded[i][0], reason)
+        refused = failed.keys()
+        stats.events += len(events) - len(refused)
+        stats.deliveries += outcome.deliveries
+        now = datetime.now(UTC)
+        stats.delays_ms += [
+            (now - e.meta.occurred_at).total_seconds() * 1000  # event time to the end of its fan-out write
+            for i, e in enumerate(events)
+            if isinstance(e, TweetPosted) and i not in refused
+        ]
+
+    async def _one_by_one(
+        self, projector: Projector, decoded: list[tuple[Any, Event]], failed: dict[int, str]
+    ) -> Outcome:
+        """The slow path: each event alone, so the one that breaks (recorded in `failed`) is found."""
+        total = Outcome()
+        for i, (msg, event) in enumerate(decoded):
+            try:
+                one = await self._retry(lambda e=event: projector.apply_batch([e]), type(event).__name__)
+            except Exception as exc:  # a bug or an unexpected store answer: park it, keep the partition moving
+                log.exception("unexpected error on %s:%d@%d", msg.topic, msg.partition, msg.offset)
+                failed[i] = f"error: {type(exc).__name__}: {exc}"
+                continue
+            total.deliveries += one.deliveries
+            if one.violations:
+                total.violations[i] = one.violations[0]
+        return total
 
     async def _retry(self, op: Any, what: str) -> Any:
         delay = 0.05

@@ -11,11 +11,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import Session
+from cassandra.query import BatchStatement, BatchType
 
 from infra.cassandra import execute
 from projections.model import TweetView, UserView
 from projections.timeline import Entry, bucket_of, merge_newest
 from schemas.events import Media
+
+# Statements per unlogged batch: one request carries many (the driver's cost is per request), while
+# a batch stays under Cassandra's 5 KB warning size for tweet-sized rows.
+BATCH_STATEMENTS = 16
+KNOWN_BUCKETS = 1_000_000
 
 
 def _ts(when: datetime) -> int:
@@ -25,6 +31,7 @@ def _ts(when: datetime) -> int:
 class CassandraProjections:
     def __init__(self, session: Session) -> None:
         self.s = session
+        self.known_buckets: set[tuple[int, int]] = set()  # (author, bucket) rows this process wrote
         p = session.prepare
         self._user = p("INSERT INTO users (user_id, handle, display_name, created_at) VALUES (?, ?, ?, ?) "
                        "USING TIMESTAMP ?")  # fmt: skip
@@ -56,54 +63,8 @@ class CassandraProjections:
         self._followings = p("SELECT followee_id FROM following WHERE user_id = ? AND followee_id < ? LIMIT ?")
         self._replies = p("SELECT reply_id FROM replies WHERE tweet_id = ? AND reply_id < ? LIMIT ?")
 
-    async def _all(self, *pairs: tuple[Any, tuple[Any, ...]]) -> None:
-        await asyncio.gather(*(execute(self.s, stmt, params) for stmt, params in pairs))
-
-    # Writes ---------------------------------------------------------------------------------------
-
-    async def save_user(self, user: UserView, at: datetime) -> None:
-        await execute(self.s, self._user, (user.user_id, user.handle, user.display_name, at, _ts(at)))
-
-    async def save_tweet(self, t: TweetView) -> None:
-        ts = _ts(t.created_at)
-        media = json.dumps([{"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
-                            for m in t.media]) if t.media else None  # fmt: skip
-        bucket = bucket_of(t.tweet_id)
-        writes: list[tuple[Any, tuple[Any, ...]]] = [
-            (self._tweet, (t.tweet_id, t.author_id, t.content, t.reply_to, media, t.created_at, ts)),
-            (self._user_tweet, (t.author_id, bucket, t.tweet_id, ts)),
-            (self._bucket, (t.author_id, bucket)),
-        ]
-        if t.reply_to:
-            writes.append((self._reply, (t.reply_to, t.tweet_id, ts)))
-        await self._all(*writes)
-
-    async def edit_tweet(self, tweet_id: int, content: str, at: datetime) -> None:
-        await self._all((self._edit, (_ts(at), content, at, tweet_id)), (self._edit_log, (tweet_id, at, content)))
-
-    async def delete_tweet(self, tweet_id: int, author_id: int, reply_to: int | None, at: datetime) -> None:
-        ts = _ts(at)
-        writes: list[tuple[Any, tuple[Any, ...]]] = [
-            (self._delete, (ts, tweet_id)),
-            (self._unuser_tweet, (ts, author_id, bucket_of(tweet_id), tweet_id)),
-        ]
-        if reply_to:
-            writes.append((self._unreply, (ts, reply_to, tweet_id)))
-        await self._all(*writes)
-
-    async def follow(self, follower: int, followee: int, at: datetime) -> None:
-        ts = _ts(at)
-        await self._all((self._follower, (followee, follower, at, ts)), (self._following, (follower, followee, at, ts)))
-
-    async def unfollow(self, follower: int, followee: int, at: datetime) -> None:
-        ts = _ts(at)
-        await self._all((self._unfollower, (ts, followee, follower)), (self._unfollowing, (ts, follower, followee)))
-
-    async def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None:
-        if liked:
-            await execute(self.s, self._like, (tweet_id, user_id, at, _ts(at)))
-        else:
-            await execute(self.s, self._unlike, (_ts(at), tweet_id, user_id))
+    def writes(self) -> CassandraWrites:
+        return CassandraWrites(self)
 
     # Reads ----------------------------------------------------------------------------------------
 
@@ -171,3 +132,74 @@ def _tweet(r: Any) -> TweetView:
     created = r.created_at.replace(tzinfo=UTC) if r.created_at else datetime.now(UTC)
     edited = r.edited_at.replace(tzinfo=UTC) if r.edited_at else None
     return TweetView(r.tweet_id, r.author_id, r.content, created, r.reply_to, edited, media, bool(r.deleted))
+
+
+class CassandraWrites:
+    """One batch of events' writes. Every statement is an upsert or delete stamped with its event time,
+    so their order does not matter: they go out as unlogged batches, all at once."""
+
+    def __init__(self, store: CassandraProjections) -> None:
+        self.c = store
+        self.pending: list[tuple[Any, tuple[Any, ...]]] = []
+        self.buckets: list[tuple[int, int]] = []  # known once the flush has written them
+
+    def save_user(self, user: UserView, at: datetime) -> None:
+        self.pending.append((self.c._user, (user.user_id, user.handle, user.display_name, at, _ts(at))))
+
+    def save_tweet(self, t: TweetView) -> None:
+        ts = _ts(t.created_at)
+        media = json.dumps([{"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
+                            for m in t.media]) if t.media else None  # fmt: skip
+        bucket = bucket_of(t.tweet_id)
+        add = self.pending.append
+        add((self.c._tweet, (t.tweet_id, t.author_id, t.content, t.reply_to, media, t.created_at, ts)))
+        add((self.c._user_tweet, (t.author_id, bucket, t.tweet_id, ts)))
+        if (t.author_id, bucket) not in self.c.known_buckets:  # one row per author and month: write it once
+            add((self.c._bucket, (t.author_id, bucket)))
+            self.buckets.append((t.author_id, bucket))
+        if t.reply_to:
+            add((self.c._reply, (t.reply_to, t.tweet_id, ts)))
+
+    def edit_tweet(self, tweet_id: int, content: str, at: datetime) -> None:
+        self.pending.append((self.c._edit, (_ts(at), content, at, tweet_id)))
+        self.pending.append((self.c._edit_log, (tweet_id, at, content)))
+
+    def delete_tweet(self, tweet_id: int, author_id: int, reply_to: int | None, at: datetime) -> None:
+        ts = _ts(at)
+        self.pending.append((self.c._delete, (ts, tweet_id)))
+        self.pending.append((self.c._unuser_tweet, (ts, author_id, bucket_of(tweet_id), tweet_id)))
+        if reply_to:
+            self.pending.append((self.c._unreply, (ts, reply_to, tweet_id)))
+
+    def follow(self, follower: int, followee: int, at: datetime) -> None:
+        ts = _ts(at)
+        self.pending.append((self.c._follower, (followee, follower, at, ts)))
+        self.pending.append((self.c._following, (follower, followee, at, ts)))
+
+    def unfollow(self, follower: int, followee: int, at: datetime) -> None:
+        ts = _ts(at)
+        self.pending.append((self.c._unfollower, (ts, followee, follower)))
+        self.pending.append((self.c._unfollowing, (ts, follower, followee)))
+
+    def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None:
+        if liked:
+            self.pending.append((self.c._like, (tweet_id, user_id, at, _ts(at))))
+        else:
+            self.pending.append((self.c._unlike, (_ts(at), tweet_id, user_id)))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        requests: list[Any] = []
+        for i in range(0, len(pending), BATCH_STATEMENTS):
+            chunk = pending[i : i + BATCH_STATEMENTS]
+            if len(chunk) == 1:
+                requests.append(chunk[0])
+                continue
+            batch = BatchStatement(BatchType.UNLOGGED)
+            for stmt, params in chunk:
+                batch.add(stmt, params)
+            requests.append((batch, None))
+        await asyncio.gather(*(execute(self.c.s, stmt, params) for stmt, params in requests))
+        if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
+            self.c.known_buckets.clear()
+        self.c.known_buckets.update(self.buckets)

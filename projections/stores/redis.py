@@ -32,8 +32,13 @@ def _from_micros(value: bytes | None) -> datetime | None:
 
 
 class RedisTimelines:
-    def __init__(self, client: aioredis.Redis, prefix: str, cap: int, threshold: int, ttl_s: int) -> None:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, cap: int, threshold: int, ttl_s: int, push: bool = True
+    ) -> None:
+        """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
+        timelines are materialized from the authors' lists on their first read."""
         self.r = client
+        self.push = push
         self.p = prefix
         self.cap = cap
         self.threshold = threshold
@@ -46,50 +51,27 @@ class RedisTimelines:
 
     # Writes (the stream worker) -------------------------------------------------------------------
 
-    async def save_user(self, user_id: int, handle: str, display_name: str) -> None:
-        await self.r.hset(f"{self.p}u:{user_id}", mapping={"h": handle, "n": display_name})
+    def writes(self) -> RedisTimelineWrites:
+        return RedisTimelineWrites(self)
 
-    async def post(self, t: TweetView) -> tuple[int, bool]:
-        """Caches the tweet, counts it as a reply, and fans it out. Returns (deliveries, celebrity)."""
-        media = json.dumps([_media(m) for m in t.media]) if t.media else ""
-        fields: dict[FieldT, EncodableT] = {
-            "a": t.author_id,
-            "c": t.content,
-            "ts": _micros(t.created_at),
-            "r": t.reply_to or "",
-            "m": media,
-        }
+    def with_push(self) -> RedisTimelines:
+        """The same store with fan-out on (after a bulk rebuild has recorded the log)."""
+        return RedisTimelines(self.r, self.p, self.cap, self.threshold, self.ttl_s, push=True)
+
+    async def rebuild_many(self, user_ids: Sequence[int]) -> int:
+        """Materializes several home timelines in one round trip; returns how many were built."""
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.hset(f"{self.p}t:{t.tweet_id}", mapping=fields)
-            if t.reply_to:
-                pipe.sadd(f"{self.p}rp:{t.reply_to}", t.tweet_id)
-            await self._run("fanout", t.author_id, encode_entry(t.tweet_id, t.author_id), self.cap,
-                            self.threshold, pipe=pipe)  # fmt: skip
-            result = await pipe.execute()
-        delivered, celebrity = result[-1]
-        return int(delivered), bool(celebrity)
+            for u in user_ids:
+                await self._run("rebuild", u, self.cap, self.ttl_s, pipe=pipe)
+            return sum(int(x) for x in await pipe.execute())
 
-    async def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
-        await self.r.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
-
-    async def delete(self, tweet_id: int, author_id: int, reply_to: int | None) -> int:
+    async def authors(self, tweet_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        """(author, reply_to) of the tweets the cache knows, in one round trip."""
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.hset(f"{self.p}t:{tweet_id}", "d", 1)
-            if reply_to:
-                pipe.srem(f"{self.p}rp:{reply_to}", tweet_id)
-            await self._run("unpush", author_id, encode_entry(tweet_id, author_id), pipe=pipe)
-            result = await pipe.execute()
-        return int(result[-1])
-
-    async def follow(self, follower: int, followee: int) -> int:
-        return int(await self._run("follow", follower, followee, self.cap, self.threshold))
-
-    async def unfollow(self, follower: int, followee: int) -> int:
-        return int(await self._run("unfollow", follower, followee, id_bytes(followee)))
-
-    async def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
-        key = f"{self.p}lk:{tweet_id}"
-        await (self.r.sadd(key, user_id) if liked else self.r.srem(key, user_id))
+            for t in tweet_ids:
+                pipe.hmget(f"{self.p}t:{t}", ["a", "r"])
+            rows = await pipe.execute()
+        return {t: (int(a), int(r) if r else None) for t, (a, r) in zip(tweet_ids, rows, strict=True) if a}
 
     async def reply_to_of(self, tweet_id: int) -> tuple[int | None, int | None]:
         """(author, reply_to) of a cached tweet, for rules and deletes."""
@@ -192,3 +174,77 @@ class RedisTimelines:
 
 def _media(m: Media) -> dict[str, Any]:
     return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
+
+
+class RedisTimelineWrites:
+    """One batch of events' changes, queued in log order on one pipeline: a single round trip. The
+    pipeline keeps the order, so one author's posts, edits and deletes apply as the log has them."""
+
+    def __init__(self, tl: RedisTimelines) -> None:
+        self.tl = tl
+        self.p = tl.p
+        self.pipe = tl.r.pipeline(transaction=False)
+        self.queued = 0
+        self.fanouts: list[int] = []  # positions of fan-out results ({deliveries, celebrity})
+        self.backfills: list[int] = []  # positions of follow backfills (entries delivered)
+
+    def _script(self, name: str, *args: EncodableT) -> int:
+        script = self.tl._scripts[name]
+        self.pipe.scripts.add(script)  # type: ignore[arg-type]  # loaded first if Redis lacks it
+        self.pipe.evalsha(script.sha, 0, self.p, *args)
+        return self._count()
+
+    def _count(self) -> int:
+        self.queued += 1
+        return self.queued - 1
+
+    def save_user(self, user_id: int, handle: str, display_name: str) -> None:
+        self.pipe.hset(f"{self.p}u:{user_id}", mapping={"h": handle, "n": display_name})
+        self._count()
+
+    def post(self, t: TweetView) -> None:
+        """Caches the tweet, counts it as a reply, and fans it out (unless the store only records)."""
+        fields: dict[FieldT, EncodableT] = {
+            "a": t.author_id,
+            "c": t.content,
+            "ts": _micros(t.created_at),
+            "r": t.reply_to or "",
+            "m": json.dumps([_media(m) for m in t.media]) if t.media else "",
+        }
+        self.pipe.hset(f"{self.p}t:{t.tweet_id}", mapping=fields)
+        self._count()
+        if t.reply_to:
+            self.pipe.sadd(f"{self.p}rp:{t.reply_to}", t.tweet_id)
+            self._count()
+        entry = encode_entry(t.tweet_id, t.author_id)
+        tl = self.tl
+        self.fanouts.append(self._script("fanout", t.author_id, entry, tl.cap, tl.threshold, int(tl.push)))
+
+    def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
+        self.pipe.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
+        self._count()
+
+    def delete(self, tweet_id: int, author_id: int, reply_to: int | None) -> None:
+        self.pipe.hset(f"{self.p}t:{tweet_id}", "d", 1)
+        self._count()
+        if reply_to:
+            self.pipe.srem(f"{self.p}rp:{reply_to}", tweet_id)
+            self._count()
+        self._script("unpush", author_id, encode_entry(tweet_id, author_id))
+
+    def follow(self, follower: int, followee: int) -> None:
+        self.backfills.append(self._script("follow", follower, followee, self.tl.cap, self.tl.threshold))
+
+    def unfollow(self, follower: int, followee: int) -> None:
+        self._script("unfollow", follower, followee, id_bytes(followee))
+
+    def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
+        key = f"{self.p}lk:{tweet_id}"
+        self.pipe.sadd(key, user_id) if liked else self.pipe.srem(key, user_id)
+        self._count()
+
+    async def flush(self) -> int:
+        if not self.queued:
+            return 0
+        results = await self.pipe.execute()
+        return sum(int(results[i][0]) for i in self.fanouts) + sum(int(results[i]) for i in self.backfills)

@@ -1,0 +1,182 @@
+"""Rebuilding timelines from the event log, in bulk, into a Redis prefix of their own.
+
+The live worker applies events one batch at a time and fans every tweet out; a rebuild has the
+whole log ahead of it and nobody reading its output yet, so it does less: it records tweets in the
+authors' recent lists, the follow graph, likes, replies and the hydration cache (fan-out off), then
+materializes the home timelines of the users that should have one (the warm phase) from those lists,
+the same way a returning user's timeline is rebuilt on read. Events at or past the end offsets taken
+at the start are left for whoever continues from there with fan-out on.
+
+Offsets are committed under the rebuild's own consumer group after each batch, so an interrupted
+rebuild resumes where it stopped; every write is idempotent, so re-applying a batch is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from tqdm import tqdm
+
+from infra import cassandra
+from infra.offsets import end_offsets
+from infra.settings import Settings
+from projections.model import TweetView, UserView
+from projections.projector import Projector
+from projections.stores.cassandra import CassandraProjections
+from projections.stores.redis import RedisTimelines
+from schemas.codec import DecodeError, default_codec
+from schemas.events import Event
+
+log = logging.getLogger("chirp.replay")
+
+FETCH_RECORDS = 5_000
+WARM_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    events: int
+    skipped: int  # undecodable or refused by a rule (the live worker dead-lettered them)
+    seconds: float
+    timelines: int
+    warm_seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+class NoDurableWrites:
+    """The durable projections are not the rebuild's to change: their writes go nowhere."""
+
+    def save_user(self, user: UserView, at: datetime) -> None: ...
+    def save_tweet(self, t: TweetView) -> None: ...
+    def edit_tweet(self, tweet_id: int, content: str, at: datetime) -> None: ...
+    def delete_tweet(self, tweet_id: int, author_id: int, reply_to: int | None, at: datetime) -> None: ...
+    def follow(self, follower: int, followee: int, at: datetime) -> None: ...
+    def unfollow(self, follower: int, followee: int, at: datetime) -> None: ...
+    def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None: ...
+    async def flush(self) -> None: ...
+
+
+class ReadOnlyDurable:
+    """Cassandra for lookups (the author of a tweet an edit names), never for writes."""
+
+    def __init__(self, store: CassandraProjections) -> None:
+        self.store = store
+
+    def writes(self) -> NoDurableWrites:
+        return NoDurableWrites()
+
+    async def tweets(self, ids: Sequence[int]) -> dict[int, TweetView]:
+        return await self.store.tweets(ids)
+
+
+async def rebuild_timelines(
+    settings: Settings,
+    redis_prefix: str,
+    group: str,
+    warm: Callable[[], Sequence[int]] | None = None,
+    show: bool = True,
+) -> RebuildResult:
+    """Replays every event topic from the start (or the group's last commit) up to the end offsets now,
+    into `redis_prefix`, then materializes the timelines of the users `warm()` names."""
+    client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    cluster, session = cassandra.connect(settings, settings.keyspace)
+    s = settings
+    timelines = RedisTimelines(
+        client, redis_prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, push=False
+    )
+    projector = Projector(ReadOnlyDurable(CassandraProjections(session)), timelines)
+    try:
+        t0 = time.monotonic()
+        events, skipped = await _replay(settings, group, projector, show)
+        t1 = time.monotonic()
+        users = list(warm()) if warm else []
+        built = await _warm(timelines.with_push(), users, show)
+        return RebuildResult(events, skipped, t1 - t0, built, time.monotonic() - t1)
+    finally:
+        await client.aclose()
+        cluster.shutdown()
+
+
+async def _replay(settings: Settings, group: str, projector: Projector, show: bool) -> tuple[int, int]:
+    ends = {_tp(k): end for k, end in (await end_offsets(settings)).items() if end > 0}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    codec = default_codec()
+    events = skipped = 0
+    try:
+        consumer.assign(list(ends))
+        start = {tp: (await consumer.committed(tp)) or 0 for tp in ends}
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        todo = {tp for tp in ends if start[tp] < ends[tp]}
+        total = sum(ends[tp] - start[tp] for tp in todo)
+        with tqdm(total=total, desc="replay", unit="ev", unit_scale=True, disable=not show, mininterval=1) as bar:
+            while todo:
+                fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=FETCH_RECORDS)
+                batch, reached = _until_end(fetched, ends)
+                decoded: list[Event] = []
+                for value in batch:
+                    try:
+                        decoded.append(codec.decode(value))
+                    except DecodeError:
+                        skipped += 1
+                outcome = await projector.apply_batch(decoded)
+                skipped += len(outcome.violations)
+                events += len(decoded) - len(outcome.violations)
+                if reached:
+                    await consumer.commit(reached)
+                for tp in list(todo):
+                    if await consumer.position(tp) >= ends[tp]:
+                        todo.discard(tp)
+                bar.update(len(batch))
+    finally:
+        await consumer.stop()
+    return events, skipped
+
+
+def _until_end(
+    fetched: dict[TopicPartition, list[Any]], ends: dict[TopicPartition, int]
+) -> tuple[list[bytes], dict[TopicPartition, int]]:
+    """The values below each partition's end offset, and the next offset reached per partition."""
+    values: list[bytes] = []
+    reached: dict[TopicPartition, int] = {}
+    for tp, records in fetched.items():
+        for r in records:
+            if r.offset >= ends[tp]:
+                break
+            values.append(r.value or b"")
+            reached[tp] = r.offset + 1
+    return values, reached
+
+
+async def _warm(timelines: RedisTimelines, users: Sequence[int], show: bool) -> int:
+    """Materializes home timelines from the authors' lists, a chunk of users per round trip."""
+    built = 0
+    with tqdm(total=len(users), desc="timelines", unit="tl", disable=not show or not users, mininterval=1) as bar:
+        for i in range(0, len(users), WARM_CHUNK):
+            chunk = users[i : i + WARM_CHUNK]
+            built += await timelines.rebuild_many(chunk)
+            bar.update(len(chunk))
+    return built
+
+
+def _tp(key: str) -> TopicPartition:
+    topic, _, partition = key.rpartition(":")
+    return TopicPartition(topic, int(partition))
