@@ -35,13 +35,14 @@ class Profile:
     users: int
     tweets: int
     mean_follows: int
+    celebrity_threshold: int  # set so that a few accounts of the profile are over it
     zipf_s: float = 1.1
 
 
 PROFILES = {
-    "tiny": Profile("tiny", users=200, tweets=1_000, mean_follows=10),
-    "default": Profile("default", users=5_000, tweets=40_000, mean_follows=40),
-    "large": Profile("large", users=100_000, tweets=1_000_000, mean_follows=50),
+    "tiny": Profile("tiny", users=200, tweets=1_000, mean_follows=10, celebrity_threshold=50),
+    "default": Profile("default", users=5_000, tweets=40_000, mean_follows=40, celebrity_threshold=2_000),
+    "large": Profile("large", users=100_000, tweets=1_000_000, mean_follows=50, celebrity_threshold=10_000),
 }
 
 
@@ -73,6 +74,10 @@ class Workload:
         for a, b in self.follows:
             out[b].append(a)
         return out
+
+    def celebrities(self) -> set[int]:
+        """Accounts over the profile's threshold: merged at read time, never fanned out."""
+        return {u for u, f in self.followers().items() if len(f) > self.profile.celebrity_threshold}
 
 
 def generate(profile: Profile, seed: int = 7) -> Workload:

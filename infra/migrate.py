@@ -123,3 +123,24 @@ def apply_migrations(session: Session, settings: Settings, report: Callable[[str
 def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> None:
     asyncio.run(ensure_topics(settings, report))
     ensure_keyspace(settings, report)
+
+
+def drop(settings: Settings) -> None:
+    """Deletes a whole deployment's topics and keyspace: for throwaway ones (tests, benchmarks), never live data."""
+    cluster, session = connect(settings)
+    try:
+        session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
+    finally:
+        cluster.shutdown()
+
+    async def drop_topics() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            names = [t.kafka_name(settings.topic_prefix) for t in ALL_TOPICS]
+            await admin.delete_topics([n for n in names if n in existing])
+        finally:
+            await admin.close()
+
+    asyncio.run(drop_topics())

@@ -3,7 +3,6 @@ keyspace and Redis prefix, never by restarting services. A missing service fails
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +22,7 @@ TIMELINE_CAP = 12
 
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
-    from infra.migrate import migrate
+    from infra.migrate import drop, migrate
     from infra.services import launcher
 
     s = Settings(
@@ -40,28 +39,7 @@ def settings() -> Iterator[Settings]:
         pytest.fail(f"services not running: {[d.name for d in down]}; start them with `make up`", pytrace=False)
     migrate(s, report=lambda _: None)
     yield s
-    _cleanup(s)
-
-
-def _cleanup(s: Settings) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from infra.cassandra import connect
-    from schemas.topics import ALL_TOPICS
-
-    cluster, session = connect(s)
-    session.execute(f"DROP KEYSPACE IF EXISTS {s.keyspace}", timeout=60)
-    cluster.shutdown()
-
-    async def drop_topics() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([t.kafka_name(s.topic_prefix) for t in ALL_TOPICS])
-        finally:
-            await admin.close()
-
-    asyncio.run(drop_topics())
+    drop(s)
 
 
 @pytest.fixture(scope="session")

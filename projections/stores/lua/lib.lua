@@ -28,9 +28,11 @@ local function raise_horizon(key, h)
   redis.call('ZADD', key, 0, ZERO8 .. h)
 end
 
+-- A set may overshoot its cap by an eighth before it is cut back to the cap: trimming (and moving
+-- the horizon) rewrites the whole listpack, so it happens once per cap/8 pushes, not on every push.
 local function trim(key, cap)
   local n = redis.call('ZCARD', key)
-  if n > cap + 1 then
+  if n > cap + 1 + math.floor(cap / 8) then
     redis.call('ZREMRANGEBYRANK', key, 1, n - cap - 1)
     local low = redis.call('ZRANGE', key, 1, 1)[1]
     raise_horizon(key, low:sub(1, 8))
