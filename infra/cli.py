@@ -148,5 +148,10 @@ def demo(users: int, tweets: int, seed: int | None, url: str | None) -> None:
     click.echo(f"  open {base}/docs for every route")
 
 
+from infra.dlq_cli import dlq  # noqa: E402  (registered here, at the end, to keep edits apart)
+
+main.add_command(dlq)
+
+
 if __name__ == "__main__":
     main()

@@ -28,12 +28,13 @@ class MigrationError(RuntimeError):
 
 
 def topic_config(topic: Topic, settings: Settings) -> dict[str, str]:
-    """Event topics are the system of record: kept forever, never compacted."""
+    """Event topics are the system of record: kept forever, never compacted. A compacted (state) topic
+    keeps each key's last value, forever too."""
     rf = settings.kafka_replication_factor
     return {
         "retention.ms": "-1",
         "retention.bytes": "-1",
-        "cleanup.policy": "delete",
+        "cleanup.policy": "compact" if topic.compacted else "delete",
         "min.insync.replicas": str(max(1, rf - 1)),
     }
 

@@ -27,6 +27,7 @@ class Topic:
     key_field: str | None
     events: tuple[type[Event], ...]
     doc: str
+    compacted: bool = False  # state keyed by id (last value wins), not a history of events
 
     def kafka_name(self, prefix: str) -> str:
         return prefix + self.name
@@ -53,9 +54,17 @@ DEAD_LETTERS = Topic(
     (),
     "Messages a consumer could not process, with the reason and origin in headers.",
 )
+DEAD_LETTER_REQUEUES = Topic(
+    "deadletters.requeued",
+    None,
+    (),
+    "Which dead letters `chirp dlq requeue` sent back and where: keyed by the dead letter's partition:offset, "
+    "so that each is requeued at most once. Not an event topic: no worker reads it.",
+    compacted=True,
+)
 
 EVENT_TOPICS: tuple[Topic, ...] = (USERS, TWEETS, FOLLOWS, LIKES)
-ALL_TOPICS: tuple[Topic, ...] = (*EVENT_TOPICS, DEAD_LETTERS)
+ALL_TOPICS: tuple[Topic, ...] = (*EVENT_TOPICS, DEAD_LETTERS, DEAD_LETTER_REQUEUES)
 COPARTITIONED: tuple[Topic, ...] = (TWEETS, FOLLOWS)
 
 _TOPIC_OF: dict[type, Topic] = {cls: t for t in EVENT_TOPICS for cls in t.events}
