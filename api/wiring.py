@@ -129,6 +129,7 @@ async def connect(settings: Settings) -> Wiring:
     )
 
 
-def wiring(request: Request) -> Wiring:
+async def wiring(request: Request) -> Wiring:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request."""
     w: Wiring = request.app.state.wiring
     return w
