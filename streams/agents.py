@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +23,14 @@ from cassandra.cluster import NoHostAvailable
 from infra.settings import Settings
 from projections.model import BatchStats
 from projections.projector import Outcome, Projector
+from projections.versions import Version, gaps, written
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event, TweetPosted
 from schemas.topics import DEAD_LETTERS
+from streams.wiring import Stores
 
 log = logging.getLogger("chirp.worker")
+VERSIONS_TTL_S = 1.0
 
 TRANSIENT = (
     redis.exceptions.ConnectionError,
@@ -42,6 +46,17 @@ TRANSIENT = (
 )
 
 
+@dataclass(frozen=True)
+class Record:
+    """A message read again from Kafka to catch a version up (the fields `project` uses)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
 class Worker:
     """Holds the wiring of the worker process; built once, connected on first use."""
 
@@ -49,38 +64,71 @@ class Worker:
         self.settings = settings
         self.app = app
         self.codec = default_codec()
-        self.projector: Projector | None = None
-        self.timelines: Any = None
+        self.stores: Stores | None = None
         self._lock = asyncio.Lock()
+        self._versions: tuple[float, list[Version]] = (0.0, [])
 
-    async def connect(self) -> Projector:
+    async def connect(self) -> Stores:
         async with self._lock:
-            if self.projector is None:
+            if self.stores is None:
                 from streams.wiring import connect
 
-                self.projector, self.timelines = await connect(self.settings)
-        return self.projector
+                self.stores = await connect(self.settings)
+        return self.stores
 
     async def consume(self, stream: faust.StreamT[bytes]) -> None:
-        projector = await self.connect()
+        stores = await self.connect()
         batch_wait = self.settings.worker_batch_wait_ms / 1000
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
-            stats = BatchStats()
-            await self.project(projector, [e.message for e in batch], stats)
-            for event in batch:
-                msg = event.message
-                stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
-            await self._retry(lambda s=stats: self.timelines.record_progress(s), "record progress")
+            messages = [e.message for e in batch]
+            for i, version in enumerate(await self._written(stores)):
+                await self._apply(stores, version, messages, primary=i == 0)
 
-    async def project(self, projector: Projector, messages: list[Any], stats: BatchStats) -> None:
-        """Decodes a batch and projects it as one unit of work; poison and refused events go to dead letters."""
+    async def _written(self, stores: Stores) -> list[Version]:
+        """The versions to write, re-read at most once a second (a promote is seen within a second)."""
+        at, versions = self._versions
+        if time.monotonic() - at > VERSIONS_TTL_S or not versions:
+            versions = written(await self._retry(stores.registry.all, "read versions"))
+            self._versions = (time.monotonic(), versions)
+        return versions
+
+    async def _apply(self, stores: Stores, version: Version, messages: list[Any], primary: bool) -> None:
+        """One version's share of a batch: what its progress says it lacks, gaps first, then the batch."""
+        projector, timelines = stores.projector(version.prefix(self.settings.redis_prefix), writes_durable=primary)
+        progress = await self._retry(timelines.progress, "read progress")
+        for topic, partition, start, end in gaps(messages, progress):
+            log.info("catching %s up on %s:%d from %d to %d", version.name, topic, partition, start, end)
+            await self._catch_up(projector, timelines, topic, partition, start, end, primary)
+        todo = [m for m in messages if m.offset >= progress.get(f"{m.topic}:{m.partition}", 0)]
+        stats = BatchStats()
+        await self.project(projector, todo, stats, dead_letters=primary)
+        for msg in messages:
+            stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
+        await self._retry(lambda: timelines.record_progress(stats), "record progress")
+
+    async def _catch_up(
+        self, projector: Projector, timelines: Any, topic: str, partition: int, start: int, end: int, primary: bool
+    ) -> None:
+        from streams.replay import read_range
+
+        async for chunk in read_range(self.settings, topic, partition, start, end):
+            stats = BatchStats()
+            records = [Record(topic, partition, offset, key, value) for offset, key, value in chunk]
+            await self.project(projector, records, stats, dead_letters=primary)
+            stats.progress[f"{topic}:{partition}"] = records[-1].offset + 1
+            await self._retry(lambda s=stats: timelines.record_progress(s), "record progress")
+
+    async def project(self, projector: Projector, messages: list[Any], stats: BatchStats, dead_letters: bool) -> None:
+        """Decodes a batch and projects it as one unit of work; poison and refused events go to dead letters
+        (from the live version's pass only: the other versions see the same events and would repeat them)."""
         decoded: list[tuple[Any, Event]] = []
         for msg in messages:
             try:
                 decoded.append((msg, self.codec.decode(msg.value or b"")))
             except DecodeError as exc:
-                await self.dead_letter(msg, f"undecodable: {exc}")
+                if dead_letters:
+                    await self.dead_letter(msg, f"undecodable: {exc}")
         if not decoded:
             return
         events = [e for _, e in decoded]
@@ -91,7 +139,7 @@ class Worker:
             log.exception("batch of %d failed; applying its events one at a time", len(events))
             outcome = await self._one_by_one(projector, decoded, failed)
         failed.update({i: f"rule: {reason}" for i, reason in outcome.violations.items()})
-        for i, reason in sorted(failed.items()):
+        for i, reason in sorted(failed.items()) if dead_letters else ():
             await self.dead_letter(decoded[i][0], reason)
         refused = failed.keys()
         stats.events += len(events) - len(refused)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from tqdm import tqdm
 from infra import cassandra
 from infra.offsets import end_offsets
 from infra.settings import Settings
-from projections.model import TweetView, UserView
+from projections.model import BatchStats, TweetView, UserView
 from projections.projector import Projector
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
@@ -37,6 +37,7 @@ from schemas.events import Event
 log = logging.getLogger("chirp.replay")
 
 FETCH_RECORDS = 5_000
+Offsets = dict[TopicPartition, int]
 WARM_CHUNK = 100
 
 
@@ -97,7 +98,10 @@ async def rebuild_timelines(
     projector = Projector(ReadOnlyDurable(CassandraProjections(session)), timelines)
     try:
         t0 = time.monotonic()
-        events, skipped = await _replay(settings, group, projector, show)
+        events, skipped, ends = await _replay(settings, group, projector, show)
+        await timelines.record_progress(
+            BatchStats(progress={f"{tp.topic}:{tp.partition}": n for tp, n in ends.items()})
+        )
         t1 = time.monotonic()
         users = list(warm()) if warm else []
         built = await _warm(timelines.with_push(), users, show)
@@ -107,7 +111,8 @@ async def rebuild_timelines(
         cluster.shutdown()
 
 
-async def _replay(settings: Settings, group: str, projector: Projector, show: bool) -> tuple[int, int]:
+async def _replay(settings: Settings, group: str, projector: Projector, show: bool) -> tuple[int, int, Offsets]:
+    """Applies everything below the end offsets now; returns (events, skipped, those end offsets)."""
     ends = {_tp(k): end for k, end in (await end_offsets(settings)).items() if end > 0}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -148,7 +153,7 @@ async def _replay(settings: Settings, group: str, projector: Projector, show: bo
                 bar.update(len(batch))
     finally:
         await consumer.stop()
-    return events, skipped
+    return events, skipped, ends
 
 
 def _until_end(
@@ -180,3 +185,22 @@ async def _warm(timelines: RedisTimelines, users: Sequence[int], show: bool) -> 
 def _tp(key: str) -> TopicPartition:
     topic, _, partition = key.rpartition(":")
     return TopicPartition(topic, int(partition))
+
+
+async def read_range(
+    settings: Settings, topic: str, partition: int, start: int, end: int
+) -> AsyncIterator[list[tuple[int, bytes | None, bytes | None]]]:
+    """(offset, key, value) of one partition's messages in [start, end), in chunks; no consumer group."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        while await consumer.position(tp) < end:
+            records = (await consumer.getmany(tp, timeout_ms=1000, max_records=FETCH_RECORDS)).get(tp, [])
+            chunk = [(r.offset, r.key, r.value) for r in records if r.offset < end]
+            if chunk:
+                yield chunk
+    finally:
+        await consumer.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -11,12 +12,32 @@ from infra.settings import Settings
 from projections.projector import Projector
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.versions import VersionRegistry
+from streams.replay import ReadOnlyDurable
 
 
-async def connect(settings: Settings) -> tuple[Projector, RedisTimelines]:
+@dataclass
+class Stores:
+    """Clients shared by every version the worker writes; projectors built per version prefix."""
+
+    settings: Settings
+    redis: aioredis.Redis
+    durable: CassandraProjections
+    registry: VersionRegistry
+    _built: dict[tuple[str, bool], tuple[Projector, RedisTimelines]] = field(default_factory=dict)
+
+    def projector(self, prefix: str, writes_durable: bool) -> tuple[Projector, RedisTimelines]:
+        """Only the live version writes Cassandra: the other versions share its durable projections."""
+        key = (prefix, writes_durable)
+        if key not in self._built:
+            s = self.settings
+            tl = RedisTimelines(self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+            durable = self.durable if writes_durable else ReadOnlyDurable(self.durable)
+            self._built[key] = (Projector(durable, tl), tl)
+        return self._built[key]
+
+
+async def connect(settings: Settings) -> Stores:
     _, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
     client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    timelines = RedisTimelines(
-        client, settings.redis_prefix, settings.timeline_cap, settings.celebrity_threshold, settings.active_window_s
-    )
-    return Projector(CassandraProjections(session), timelines), timelines
+    return Stores(settings, client, CassandraProjections(session), VersionRegistry(client, settings.redis_prefix))

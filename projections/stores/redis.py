@@ -159,6 +159,11 @@ class RedisTimelines:
 
     # Progress of the stream worker, for `idle` checks and lag ----------------------------------------
 
+    async def progress(self) -> dict[str, int]:
+        """`topic:partition` -> the next offset this version has applied."""
+        raw = await self.r.hgetall(f"{self.p}progress")
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
     async def record_progress(self, stats: BatchStats) -> None:
         """After each batch: offsets reached (idle checks, lag), running totals, recent delays (benchmarks)."""
         async with self.r.pipeline(transaction=False) as pipe:

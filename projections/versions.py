@@ -1,0 +1,140 @@
+"""Versions of the Redis read model, so timelines can be rebuilt beside the live ones and switched to at once.
+
+Each version lives under its own key prefix: the first, `v1`, under the configured prefix itself, later
+ones under `<prefix>vN:`. A version is `building` while a bulk rebuild fills it, `following` once the
+worker keeps it up to date from where the rebuild stopped, `ready` when it has caught up, `live` when
+reads go to it, and `retired` when another one was promoted (then its keys are removed). The worker
+writes every version that is following, ready or live; each keeps its own progress (`<prefix>progress`:
+the next offset per partition), so the worker knows which events a version still needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+FIRST = "v1"
+STATES = ("building", "following", "ready", "live", "retired")
+WRITTEN = ("following", "ready", "live")
+# What a version holds (see docs/architecture.md): single keys and key families. Removing v1, whose prefix
+# is the base prefix itself, goes by these patterns so it never touches another version's keys.
+SINGLE_KEYS = ("celebs", "progress", "stats")
+FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats")
+
+
+class VersionError(ValueError):
+    """A version that does not exist, or an operation its state does not allow."""
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    state: str
+    created_at: str
+    note: str = ""
+
+    def prefix(self, base: str) -> str:
+        return prefix_of(base, self.name)
+
+
+def prefix_of(base: str, name: str) -> str:
+    return base if name == FIRST else f"{base}{name}:"
+
+
+def key_patterns(base: str, name: str) -> list[str]:
+    """SCAN patterns covering exactly one version's keys."""
+    if name != FIRST:
+        return [f"{prefix_of(base, name)}*"]
+    return [f"{base}{k}" for k in SINGLE_KEYS] + [f"{base}{f}:*" for f in FAMILIES]
+
+
+def written(versions: Sequence[Version]) -> list[Version]:
+    """The versions the worker keeps up to date, the live one first (it alone writes Cassandra)."""
+    return sorted((v for v in versions if v.state in WRITTEN), key=lambda v: (v.state != "live", v.name))
+
+
+class VersionRegistry:
+    """The registry in Redis, beside the versions: `<prefix>versions` (name -> JSON) and `<prefix>live`."""
+
+    def __init__(self, client: aioredis.Redis, base: str) -> None:
+        self.r = client
+        self.base = base
+        self.key = f"{base}versions"
+        self.live_key = f"{base}live"
+
+    async def all(self) -> list[Version]:
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.key)
+            pipe.get(self.live_key)
+            raw, live = await pipe.execute()
+        versions = {k.decode(): Version(**json.loads(v)) for k, v in raw.items()}
+        live_name = live.decode() if live else FIRST
+        if FIRST not in versions:  # a deployment that never rebuilt: v1 is implicit
+            state = "live" if live_name == FIRST else "retired"
+            versions[FIRST] = Version(FIRST, state, "")
+        return sorted(versions.values(), key=lambda v: int(v.name[1:]))
+
+    async def get(self, name: str) -> Version:
+        for v in await self.all():
+            if v.name == name:
+                return v
+        raise VersionError(f"no version {name!r}; see `chirp status`")
+
+    async def live(self) -> Version:
+        return next(v for v in await self.all() if v.state == "live")
+
+    async def create(self, note: str) -> Version:
+        """A new version, building, named after the highest one so far."""
+        names = [int(v.name[1:]) for v in await self.all()]
+        version = Version(f"v{max(names) + 1}", "building", datetime.now(UTC).isoformat(timespec="seconds"), note)
+        if not await self.r.hsetnx(self.key, version.name, json.dumps(asdict(version))):
+            raise VersionError(f"{version.name} was created by someone else at the same time; try again")
+        return version
+
+    async def set_state(self, name: str, state: str) -> Version:
+        assert state in STATES
+        version = Version(**{**asdict(await self.get(name)), "state": state})
+        await self.r.hset(self.key, name, json.dumps(asdict(version)))
+        return version
+
+    async def promote(self, name: str) -> Version:
+        """Switches reads to `name` (which must be ready); returns the version that was live."""
+        target = await self.get(name)
+        if target.state == "live":
+            raise VersionError(f"{name} is already live")
+        if target.state != "ready":
+            raise VersionError(f"{name} is {target.state}; only a ready version can be promoted")
+        old = await self.live()
+        live = Version(**{**asdict(target), "state": "live"})
+        retired = Version(**{**asdict(old), "state": "retired"})
+        async with self.r.pipeline(transaction=True) as pipe:  # the pointer and both states change together
+            pipe.hset(self.key, mapping={name: json.dumps(asdict(live)), old.name: json.dumps(asdict(retired))})
+            pipe.set(self.live_key, name)
+            await pipe.execute()
+        return old
+
+    async def forget(self, name: str) -> None:
+        await self.r.hdel(self.key, name)
+
+
+def gaps(messages: Sequence[Any], progress: dict[str, int]) -> list[tuple[str, int, int, int]]:
+    """Per partition of a batch, the offsets a version lacks before the batch: (topic, partition, from, to).
+
+    A version whose progress on a partition is behind the batch's first offset there was rebuilt up to that
+    progress and is being caught up; a partition with no progress yet has nothing to catch up.
+    """
+    first: dict[tuple[str, int], int] = {}
+    for m in messages:
+        key = (m.topic, m.partition)
+        first[key] = min(first.get(key, m.offset), m.offset)
+    out = []
+    for (topic, partition), offset in sorted(first.items()):
+        known = progress.get(f"{topic}:{partition}")
+        if known is not None and known < offset:
+            out.append((topic, partition, known, offset))
+    return out

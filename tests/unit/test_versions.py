@@ -1,0 +1,37 @@
+"""Versions of the read model: which versions the worker writes, the offsets a version still lacks,
+and the keys that belong to one version only (pure rules, no services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from projections.versions import Version, gaps, key_patterns, prefix_of, written
+
+
+@dataclass
+class Msg:
+    topic: str
+    partition: int
+    offset: int
+
+
+def test_the_live_version_is_written_first_and_building_or_retired_ones_not_at_all() -> None:
+    vs = [Version("v1", "retired", ""), Version("v2", "following", ""), Version("v3", "live", ""),
+          Version("v4", "building", ""), Version("v5", "ready", "")]  # fmt: skip
+    assert [v.name for v in written(vs)] == ["v3", "v2", "v5"]
+
+
+def test_gaps_are_what_a_version_lacks_before_the_batch() -> None:
+    batch = [Msg("t", 0, 10), Msg("t", 0, 11), Msg("t", 1, 5), Msg("f", 0, 3)]
+    progress = {"t:0": 7, "t:1": 5, "f:0": 9}  # t:0 behind, t:1 exactly there, f:0 ahead (redelivery)
+    assert gaps(batch, progress) == [("t", 0, 7, 10)]
+    assert gaps(batch, {}) == []  # no progress yet: nothing to catch up
+
+
+def test_each_version_owns_its_keys_only() -> None:
+    assert prefix_of("chirp:", "v1") == "chirp:" and prefix_of("chirp:", "v2") == "chirp:v2:"
+    assert key_patterns("chirp:", "v2") == ["chirp:v2:*"]
+    v1 = key_patterns("chirp:", "v1")
+    assert "chirp:tl:*" in v1 and "chirp:celebs" in v1 and "chirp:progress" in v1
+    assert not any(p.startswith("chirp:v") or p == "chirp:*" for p in v1)  # never another version's keys
+    assert "chirp:live" not in v1 and "chirp:versions" not in v1  # the registry outlives versions
