@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api worker demo bench test test-unit lint fmt clean reset
+.PHONY: help install up down status migrate run api worker demo bench test test-unit lint fmt docs clean reset
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ lint: install ## ruff and mypy
 fmt: install ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: install ## Regenerate docs/events.md from the .avsc files and the topic registry
+	$(BIN)/python -m schemas.docs
 
 clean: ## Remove the virtual environment and caches (keeps service data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -153,5 +153,11 @@ from infra.dlq_cli import dlq  # noqa: E402  (registered here, at the end, to ke
 main.add_command(dlq)
 
 
+from infra.analyst.commands import export, tap  # noqa: E402  (analysts' tools: infra/analyst/)
+
+main.add_command(tap)
+main.add_command(export)
+
+
 if __name__ == "__main__":
     main()
