@@ -51,16 +51,25 @@ def down(only: str | None) -> None:
 @main.command()
 @SERVICE
 def status(only: str | None) -> None:
-    """Show whether each service answers a real request; exit 1 if any does not."""
+    """The services' health, then the timeline versions, the worker's lag per partition and the dead letters.
+
+    Exits 1 if a service does not answer a real request.
+    """
     from infra.services import launcher
 
-    rows = launcher.status(Settings(), only)
+    settings = Settings()
+    rows = launcher.status(settings, only)
     click.echo(f"{'service':<10} {'state':<9} {'address':<22} {'pid':<8} log")
     for s in rows:
         state = "healthy" if s.healthy else "down"
         pid = str(s.pid) if s.pid else ("-" if not s.healthy else "external")
         click.echo(f"{s.name:<10} {state:<9} {s.address:<22} {pid:<8} {s.log_file}")
-    sys.exit(0 if all(s.healthy for s in rows) else 1)
+    healthy = all(s.healthy for s in rows)
+    if healthy and only is None:
+        from infra.operate_cli import echo_pipeline
+
+        echo_pipeline(settings)
+    sys.exit(0 if healthy else 1)
 
 
 @main.command()
@@ -157,6 +166,13 @@ from infra.analyst.commands import export, tap  # noqa: E402  (analysts' tools: 
 
 main.add_command(tap)
 main.add_command(export)
+
+
+from infra.operate_cli import promote, replay, verify  # noqa: E402  (operators' tools: infra/operate.py)
+
+main.add_command(replay)
+main.add_command(promote)
+main.add_command(verify)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.settings import Settings
-from schemas.topics import EVENT_TOPICS
+from schemas.topics import EVENT_TOPICS, Topic
 
 
-async def end_offsets(settings: Settings) -> dict[str, int]:
-    """`topic:partition` -> the offset the next event will get, for every event topic."""
+async def end_offsets(settings: Settings, topics: Sequence[Topic] = EVENT_TOPICS) -> dict[str, int]:
+    """`topic:partition` -> the offset the next event will get, for every event topic (or those given)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
         parts = []
-        for t in EVENT_TOPICS:
+        for t in topics:
             name = t.kafka_name(settings.topic_prefix)
             await consumer._client._wait_on_metadata(name)
             parts += [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     )
     worker_id: str = Field("worker", description="Consumer group suffix (the group is <topic prefix><id>).")
 
+    # Operations.
+    version_refresh_s: float = Field(
+        0.5, gt=0, description="How often the API re-reads which timeline version is live (after a promote)."
+    )
+    operate_timeout_s: float = Field(
+        600.0, gt=0, description="How long operator commands (replay, verify) wait for the worker to catch up."
+    )
+
     # The local launcher.
     state_dir: Path = Field(REPO_ROOT / ".state", description="Data and logs of the local services.")
     kafka_heap: str = Field("1G", description="Kafka JVM heap (-Xmx).")

@@ -113,47 +113,66 @@ async def rebuild_timelines(
 
 async def _replay(settings: Settings, group: str, projector: Projector, show: bool) -> tuple[int, int, Offsets]:
     """Applies everything below the end offsets now; returns (events, skipped, those end offsets)."""
-    ends = {_tp(k): end for k, end in (await end_offsets(settings)).items() if end > 0}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-    )
-    await consumer.start()
     codec = default_codec()
     events = skipped = 0
-    try:
-        consumer.assign(list(ends))
-        start = {tp: (await consumer.committed(tp)) or 0 for tp in ends}
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        todo = {tp for tp in ends if start[tp] < ends[tp]}
-        total = sum(ends[tp] - start[tp] for tp in todo)
-        with tqdm(total=total, desc="replay", unit="ev", unit_scale=True, disable=not show, mininterval=1) as bar:
-            while todo:
-                fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=FETCH_RECORDS)
-                batch, reached = _until_end(fetched, ends)
-                decoded: list[Event] = []
-                for value in batch:
-                    try:
-                        decoded.append(codec.decode(value))
-                    except DecodeError:
-                        skipped += 1
-                outcome = await projector.apply_batch(decoded)
-                skipped += len(outcome.violations)
-                events += len(decoded) - len(outcome.violations)
-                if reached:
-                    await consumer.commit(reached)
-                for tp in list(todo):
-                    if await consumer.position(tp) >= ends[tp]:
-                        todo.discard(tp)
-                bar.update(len(batch))
-    finally:
-        await consumer.stop()
-    return events, skipped, ends
+    reader = LogReader(settings, group, show)
+    async for batch in reader.batches():
+        decoded: list[Event] = []
+        for value in batch:
+            try:
+                decoded.append(codec.decode(value))
+            except DecodeError:
+                skipped += 1
+        outcome = await projector.apply_batch(decoded)
+        skipped += len(outcome.violations)
+        events += len(decoded) - len(outcome.violations)
+    return events, skipped, reader.ends
+
+
+class LogReader:
+    """Every event topic, from the start (or a consumer group's last commit) up to the end offsets taken when
+    reading starts. With a group, each batch is committed once the caller asks for the next one (it is done)."""
+
+    def __init__(self, settings: Settings, group: str | None = None, show: bool = True, desc: str = "replay") -> None:
+        self.settings = settings
+        self.group = group
+        self.show = show
+        self.desc = desc
+        self.ends: Offsets = {}
+
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        self.ends = {_tp(k): end for k, end in (await end_offsets(self.settings)).items() if end > 0}
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(self.ends))
+            start = {tp: (await consumer.committed(tp) if self.group else 0) or 0 for tp in self.ends}
+            for tp, offset in start.items():
+                consumer.seek(tp, offset)
+            todo = {tp for tp in self.ends if start[tp] < self.ends[tp]}
+            total = sum(self.ends[tp] - start[tp] for tp in todo)
+            with tqdm(
+                total=total, desc=self.desc, unit="ev", unit_scale=True, disable=not self.show, mininterval=1
+            ) as bar:
+                while todo:
+                    fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=FETCH_RECORDS)
+                    batch, reached = _until_end(fetched, self.ends)
+                    yield batch
+                    if reached and self.group:
+                        await consumer.commit(reached)
+                    for tp in list(todo):
+                        if await consumer.position(tp) >= self.ends[tp]:
+                            todo.discard(tp)
+                    bar.update(len(batch))
+        finally:
+            await consumer.stop()
 
 
 def _until_end(

@@ -1,0 +1,278 @@
+"""What operators run against a deployment: rebuild timelines into a new version beside the live one,
+promote it, verify what is served against the event log, and see the state of the whole pipeline.
+
+The rebuild never stops the live version: it fills a new key prefix from the log (fast, fan-out off),
+materializes the timelines of the users who are active now, then the worker takes the version over from
+where the rebuild stopped and keeps it current until it is promoted. Promoting moves one pointer; the API
+follows it within `CHIRP_VERSION_REFRESH_S`; only after that are the old version's keys removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from tqdm import tqdm
+
+from infra import cassandra
+from infra.offsets import end_offsets
+from infra.settings import Settings
+from projections.reference import ReferenceModel
+from projections.stores.cassandra import CassandraProjections
+from projections.stores.redis import RedisTimelines
+from projections.versions import Version, VersionRegistry, key_patterns
+from schemas.codec import DecodeError, default_codec
+from streams.replay import LogReader, RebuildResult, rebuild_timelines
+
+UNLINK_CHUNK = 1_000
+
+
+class OperateError(RuntimeError):
+    """Something an operator must act on (the message says what)."""
+
+
+def _client(settings: Settings) -> aioredis.Redis:
+    return aioredis.Redis.from_url(settings.redis_url, socket_timeout=30)
+
+
+def _timelines(settings: Settings, client: aioredis.Redis, prefix: str) -> RedisTimelines:
+    s = settings
+    return RedisTimelines(client, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+
+
+# Rebuild ---------------------------------------------------------------------------------------------
+
+
+async def replay_timelines(settings: Settings, show: bool = True) -> tuple[Version, RebuildResult]:
+    """A new version rebuilt from offset 0, caught up by the worker, left `ready` for `promote`."""
+    client = _client(settings)
+    try:
+        registry = VersionRegistry(client, settings.redis_prefix)
+        live = await registry.live()
+        active = await active_users(client, live.prefix(settings.redis_prefix))
+        version = await registry.create(note=f"timelines rebuilt from the log while {live.name} was live")
+        prefix = version.prefix(settings.redis_prefix)
+        group = f"{settings.topic_prefix}rebuild-{version.name}"
+        result = await rebuild_timelines(settings, prefix, group, warm=lambda: active, show=show)
+        await registry.set_state(version.name, "following")  # the worker takes it from here
+        await wait_caught_up(settings, _timelines(settings, client, prefix), show, f"worker catching {version.name} up")
+        return await registry.set_state(version.name, "ready"), result
+    finally:
+        await client.aclose()
+
+
+async def active_users(client: aioredis.Redis, prefix: str) -> list[int]:
+    """Users whose home timeline is materialized (read within the activity window)."""
+    found = [int(k[len(prefix) + 3 :]) async for k in client.scan_iter(match=f"{prefix}tl:*", count=5000)]
+    return sorted(found)
+
+
+async def wait_caught_up(
+    settings: Settings, timelines: RedisTimelines, show: bool, desc: str, deadline_s: float | None = None
+) -> None:
+    """Until a version's progress reaches the end offsets taken now (the worker writes it)."""
+    ends = {k: v for k, v in (await end_offsets(settings)).items() if v > 0}
+    total = sum(ends.values())
+    wait_s = deadline_s or settings.operate_timeout_s
+    deadline = time.monotonic() + wait_s
+    with tqdm(total=total, desc=desc, unit="ev", unit_scale=True, disable=not show, mininterval=1) as bar:
+        while True:
+            progress = await timelines.progress()
+            reached = sum(min(progress.get(k, 0), end) for k, end in ends.items())
+            bar.update(reached - bar.n)
+            if reached >= total:
+                return
+            if time.monotonic() > deadline:
+                raise OperateError(
+                    f"{desc}: still {total - reached} events behind after {wait_s:.0f}s; the stream worker "
+                    "keeps versions up to date: is it running (`make worker`)?"
+                )
+            await asyncio.sleep(0.05)
+
+
+async def rebuild_user(settings: Settings, user_id: int) -> int:
+    """One user's home timeline rebuilt in place in the live version: the follow list again from Cassandra,
+    then the timeline from the authors' lists. Returns its entries."""
+    client = _client(settings)
+    cluster, session = cassandra.connect(settings, settings.keyspace)
+    try:
+        live = await VersionRegistry(client, settings.redis_prefix).live()
+        p = live.prefix(settings.redis_prefix)
+        followees = await _all_following(CassandraProjections(session), user_id)
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{p}fg:{user_id}", f"{p}tl:{user_id}")
+            if followees:
+                pipe.sadd(f"{p}fg:{user_id}", *followees)
+            for f in followees:
+                pipe.sadd(f"{p}fo:{f}", user_id)
+            await pipe.execute()
+        await _timelines(settings, client, p).rebuild(user_id)
+        return int(await client.zcard(f"{p}tl:{user_id}")) - 1  # less the horizon sentinel
+    finally:
+        await client.aclose()
+        cluster.shutdown()
+
+
+async def _all_following(durable: CassandraProjections, user_id: int) -> list[int]:
+    out: list[int] = []
+    cursor: int | None = None
+    while True:
+        page = await durable.following(user_id, cursor, 5000)
+        out += page
+        if len(page) < 5000:
+            return out
+        cursor = page[-1]
+
+
+# Promote ----------------------------------------------------------------------------------------------
+
+
+async def promote(settings: Settings, name: str, show: bool = True) -> tuple[Version, int]:
+    """Switches reads to `name`; once every API process has followed, removes the old version's keys."""
+    client = _client(settings)
+    try:
+        registry = VersionRegistry(client, settings.redis_prefix)
+        old = await registry.promote(name)
+        # API processes re-read the pointer every CHIRP_VERSION_REFRESH_S: the old version must stay whole
+        # until all of them have moved, so no read in flight finds it half removed.
+        await asyncio.sleep(2 * settings.version_refresh_s + 1)
+        removed = await remove_version(client, settings.redis_prefix, old.name, show)
+        return old, removed
+    finally:
+        await client.aclose()
+
+
+async def remove_version(client: aioredis.Redis, base: str, name: str, show: bool = True) -> int:
+    """Deletes a version's keys in batches (UNLINK frees memory in the background, never blocking Redis)."""
+    removed = 0
+    with tqdm(desc=f"removing {name}", unit="keys", unit_scale=True, disable=not show, mininterval=1) as bar:
+        for pattern in key_patterns(base, name):
+            chunk: list[Any] = []
+            async for key in client.scan_iter(match=pattern, count=UNLINK_CHUNK):
+                chunk.append(key)
+                if len(chunk) >= UNLINK_CHUNK:
+                    removed += await client.unlink(*chunk)
+                    bar.update(len(chunk))
+                    chunk = []
+            if chunk:
+                removed += await client.unlink(*chunk)
+                bar.update(len(chunk))
+    return removed
+
+
+# Verify -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    user_id: int
+    expected: list[tuple[int, str]]
+    served: list[tuple[int, str]]
+
+    def describe(self) -> str:
+        at = next((i for i, (a, b) in enumerate(zip(self.expected, self.served, strict=False)) if a != b), None)
+        at = min(len(self.expected), len(self.served)) if at is None else at
+        exp = self.expected[at] if at < len(self.expected) else None
+        got = self.served[at] if at < len(self.served) else None
+        return (
+            f"user {self.user_id}: {len(self.served)} entries served, {len(self.expected)} expected; "
+            f"first difference at #{at + 1}: expected {_entry(exp)}, served {_entry(got)}"
+        )
+
+
+def _entry(e: tuple[int, str] | None) -> str:
+    return "nothing" if e is None else f"tweet {e[0]} {e[1][:40]!r}"
+
+
+async def verify(
+    settings: Settings, sample: int | None, depth: int, show: bool = True, report: Callable[[str], None] = print
+) -> tuple[int, list[Mismatch]]:
+    """Every (or a sample of) home timeline as the API serves it, against the reference model of the log.
+
+    Returns (users checked, mismatches). Waits for the worker to reach the end of the log first; a
+    timeline the check had to materialize is dropped again, so verifying does not make users active.
+    """
+    from projections.queries import Queries
+
+    client = _client(settings)
+    cluster, session = cassandra.connect(settings, settings.keyspace)
+    try:
+        live = await VersionRegistry(client, settings.redis_prefix).live()
+        timelines = _timelines(settings, client, live.prefix(settings.redis_prefix))
+        await wait_caught_up(settings, timelines, show, f"waiting for the worker ({live.name})")
+        model = await reference_model(settings, show)
+        users = sorted(model.users)
+        if sample is not None and sample < len(users):
+            import random
+
+            users = sorted(random.Random(0).sample(users, sample))
+        queries = Queries(timelines, CassandraProjections(session))
+        mismatches: list[Mismatch] = []
+        for u in tqdm(users, desc=f"verifying {live.name}", unit="tl", disable=not show, mininterval=1):
+            page = await queries.home(u, None, depth)
+            served = [(t.tweet_id, t.content) for t in page.tweets]
+            expected = [(t, model.content[t]) for t in model.home(u, depth)]
+            if page.rebuilt:
+                await client.unlink(f"{live.prefix(settings.redis_prefix)}tl:{u}")
+            if served != expected:
+                mismatch = Mismatch(u, expected, served)
+                mismatches.append(mismatch)
+                report(mismatch.describe())
+        return len(users), mismatches
+    finally:
+        await client.aclose()
+        cluster.shutdown()
+
+
+async def reference_model(settings: Settings, show: bool = True) -> ReferenceModel:
+    """The oracle, computed straight from every event in the log now."""
+    codec = default_codec()
+    model = ReferenceModel()
+    async for batch in LogReader(settings, None, show, "reading the log").batches():
+        for value in batch:
+            try:
+                model.apply(codec.decode(value))
+            except DecodeError:
+                continue  # poison: the worker dead-lettered it too
+    return model
+
+
+# Status -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    versions: list[tuple[Version, int]]  # each version with the events it is behind the log (-1: not tracked)
+    lag: dict[str, tuple[int, int]]  # `topic:partition` -> (end offset, offset the worker group committed)
+    dead_letters: int
+
+
+async def pipeline_status(settings: Settings) -> PipelineStatus:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from schemas.topics import DEAD_LETTERS
+
+    ends = await end_offsets(settings)
+    client = _client(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        versions = []
+        for v in await VersionRegistry(client, settings.redis_prefix).all():
+            behind = -1
+            if v.state != "retired":
+                progress = await _timelines(settings, client, v.prefix(settings.redis_prefix)).progress()
+                behind = sum(max(0, end - progress.get(k, 0)) for k, end in ends.items())
+            versions.append((v, behind))
+        committed = await admin.list_consumer_group_offsets(settings.worker_group)
+        done = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in committed.items()}
+        lag = {k: (end, max(done.get(k, 0), 0)) for k, end in sorted(ends.items())}
+        dead = await end_offsets(settings, topics=(DEAD_LETTERS,))
+        return PipelineStatus(versions, lag, sum(dead.values()))
+    finally:
+        await admin.close()
+        await client.aclose()

@@ -1,0 +1,140 @@
+"""`chirp replay`, `chirp promote`, `chirp verify` and the pipeline part of `chirp status` (logic: infra/operate.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from infra.logs import setup_logging
+from infra.settings import Settings
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    setup_logging("warning" if settings.log_level == "info" else settings.log_level)  # progress bars, not logs
+    return settings
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.command()
+@click.argument("what", type=click.Choice(["timelines"]))
+@click.option("--user", "user_id", type=int, default=None, help="Rebuild this one user's timeline in place, now.")
+def replay(what: str, user_id: int | None) -> None:
+    """Rebuild home timelines from the event log into a new version, while the live one keeps serving.
+
+    \b
+    The new version (v2, v3, ...) gets its own Redis key prefix and consumer group. It is filled from
+    offset 0 with fan-out off, the timelines of the users active now are materialized, then the stream
+    worker (which must be running) brings it up to the end of the log and keeps it there. When the
+    version is ready, switch reads to it with `chirp promote <version>`.
+
+    \b
+    Examples:
+      chirp replay timelines              # prints the new version's name when it is ready
+      chirp promote v2                    # reads switch at once; v1's keys are then removed
+      chirp replay timelines --user 3830415688119   # one damaged timeline, rebuilt in place
+    """
+    from infra.operate import OperateError, rebuild_user, replay_timelines
+    from projections.versions import VersionError
+
+    settings = _settings()
+    try:
+        if user_id is not None:
+            n = asyncio.run(rebuild_user(settings, user_id))
+            click.echo(f"timeline of {user_id} rebuilt in place: {n} entries")
+            return
+        version, result = asyncio.run(replay_timelines(settings))
+    except (OperateError, VersionError) as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"{version.name} ready: {result.events:,} events replayed in {result.seconds:.1f}s "
+        f"({result.events_per_s:,.0f} events/s), {result.skipped} skipped (dead letters); "
+        f"{result.timelines:,} active timelines materialized in {result.warm_seconds:.1f}s"
+    )
+    click.echo(f"switch reads to it with: chirp promote {version.name}")
+
+
+@click.command()
+@click.argument("version")
+def promote(version: str) -> None:
+    """Switch reads to a ready version at once, then remove the old version's keys in batches.
+
+    \b
+    Example:
+      chirp promote v2
+    """
+    from infra.operate import promote as run
+    from projections.versions import VersionError
+
+    settings = _settings()
+    try:
+        old, removed = asyncio.run(run(settings, version))
+    except VersionError as exc:
+        _fail(exc)
+        return
+    click.echo(f"{version} is live; {old.name} retired and its {removed:,} keys removed")
+
+
+@click.command()
+@click.option("--users", "sample", type=int, default=None, help="Check a random sample of N users.")
+@click.option("--all", "everyone", is_flag=True, help="Check every user (the default when --users is not given).")
+@click.option("--depth", default=50, show_default=True, help="Entries of each timeline compared.")
+def verify(sample: int | None, everyone: bool, depth: int) -> None:
+    """Recompute home timelines from the event log and compare them with what the API serves.
+
+    \b
+    The reference model (projections/reference.py) applies every event in the log: the newest non-deleted
+    tweets by the user and by everyone they follow now. Each served timeline must equal it, entry for
+    entry and with the current text of edited tweets. Waits for the worker to reach the end of the log
+    first. Prints every mismatch; exits 1 if there is any.
+
+    \b
+    Examples:
+      chirp verify --all
+      chirp verify --users 1000 --depth 20
+    """
+    from infra.operate import OperateError
+    from infra.operate import verify as run
+
+    if everyone and sample is not None:
+        _fail(click.UsageError("--users and --all are alternatives"))
+    settings = _settings()
+    try:
+        checked, mismatches = asyncio.run(run(settings, None if everyone else sample, depth))
+    except OperateError as exc:
+        _fail(exc)
+        return
+    if mismatches:
+        click.echo(f"{len(mismatches)} of {checked} timelines differ from the log", err=True)
+        sys.exit(1)
+    click.echo(f"all {checked} timelines match the log (top {depth} entries)")
+
+
+def echo_pipeline(settings: Settings) -> None:
+    """The versions, the worker's lag per partition and the dead letters, under the service table."""
+    from aiokafka.errors import UnknownTopicOrPartitionError
+
+    from infra.operate import pipeline_status
+
+    try:
+        status = asyncio.run(pipeline_status(settings))
+    except UnknownTopicOrPartitionError:
+        click.echo(f"\nno topics with the prefix {settings.topic_prefix!r} yet: run `chirp migrate` (or `make run`)")
+        return
+    click.echo("\nversion  state      created                    behind  note")
+    for v, behind in status.versions:
+        lag = "-" if behind < 0 else f"{behind:,}"
+        click.echo(f"{v.name:<8} {v.state:<10} {v.created_at or '(initial)':<26} {lag:>6}  {v.note}")
+    click.echo(f"\nworker group {settings.worker_group}: lag per partition (end - committed)")
+    for key, (end, done) in status.lag.items():
+        click.echo(f"  {key:<40} {end - done:>8,}  (end {end:,})")
+    total = sum(end - done for end, done in status.lag.values())
+    click.echo(f"  {'total':<40} {total:>8,}")
+    click.echo(f"\ndead letters: {status.dead_letters:,} (chirp dlq list)")
