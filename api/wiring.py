@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import Request
 
@@ -15,9 +16,12 @@ from infra.settings import Settings
 from projections.queries import Queries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
 from schemas.ids import IdGenerator
+
+log = logging.getLogger("chirp.api")
 
 
 class EventLog(Protocol):
@@ -113,20 +117,48 @@ async def connect(settings: Settings) -> Wiring:
     async def close_cassandra() -> None:
         await asyncio.to_thread(cluster.shutdown)
 
-    timelines = RedisTimelines(
-        r, settings.redis_prefix, settings.timeline_cap, settings.celebrity_threshold, settings.active_window_s
-    )
     durable = CassandraProjections(session)
-    return Wiring(
+    registry = VersionRegistry(r, settings.redis_prefix)
+    live = await registry.live()
+    w = Wiring(
         settings=settings,
         events=events,
         accounts=CassandraAccounts(session),
         ids=IdGenerator(settings.effective_node_id()),
-        tweets=StoreTweetState(timelines, durable),
-        queries=Queries(timelines, durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         closers=[close_cassandra, r.aclose, events.stop],
     )
+    _serve_version(w, r, durable, live.prefix(settings.redis_prefix))
+    follower = asyncio.create_task(_follow_live(w, r, durable, registry, live.name))
+
+    async def stop_following() -> None:
+        follower.cancel()
+
+    w.closers.append(stop_following)
+    return w
+
+
+def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str) -> None:
+    """Points reads (and the command-side tweet checks) at one version's keys."""
+    s = w.settings
+    timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+    w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
+
+
+async def _follow_live(w: Wiring, r: Any, durable: CassandraProjections, registry: Any, current: str) -> None:
+    """Re-reads the live version every CHIRP_VERSION_REFRESH_S; `chirp promote` waits longer than that
+    before it removes the old version, so every read in flight finds whole data."""
+    while True:
+        await asyncio.sleep(w.settings.version_refresh_s)
+        try:
+            live = await registry.live()
+        except Exception as exc:  # Redis away for a moment: keep serving the version we have
+            log.warning("cannot read the live version (%s); still serving %s", exc, current)
+            continue
+        if live.name != current:
+            _serve_version(w, r, durable, live.prefix(w.settings.redis_prefix))
+            log.info("serving timeline version %s (was %s)", live.name, current)
+            current = live.name
 
 
 async def wiring(request: Request) -> Wiring:
