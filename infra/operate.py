@@ -203,7 +203,10 @@ async def verify(
     try:
         live = await VersionRegistry(client, settings.redis_prefix).live()
         timelines = _timelines(settings, client, live.prefix(settings.redis_prefix))
-        await wait_caught_up(settings, timelines, show, f"waiting for the worker ({live.name})")
+        if await timelines.progress():
+            await wait_caught_up(settings, timelines, show, f"waiting for the worker ({live.name})")
+        else:  # wiped, or never written: nothing to wait for, and the check will say what is missing
+            report(f"warning: {live.name} has no recorded progress (was Redis wiped?); verifying it as it is")
         model = await reference_model(settings, show)
         users = sorted(model.users)
         if sample is not None and sample < len(users):
