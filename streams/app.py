@@ -11,6 +11,8 @@ from streams.agents import Worker
 
 
 def build_app(settings: Settings) -> faust.App:
+    datadir = settings.state_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust needs it even with in-memory tables
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(","))
     app = faust.App(
         settings.worker_group,
@@ -28,7 +30,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         web_enabled=False,
         store="memory://",
-        datadir=str(settings.state_dir / "faust"),
+        datadir=str(datadir),
         autodiscover=False,
     )
     worker = Worker(settings, app)
