@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import Actor, require_self
 from api.models import Id, Problem, TimelineOut
+from api.render import json_response, timeline_json
 from api.routers.common import errors
-from api.routers.reads import Cursor, Limit, page_bounds, page_out, queries
+from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.wiring import Wiring, wiring
 
 router = APIRouter(tags=["timeline"])
@@ -30,9 +31,7 @@ async def home_timeline(
     w: Annotated[Wiring, Depends(wiring)],
     limit: Limit = 20,
     cursor: Cursor = None,
-) -> TimelineOut:
+) -> Response:
     require_self(actor, user_id, "user_id")
     size, before = page_bounds(limit, cursor)
-    page = await queries(w).home(user_id, before, size)
-    out = page_out(page)
-    return TimelineOut(tweets=out.tweets, next_cursor=out.next_cursor, status="rebuilt" if page.rebuilt else "ready")
+    return json_response(timeline_json(await queries(w).home(user_id, before, size)))

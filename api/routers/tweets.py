@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from api.auth import Actor, require_self
 from api.models import (
     Id,
-    MediaOut,
     Problem,
     TweetCreate,
     TweetCreated,
@@ -18,8 +17,9 @@ from api.models import (
     TweetOut,
     TweetPage,
 )
+from api.render import json_response, page_json, tweet_created_json, tweet_json
 from api.routers.common import errors
-from api.routers.reads import Cursor, Limit, page_bounds, page_out, queries, tweet_out
+from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.wiring import Wiring, wiring
 from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
@@ -52,7 +52,7 @@ async def _own_tweet(w: Wiring, tweet_id: int, actor: int) -> None:
     responses=WRITE_ERRORS,
     summary="Post a tweet or a reply",
 )
-async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> TweetCreated:
+async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
     require_self(actor, body.user_id, "user_id")
     if body.reply_to is not None:
         await _live_tweet(w, body.reply_to, "reply_to tweet")
@@ -60,14 +60,7 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> TweetCreated:
     event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media)
     await w.events.append(event)
     await w.tweets.mark_pending(event.tweet_id, actor)
-    return TweetCreated(
-        tweet_id=str(event.tweet_id),
-        user_id=str(actor),
-        content=event.content,
-        reply_to=None if event.reply_to is None else str(event.reply_to),
-        media=[MediaOut(url=m.url, type=m.type, alt_text=m.alt_text, size_bytes=m.size_bytes) for m in media],
-        created_at=event.meta.occurred_at,
-    )
+    return json_response(tweet_created_json(event), status.HTTP_201_CREATED)
 
 
 @router.patch("/tweets/{tweet_id}", response_model=TweetEditAccepted, responses=WRITE_ERRORS, summary="Edit a tweet")
@@ -124,17 +117,17 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 400: {"model": Prob
 
 
 @router.get("/tweets/{tweet_id}", response_model=TweetOut, responses=READ_ERRORS, summary="One tweet")
-async def get_tweet(tweet_id: TweetId, w: W) -> TweetOut:
+async def get_tweet(tweet_id: TweetId, w: W) -> Response:
     view = await queries(w).tweet(tweet_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
-    return tweet_out(view)
+    return json_response(tweet_json(view))
 
 
 @router.get("/tweets/{tweet_id}/replies", response_model=TweetPage, responses=READ_ERRORS,
             summary="Replies to a tweet, newest first")  # fmt: skip
-async def replies(tweet_id: TweetId, w: W, limit: Limit = 20, cursor: Cursor = None) -> TweetPage:
+async def replies(tweet_id: TweetId, w: W, limit: Limit = 20, cursor: Cursor = None) -> Response:
     size, before = page_bounds(limit, cursor)
     if await queries(w).tweet(tweet_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
-    return page_out(await queries(w).replies(tweet_id, before, size))
+    return json_response(page_json(await queries(w).replies(tweet_id, before, size)))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
 from api.models import Id, Problem, TweetPage, UserCreate, UserCreated, UserOut, UserPage
+from api.render import json_response, page_json
 from api.routers.common import errors
-from api.routers.reads import Cursor, Limit, author_out, page_bounds, page_out, queries
+from api.routers.reads import Cursor, Limit, author_out, page_bounds, queries
 from api.wiring import Wiring, wiring
 from infra.accounts import new_token
 from projections.timeline import encode_cursor
@@ -74,10 +75,10 @@ async def get_user(user_id: UserId, w: W) -> UserOut:
 
 @router.get("/users/{user_id}/tweets", response_model=TweetPage, responses=NOT_FOUND,
             summary="A user's own tweets (the user timeline), newest first")  # fmt: skip
-async def user_tweets(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> TweetPage:
+async def user_tweets(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> Response:
     size, before = page_bounds(limit, cursor)
     await _known(w, user_id)
-    return page_out(await queries(w).user_tweets(user_id, before, size))
+    return json_response(page_json(await queries(w).user_tweets(user_id, before, size)))
 
 
 @router.get("/users/{user_id}/followers", response_model=UserPage, responses=NOT_FOUND,
