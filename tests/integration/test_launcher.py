@@ -13,9 +13,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
 
 def _status() -> tuple[int, dict[str, str]]:
+    """The service table: the lines after the header, up to the first blank line (the pipeline follows)."""
     r = chirp_cli("status")
-    rows = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()[1:] if line.strip()}
-    return r.returncode, rows
+    table = r.stdout.split("\n\n")[0].splitlines()[1:]
+    return r.returncode, {line.split()[0]: line.split()[1] for line in table if line.strip()}
 
 
 def test_up_up_down_up() -> None:
