@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import metrics
 from api.limits import BodySizeLimit
 from api.routers import follows, health, timeline, tweets, users
 from api.wiring import Wiring, connect
@@ -63,6 +64,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    metrics.install(app)
     return app
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         10.0, gt=1, description="How soon Kafka hands a dead worker's partitions to another (or its restart)."
     )
     worker_id: str = Field("worker", description="Consumer group suffix (the group is <topic prefix><id>).")
+    worker_metrics_port: int = Field(
+        9108, ge=0, le=65535, description="Port of the worker's Prometheus metrics endpoint (0: off)."
+    )
 
     # Operations.
     version_refresh_s: float = Field(

@@ -27,6 +27,7 @@ from projections.versions import Version, gaps, written
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event, TweetPosted
 from schemas.topics import DEAD_LETTERS
+from streams import metrics
 from streams.wiring import Stores
 
 log = logging.getLogger("chirp.worker")
@@ -67,23 +68,31 @@ class Worker:
         self.stores: Stores | None = None
         self._lock = asyncio.Lock()
         self._versions: tuple[float, list[Version]] = (0.0, [])
+        self.lag = metrics.ConsumerLag()
 
     async def connect(self) -> Stores:
         async with self._lock:
             if self.stores is None:
                 from streams.wiring import connect
 
+                metrics.serve(self.settings.worker_metrics_port)
                 self.stores = await connect(self.settings)
         return self.stores
 
-    async def consume(self, stream: faust.StreamT[bytes]) -> None:
+    async def consume(self, stream: faust.StreamT[bytes], agent: str) -> None:
+        """The loop of one agent (`agent` labels its metrics)."""
+        metrics.AGENT.set(agent)
+        batch_seconds = metrics.BATCH.labels(agent)
         stores = await self.connect()
         batch_wait = self.settings.worker_batch_wait_ms / 1000
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
+            started = time.perf_counter()
             messages = [e.message for e in batch]
             for i, version in enumerate(await self._written(stores)):
                 await self._apply(stores, version, messages, primary=i == 0)
+            batch_seconds.observe(time.perf_counter() - started)
+            self.lag.update(self.app.consumer)
 
     async def _written(self, stores: Stores) -> list[Version]:
         """The versions to write, re-read at most once a second (a promote is seen within a second)."""
@@ -106,6 +115,8 @@ class Worker:
         for msg in messages:
             stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
         await self._retry(lambda: timelines.record_progress(stats), "record progress")
+        if primary:
+            self.lag.advance({**progress, **stats.progress})
 
     async def _catch_up(
         self, projector: Projector, timelines: Any, topic: str, partition: int, start: int, end: int, primary: bool
@@ -145,11 +156,15 @@ class Worker:
         stats.events += len(events) - len(refused)
         stats.deliveries += outcome.deliveries
         now = datetime.now(UTC)
-        stats.delays_ms += [
+        delays_ms = [
             (now - e.meta.occurred_at).total_seconds() * 1000  # event time to the end of its fan-out write
             for i, e in enumerate(events)
             if isinstance(e, TweetPosted) and i not in refused
         ]
+        stats.delays_ms += delays_ms
+        if dead_letters:  # the live version's pass: counted once, however many versions are written
+            projected = (m.topic for i, (m, _) in enumerate(decoded) if i not in refused)
+            metrics.record_projected(projected, outcome.deliveries, delays_ms)
 
     async def _one_by_one(
         self, projector: Projector, decoded: list[tuple[Any, Event]], failed: dict[int, str]
@@ -193,3 +208,4 @@ class Worker:
             await self.app.producer.send_and_wait(name, msg.key, msg.value, None, None, headers)
 
         await self._retry(send, "dead-letter")
+        metrics.record_dead_letter(msg.topic)

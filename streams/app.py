@@ -45,15 +45,15 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(timeline_topics, concurrency=1, name="timelines")
     async def timelines(stream: faust.StreamT[bytes]) -> None:
-        await worker.consume(stream)
+        await worker.consume(stream, "timelines")
 
     @app.agent(topic(LIKES.kafka_name(prefix)), concurrency=1, name="likes")
     async def likes(stream: faust.StreamT[bytes]) -> None:
-        await worker.consume(stream)
+        await worker.consume(stream, "likes")
 
     @app.agent(topic(USERS.kafka_name(prefix)), concurrency=1, name="users")
     async def users(stream: faust.StreamT[bytes]) -> None:
-        await worker.consume(stream)
+        await worker.consume(stream, "users")
 
     app.chirp_worker = worker  # type: ignore[attr-defined]
     return app

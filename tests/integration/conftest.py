@@ -3,6 +3,7 @@ keyspace and Redis prefix, never by restarting services. A missing service fails
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,13 @@ CELEBRITY_THRESHOLD = 3
 TIMELINE_CAP = 12
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     from infra.migrate import drop, migrate
@@ -33,6 +41,7 @@ def settings() -> Iterator[Settings]:
         celebrity_threshold=CELEBRITY_THRESHOLD,
         timeline_cap=TIMELINE_CAP,
         worker_commit_interval_s=0.1,
+        worker_metrics_port=free_port(),
     )
     down = [st for st in launcher.status(s) if not st.healthy]
     if down:
