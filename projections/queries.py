@@ -1,8 +1,8 @@
 """The read side: pages of tweets and users, hydrated in one round trip per store.
 
 A home timeline page comes from Redis (the materialized timeline plus celebrity accounts merged
-in). Redis is exact above its horizon; below it the page continues from Cassandra by fan-out on
-read, so the timeline cap is invisible to clients.
+in, read and hydrated by one script call). Redis is exact above its horizon; below it the page
+continues from Cassandra by fan-out on read, so the timeline cap is invisible to clients.
 """
 
 from __future__ import annotations
@@ -42,30 +42,34 @@ class Queries:
         cursor = before
         for _ in range(MAX_ROUNDS):
             want = limit + 1 - len(collected)
-            entries, fresh = await self._home_entries(user_id, cursor, want)
+            entries, cached, fresh = await self._home_entries(user_id, cursor, want)
             rebuilt = rebuilt or fresh
             if not entries:
                 break
-            views = await self.hydrate(entries)
+            views = await self.hydrate(entries, cached)
             collected.extend(v for v in views if not v.deleted)
             if len(collected) > limit or len(entries) < want:
                 break
             cursor = entries[-1][0]
         return self._page(collected, limit, rebuilt)
 
-    async def _home_entries(self, user_id: int, before: int | None, want: int) -> tuple[list[tuple[int, int]], bool]:
+    async def _home_entries(
+        self, user_id: int, before: int | None, want: int
+    ) -> tuple[list[tuple[int, int]], dict[int, TweetView], bool]:
+        """Up to `want` entries below `before`, the views Redis had of them, and whether this rebuilt."""
         rebuilt = False
-        page = await self.tl.read(user_id, before, want)
-        if page is None:
+        found = await self.tl.home_page(user_id, before, want)
+        if found is None:
             rebuilt = await self.tl.rebuild(user_id)
-            page = await self.tl.read(user_id, before, want)
-        if page is None:  # expired again at once: serve from the durable store
-            return await self.db.home_from_log(user_id, before, want), rebuilt
+            found = await self.tl.home_page(user_id, before, want)
+        if found is None:  # expired again at once: serve from the durable store
+            return await self.db.home_from_log(user_id, before, want), {}, rebuilt
+        page, cached = found
         entries = [e for e in page.entries if e[0] > page.horizon][:want]
         if len(entries) < want and page.horizon > 0:
             bound = page.horizon + 1 if before is None else min(before, page.horizon + 1)
             entries += await self.db.home_from_log(user_id, bound, want - len(entries))
-        return entries, rebuilt
+        return entries, cached, rebuilt
 
     async def user_tweets(self, author_id: int, before: int | None, limit: int) -> Page:
         ids = await self.db.user_tweets(author_id, before, limit + 1)
@@ -111,10 +115,16 @@ class Queries:
             found.update(await self.db.users(missing))
         return [found[u] for u in ids if u in found]
 
-    async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> list[TweetView]:
-        """Views in the order given; Redis first, Cassandra for anything Redis has not got."""
-        found = await self.tl.hydrate(pairs)
-        missing = [t for t, _ in pairs if t not in found]
+    async def hydrate(
+        self, pairs: Sequence[tuple[int, int]], cached: dict[int, TweetView] | None = None
+    ) -> list[TweetView]:
+        """Views in the order given: those in `cached` (already read from Redis), then Redis, then
+        Cassandra for anything Redis has not got."""
+        found = dict(cached or {})
+        rest = [p for p in pairs if p[0] not in found]
+        if rest:
+            found.update(await self.tl.hydrate(rest))
+        missing = [t for t, _ in rest if t not in found]
         if missing:
             found.update(await self.db.tweets(missing))
         no_author = {v.author_id for v in found.values() if v.author is None}

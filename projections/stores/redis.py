@@ -18,7 +18,8 @@ from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
-SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild", "read", "hydrate")
+SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild")
+READS = ("read", "hydrate", "home")  # with readlib.lua too
 ZERO8 = b"\0" * 8
 DELAY_SAMPLES = 100_000
 
@@ -45,6 +46,8 @@ class RedisTimelines:
         self.ttl_s = ttl_s
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
+        lib += (LUA / "readlib.lua").read_text()
+        self._scripts |= {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in READS}
 
     async def _run(self, name: str, *args: Any, pipe: Any = None) -> Any:
         return await self._scripts[name](args=[self.p, *args], client=pipe or self.r)
@@ -106,28 +109,20 @@ class RedisTimelines:
         """Tweets (with counts and authors) cached in Redis, in one round trip; misses are left out."""
         if not pairs:
             return {}
-        args = [x for pair in pairs for x in pair]
-        raw = await self._run("hydrate", *args)
-        out: dict[int, TweetView] = {}
-        for i, (tweet_id, author_id) in enumerate(pairs):
-            a, c, ts, r, e, m, d, lc, rc, h, n = raw[i * 11 : i * 11 + 11]
-            if a is None or ts is None:
-                continue
-            author = UserView(author_id, h.decode(), n.decode()) if h is not None else None
-            out[tweet_id] = TweetView(
-                tweet_id=tweet_id,
-                author_id=int(a),
-                content=c.decode(),
-                created_at=_from_micros(ts) or datetime.now(UTC),
-                reply_to=int(r) if r else None,
-                edited_at=_from_micros(e),
-                media=tuple(Media(**x) for x in json.loads(m)) if m else (),
-                deleted=bool(d),
-                like_count=int(lc),
-                reply_count=int(rc),
-                author=author,
-            )
-        return out
+        raw = await self._run("hydrate", *(x for pair in pairs for x in pair))
+        return _views(pairs, raw)
+
+    async def home_page(
+        self, user_id: int, before: int | None, limit: int
+    ) -> tuple[TimelinePage, dict[int, TweetView]] | None:
+        """`read` and `hydrate` in one round trip: the page's entries above the horizon (at most `limit`,
+        merged and deduplicated in Redis) and the views Redis has of them. None if not materialized."""
+        raw = await self._run("home", user_id, id_bytes(before) if before else b"", limit, self.ttl_s)
+        if raw[0] == 0:
+            return None
+        n = raw[2]
+        pairs = [(e.tweet_id, e.author_id) for e in map(decode_entry, raw[3 : 3 + n])]
+        return TimelinePage(pairs, int.from_bytes(raw[1], "big")), _views(pairs, raw[3 + n :])
 
     async def users(self, ids: Sequence[int]) -> dict[int, UserView]:
         async with self.r.pipeline(transaction=False) as pipe:
@@ -175,6 +170,29 @@ class RedisTimelines:
                 pipe.lpush(f"{self.p}stats:delays", *(f"{d:.3f}" for d in stats.delays_ms))
                 pipe.ltrim(f"{self.p}stats:delays", 0, DELAY_SAMPLES - 1)
             await pipe.execute()
+
+
+def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, TweetView]:
+    """Views from hydrate.lua's 11 values per pair; a tweet whose hash is missing is left out."""
+    out: dict[int, TweetView] = {}
+    for i, (tweet_id, author_id) in enumerate(pairs):
+        a, c, ts, r, e, m, d, lc, rc, h, n = raw[i * 11 : i * 11 + 11]
+        if a is None or ts is None:
+            continue
+        out[tweet_id] = TweetView(
+            tweet_id=tweet_id,
+            author_id=int(a),
+            content=c.decode(),
+            created_at=_from_micros(ts) or datetime.now(UTC),
+            reply_to=int(r) if r else None,
+            edited_at=_from_micros(e),
+            media=tuple(Media(**x) for x in json.loads(m)) if m else (),
+            deleted=bool(d),
+            like_count=int(lc),
+            reply_count=int(rc),
+            author=UserView(author_id, h.decode(), n.decode()) if h is not None else None,
+        )
+    return out
 
 
 def _media(m: Media) -> dict[str, Any]:

@@ -1,0 +1,36 @@
+-- One page of a home timeline ready to show, in one round trip (read.lua and hydrate.lua together).
+-- ARGV: prefix, user, upper bound ('' or an exclusive 8-byte id), limit, ttl.
+-- Returns {0} when the timeline is not materialized, else {1, horizon, n, entry 1..n, 11 values per
+-- entry as hydrate.lua gives them}: the newest `limit` distinct entries of all sources that are newer
+-- than the highest horizon (below it a source may be incomplete; the caller continues elsewhere).
+local p, limit = ARGV[1], tonumber(ARGV[4])
+local sources = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]))
+if sources == nil then return {0} end
+local h, merged = sources[1][1], sources[1][2] -- one source is already newest first, without repeats
+if #sources > 1 then
+  local seen = {}
+  merged = {}
+  for _, s in ipairs(sources) do
+    if gt(s[1], h) then h = s[1] end
+    for _, m in ipairs(s[2]) do
+      if not seen[m] then
+        seen[m] = true
+        merged[#merged + 1] = m
+      end
+    end
+  end
+  table.sort(merged, gt)
+end
+local out, ids = {1, h, 0}, {}
+local hh, hl = halves(h)
+for _, m in ipairs(merged) do
+  if #ids == limit then break end
+  local mh, ml = halves(m)
+  if mh < hh or (mh == hh and ml <= hl) then break end
+  out[#out + 1] = m
+  ids[#ids + 1] = decimal(mh, ml)
+end
+out[3] = #ids
+local users = {}
+for _, t in ipairs(ids) do hydrate(out, p, t, nil, users) end
+return out

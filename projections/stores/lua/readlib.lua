@@ -1,0 +1,59 @@
+-- Read-side helpers, prepended (after lib.lua) to read.lua, hydrate.lua and home.lua.
+
+-- One page (at most limit + 1 members, below `before`: '' or an exclusive 8-byte id) of each source of
+-- a home timeline: the user's `tl`, then the `ut` of every celebrity they follow, as {horizon, members}.
+-- nil when the timeline is not materialized; otherwise reading refreshes its TTL.
+local function home_sources(p, user, before, limit, ttl)
+  local tl = p .. 'tl:' .. user
+  if redis.call('EXISTS', tl) == 0 then return nil end
+  redis.call('EXPIRE', tl, ttl)
+  local max = '+'
+  if before ~= '' then max = '(' .. before end
+  local keys = {tl}
+  for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do keys[#keys + 1] = p .. 'ut:' .. c end
+  local sources = {}
+  for i, key in ipairs(keys) do
+    local members = {}
+    for _, m in ipairs(redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, limit + 1)) do
+      if m:sub(1, 8) ~= ZERO8 then members[#members + 1] = m end
+    end
+    sources[i] = {horizon(key), members}
+  end
+  return sources
+end
+
+-- Appends what a page shows of tweet t (decimal id) to out: 7 fields of t:{t} (author, content, created,
+-- reply_to, edited, media, deleted), like count, reply count, and the handle and display name of
+-- author a (decimal; nil: the author field of t:{t}). `users`, if given, memoizes authors within a call.
+local function hydrate(out, p, t, a, users)
+  local f = redis.call('HMGET', p .. 't:' .. t, 'a', 'c', 'ts', 'r', 'e', 'm', 'd')
+  for i = 1, 7 do out[#out + 1] = f[i] end
+  out[#out + 1] = redis.call('SCARD', p .. 'lk:' .. t)
+  out[#out + 1] = redis.call('SCARD', p .. 'rp:' .. t)
+  a = a or f[1]
+  local u = {false, false}
+  if a then
+    u = users and users[a] or redis.call('HMGET', p .. 'u:' .. a, 'h', 'n')
+    if users then users[a] = u end
+  end
+  out[#out + 1] = u[1]
+  out[#out + 1] = u[2]
+end
+
+-- The first 8 bytes of s (a big-endian id) as two exact numbers, its high and low 32 bits: Lua
+-- numbers are doubles, exact to 2^53 only, so 64-bit ids are compared and printed in halves.
+local function halves(s)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = s:byte(1, 8)
+  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4, ((b5 * 256 + b6) * 256 + b7) * 256 + b8
+end
+
+-- hi * 2^32 + lo (hi < 2^31) in decimal, from limbs of 10^8 that stay exact:
+-- hi = a * 2^16 + c, 2^48 = 2814749 * 10^8 + 76710656, 2^32 = 42 * 10^8 + 94967296.
+local function decimal(hi, lo)
+  local a, c = math.floor(hi / 65536), hi % 65536
+  local top, low = a * 2814749 + c * 42, a * 76710656 + c * 94967296 + lo
+  local carry = math.floor(low / 1e8)
+  top, low = top + carry, low - carry * 1e8
+  if top > 0 then return string.format('%d%08d', top, low) end
+  return string.format('%d', low)
+end
