@@ -80,24 +80,24 @@ class KafkaEventLog:
         value = self.codec.encode(event)
         headers = [("event_type", type(event).__name__.encode())]
         try:
-            partition = await self._reachable_partition(producer, topic, key)
-            await asyncio.wait_for(
-                producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers),
-                self._timeout_s,
-            )
+            async with asyncio.timeout(self._timeout_s):  # one deadline for the whole append, and no task
+                partition = await self._reachable_partition(producer, topic, key)
+                await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
         except (KafkaError, TimeoutError, OSError) as exc:
             if isinstance(exc, TimeoutError | KafkaTimeoutError):
                 await self._discard(producer)
             raise EventLogUnavailable(f"Kafka did not acknowledge the event: {type(exc).__name__}") from exc
 
     async def _reachable_partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
-        partitions = await asyncio.wait_for(producer.partitions_for(topic), self._timeout_s)
+        """The key's partition, once its leader is connected: without I/O when metadata and connection are
+        there already (the common case), else it waits for them under the caller's deadline."""
+        partitions = await producer.partitions_for(topic)
         ordered = sorted(partitions)
         partition: int = producer._partitioner(key, ordered, ordered)
         leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
         if leader is None or leader == -1:
             raise EventLogUnavailable(f"partition {topic}/{partition} has no leader")
-        if not await asyncio.wait_for(producer.client.ready(leader), self._timeout_s):
+        if not await producer.client.ready(leader):
             raise EventLogUnavailable(f"Kafka broker {leader} (leader of {topic}/{partition}) is unreachable")
         return partition
 
