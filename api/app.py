@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 
 from api import metrics
 from api.limits import BodySizeLimit
@@ -27,6 +28,8 @@ Ids are 64-bit, time-sortable, and sent as decimal strings.
 
 Register with `POST /users` to get a token, then send `Authorization: Bearer <token>` on every write.
 """
+
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 TAGS = [
     {"name": "timeline", "description": "The home timeline."},
@@ -57,6 +60,9 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # chirp sets up no OpenTelemetry provider (its metrics are Prometheus, api/metrics.py); left on,
+        # FastAPI would look the global providers up, reading os.environ, on every request.
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
     for router in (timeline.router, users.router, tweets.router, follows.router, health.router):
