@@ -173,24 +173,28 @@ class RedisTimelines:
 
 
 def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, TweetView]:
-    """Views from hydrate.lua's 11 values per pair; a tweet whose hash is missing is left out."""
+    """Views from hydrate.lua's 11 values per pair; a tweet whose hash is missing is left out. Hot: one
+    call per timeline page, so positional arguments and one UserView per author."""
     out: dict[int, TweetView] = {}
+    authors: dict[int, UserView | None] = {}
     for i, (tweet_id, author_id) in enumerate(pairs):
         a, c, ts, r, e, m, d, lc, rc, h, n = raw[i * 11 : i * 11 + 11]
         if a is None or ts is None:
             continue
+        if author_id not in authors:
+            authors[author_id] = UserView(author_id, h.decode(), n.decode()) if h is not None else None
         out[tweet_id] = TweetView(
-            tweet_id=tweet_id,
-            author_id=int(a),
-            content=c.decode(),
-            created_at=_from_micros(ts) or datetime.now(UTC),
-            reply_to=int(r) if r else None,
-            edited_at=_from_micros(e),
-            media=tuple(Media(**x) for x in json.loads(m)) if m else (),
-            deleted=bool(d),
-            like_count=int(lc),
-            reply_count=int(rc),
-            author=UserView(author_id, h.decode(), n.decode()) if h is not None else None,
+            tweet_id,
+            int(a),
+            c.decode(),
+            _from_micros(ts) or datetime.now(UTC),
+            int(r) if r else None,
+            _from_micros(e),
+            tuple(Media(**x) for x in json.loads(m)) if m else (),
+            bool(d),
+            int(lc),
+            int(rc),
+            authors[author_id],
         )
     return out
 
