@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 
 from api import metrics
+from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
 from api.routers import follows, health, timeline, tweets, users
 from api.wiring import Wiring, connect
@@ -70,6 +71,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TimelineFastLane)
     metrics.install(app)
     return app
 
