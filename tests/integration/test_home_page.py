@@ -120,3 +120,19 @@ def test_lua_prints_every_id_exactly(redis_client: Any) -> None:
     for i in ids:
         script(args=[id_bytes(i)], client=pipe)
     assert [x.decode() for x in pipe.execute()] == [str(i) for i in ids]
+
+
+def test_a_script_redis_does_not_have_is_loaded(settings: Settings, prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    async def run() -> Any:
+        client = aioredis.Redis.from_url(settings.redis_url)
+        tl = RedisTimelines(client, prefix, 800, 1000, 3600)
+        tl._scripts["home"].sha = "0" * 40  # as if Redis had restarted since the script was registered
+        try:
+            return await tl.home_page(USER, None, 3)
+        finally:
+            await client.aclose()
+
+    page, _ = asyncio.run(run())
+    assert [t for t, _ in page.entries] == [MAX_ID, MAX_ID - 1, 2**60 + 1]
