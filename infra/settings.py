@@ -67,7 +67,12 @@ class Settings(BaseSettings):
     # The API.
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, description="Port the API listens on.")
-    api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    api_workers: int = Field(
+        1,
+        ge=1,
+        description="uvicorn worker processes. 1 serves the most reads on 2 cores shared with Redis; "
+        "more help posts and need cores to spare.",
+    )
     node_id: int | None = Field(None, ge=0, le=1023, description="Id-generator node (default: from the pid).")
     max_body_bytes: int = Field(16_384, ge=1024, description="Largest request body accepted (else 413).")
     kafka_send_timeout_ms: int = Field(5_000, ge=100, description="How long a write waits for Kafka before 503.")
