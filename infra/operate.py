@@ -257,9 +257,11 @@ class PipelineStatus:
 async def pipeline_status(settings: Settings) -> PipelineStatus:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from schemas.topics import DEAD_LETTERS
+    from schemas.topics import DEAD_LETTERS, EVENT_TOPICS
 
-    ends = await end_offsets(settings)
+    everything = await end_offsets(settings, topics=(*EVENT_TOPICS, DEAD_LETTERS))
+    dead_letters = DEAD_LETTERS.kafka_name(settings.topic_prefix) + ":"
+    ends = {k: v for k, v in everything.items() if not k.startswith(dead_letters)}
     client = _client(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
@@ -274,8 +276,8 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
         committed = await admin.list_consumer_group_offsets(settings.worker_group)
         done = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in committed.items()}
         lag = {k: (end, max(done.get(k, 0), 0)) for k, end in sorted(ends.items())}
-        dead = await end_offsets(settings, topics=(DEAD_LETTERS,))
-        return PipelineStatus(versions, lag, sum(dead.values()))
+        dead = sum(v for k, v in everything.items() if k.startswith(dead_letters))
+        return PipelineStatus(versions, lag, dead)
     finally:
         await admin.close()
         await client.aclose()

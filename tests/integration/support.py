@@ -74,6 +74,25 @@ async def _read_all(settings: Settings, topic: str) -> list[Message]:
         await consumer.stop()
 
 
+async def _produce_tweets(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from schemas.topics import TWEETS
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(TWEETS.kafka_name(settings.topic_prefix), value, key=key)
+    finally:
+        await producer.stop()
+
+
+def produce_tweets(settings: Settings, *messages: tuple[bytes, bytes]) -> None:
+    """(key, value) pairs straight into the tweets topic, past the API: poison and forged events for tests."""
+    asyncio.run(_produce_tweets(settings, list(messages)))
+
+
 def read_topic(settings: Settings, name: str) -> list[Message]:
     """Every message in a topic, from the beginning up to its end offsets now."""
     from schemas.topics import by_name

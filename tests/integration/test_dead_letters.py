@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import Meta, TweetEdited, TweetPosted
 from schemas.topics import TWEETS, key_for
-from tests.integration.support import WorkerProcess, read_topic, register, timeline, wait_idle
+from tests.integration.support import WorkerProcess, produce_tweets, read_topic, register, timeline, wait_idle
 
 # Disruptive: it writes poison into the shared tweets topic, which tests that decode whole topics must not meet.
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
-
-
-async def _produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in messages:
-            await producer.send_and_wait(TWEETS.kafka_name(settings.topic_prefix), value, key=key)
-    finally:
-        await producer.stop()
 
 
 def test_poison_goes_to_dead_letters_and_the_worker_keeps_going(
@@ -39,15 +26,11 @@ def test_poison_goes_to_dead_letters_and_the_worker_keeps_going(
     forged_edit = TweetEdited(Meta.new(int(mallory)), tweet, int(author), "forged")
     forged_post = TweetPosted(Meta.new(int(mallory)), tweet + 1, int(author), "impersonated")
     garbage = b"\xc3\x01" + b"\x00" * 8 + f"not avro {uniq}".encode()
-    asyncio.run(
-        _produce(
-            settings,
-            [
-                (author.encode(), garbage),
-                (key_for(forged_edit), codec.encode(forged_edit)),
-                (key_for(forged_post), codec.encode(forged_post)),
-            ],
-        )
+    produce_tweets(
+        settings,
+        (author.encode(), garbage),
+        (key_for(forged_edit), codec.encode(forged_edit)),
+        (key_for(forged_post), codec.encode(forged_post)),
     )
     after = api.post("/tweets", headers=auth, json={"user_id": author, "content": "still flowing"})
     assert after.status_code == 201

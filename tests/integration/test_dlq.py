@@ -8,7 +8,6 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from infra.offsets import end_offsets
@@ -17,26 +16,12 @@ from schemas.codec import default_codec
 from schemas.events import Meta, TweetEdited, TweetPosted
 from schemas.ids import IdGenerator
 from schemas.topics import DEAD_LETTER_REQUEUES, DEAD_LETTERS, TWEETS, key_for
-from tests.integration.support import WorkerProcess, chirp_cli, read_topic, register, wait_idle
+from tests.integration.support import WorkerProcess, chirp_cli, produce_tweets, read_topic, register, wait_idle
 
 # Disruptive like test_dead_letters: it writes refused events and poison straight into the shared tweets topic.
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
 IDS = IdGenerator(1023)  # a node id the API (pid % 1024) is unlikely to share within a millisecond
-
-
-async def _produce(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in messages:
-            await producer.send_and_wait(TWEETS.kafka_name(settings.topic_prefix), value, key=key)
-    finally:
-        await producer.stop()
-
-
-def produce(settings: Settings, *messages: tuple[bytes, bytes]) -> None:
-    asyncio.run(_produce(settings, list(messages)))
 
 
 def dlq(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,7 +47,7 @@ def test_a_requeued_dead_letter_is_processed_once(
     post = TweetPosted(Meta.new(int(author), now - timedelta(seconds=1)), tweet, int(author), f"first {uniq}")
     edit = TweetEdited(Meta.new(int(author), now), tweet, int(author), f"edited {uniq}")
     codec = default_codec()
-    produce(settings, (key_for(edit), codec.encode(edit)))
+    produce_tweets(settings, (key_for(edit), codec.encode(edit)))
     wait_idle(settings, worker)
 
     rows = listed(settings, "--reason", str(tweet))
@@ -74,7 +59,7 @@ def test_a_requeued_dead_letter_is_processed_once(
     assert f'"tweet_id": "{tweet}"' in shown.stdout and '"event_type": "TweetEdited"' in shown.stdout
     assert f"origin     {origin}" in shown.stdout and "requeued   no" in shown.stdout
 
-    produce(settings, (key_for(post), codec.encode(post)))  # the cause is fixed: the tweet exists now
+    produce_tweets(settings, (key_for(post), codec.encode(post)))  # the cause is fixed: the tweet exists now
     wait_idle(settings, worker)
     assert api.get(f"/tweets/{tweet}").json()["content"] == f"first {uniq}"
 
@@ -116,7 +101,7 @@ def test_a_dead_letter_whose_cause_remains_comes_back_as_a_new_one(
 ) -> None:
     key = f"dlq_{uniq}"
     garbage = b"\xc3\x01" + b"\x00" * 8 + f"not avro {uniq}".encode()
-    produce(settings, (key.encode(), garbage))
+    produce_tweets(settings, (key.encode(), garbage))
     wait_idle(settings, worker)
 
     rows = listed(settings, "--key", key)
