@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Protocol
 
 from projections.model import TimelinePage, TweetView, UserView
+from schemas.events import Event
+
+Authors = dict[int, tuple[int, int | None]]  # tweet id -> (author, reply_to), for edits and deletes
 
 
 class DurableWrites(Protocol):
@@ -59,3 +62,20 @@ class Timelines(Protocol):
 
     async def read(self, user_id: int, before: int | None, limit: int) -> TimelinePage | None: ...
     async def rebuild(self, user_id: int) -> bool: ...
+
+
+class ProjectionWrites(Protocol):
+    """One batch's changes to a further read model fed by the same events (search, trends, notifications)."""
+
+    def apply(self, event: Event, authors: Authors) -> None:
+        """Queues what `event` changes (no I/O). Called only for events the rules accepted, in log order;
+        `authors` knows the author and reply_to of every tweet the batch posts, edits or deletes."""
+        ...
+
+    async def flush(self) -> None: ...
+
+
+class Projection(Protocol):
+    """A further read model. It is written after the durable projections and before the home timelines."""
+
+    def writes(self) -> ProjectionWrites: ...

@@ -9,11 +9,12 @@ before the follower set is read. Every change is idempotent, so an event applied
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from projections.model import TweetView, UserView
-from projections.ports import DurableProjections, DurableWrites, Timelines, TimelineWrites
+from projections.ports import Authors, DurableProjections, DurableWrites, Projection, Timelines, TimelineWrites
 from schemas.events import (
     Event,
     TweetDeleted,
@@ -25,8 +26,6 @@ from schemas.events import (
     UserRegistered,
     UserUnfollowed,
 )
-
-Authors = dict[int, tuple[int, int | None]]  # tweet id -> (author, reply_to)
 
 
 class RuleViolation(ValueError):
@@ -42,9 +41,10 @@ class Outcome:
 
 
 class Projector:
-    def __init__(self, durable: DurableProjections, timelines: Timelines) -> None:
+    def __init__(self, durable: DurableProjections, timelines: Timelines, extras: Sequence[Projection] = ()) -> None:
         self.durable = durable
         self.timelines = timelines
+        self.extras = tuple(extras)
 
     async def apply(self, event: Event) -> int:
         """One event alone; raises RuleViolation if it is refused. Returns its deliveries."""
@@ -57,13 +57,19 @@ class Projector:
         """Projects events in order: refused ones are reported, the rest written in two flushes."""
         authors = await self._known_authors(events)
         durable, timelines = self.durable.writes(), self.timelines.writes()
+        extras = [x.writes() for x in self.extras]
         outcome = Outcome()
         for i, event in enumerate(events):
             try:
                 self._plan(event, authors, durable, timelines)
             except RuleViolation as exc:
                 outcome.violations[i] = str(exc)
+                continue
+            for x in extras:
+                x.apply(event, authors)
         await durable.flush()
+        if extras:
+            await asyncio.gather(*(x.flush() for x in extras))
         outcome.deliveries = await timelines.flush()
         return outcome
 

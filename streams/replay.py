@@ -95,7 +95,10 @@ async def rebuild_timelines(
     timelines = RedisTimelines(
         client, redis_prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, push=False
     )
-    projector = Projector(ReadOnlyDurable(CassandraProjections(session)), timelines)
+    from streams.wiring import side_projections
+
+    extras = side_projections(settings, client, redis_prefix, None)
+    projector = Projector(ReadOnlyDurable(CassandraProjections(session)), timelines, extras)
     try:
         t0 = time.monotonic()
         events, skipped, ends = await _replay(settings, group, projector, show)

