@@ -117,7 +117,6 @@ async def connect(settings: Settings) -> Wiring:
     async def close_cassandra() -> None:
         await asyncio.to_thread(cluster.shutdown)
 
-    durable = CassandraProjections(session)
     registry = VersionRegistry(r, settings.redis_prefix)
     live = await registry.live()
     w = Wiring(
@@ -128,8 +127,11 @@ async def connect(settings: Settings) -> Wiring:
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         closers=[close_cassandra, r.aclose, events.stop],
     )
-    _serve_version(w, r, durable, live.prefix(settings.redis_prefix))
-    follower = asyncio.create_task(_follow_live(w, r, durable, registry, live.name))
+    keyspaces = Keyspaces(cluster, settings.keyspace, session)
+    _serve_version(
+        w, r, await keyspaces.durable(live.keyspace_in(settings.keyspace)), live.prefix(settings.redis_prefix)
+    )
+    follower = asyncio.create_task(_follow_live(w, r, keyspaces, registry, live))
 
     async def stop_following() -> None:
         follower.cancel()
@@ -138,27 +140,45 @@ async def connect(settings: Settings) -> Wiring:
     return w
 
 
+class Keyspaces:
+    """The durable projections of each keyspace a version used, one session each (statements are prepared
+    against a keyspace); the configured keyspace reuses the command side's session."""
+
+    def __init__(self, cluster: Any, base: str, session: Any) -> None:
+        self.cluster = cluster
+        self.sessions = {base: session}
+        self.stores: dict[str, CassandraProjections] = {}
+
+    async def durable(self, keyspace: str) -> CassandraProjections:
+        if keyspace not in self.stores:
+            if keyspace not in self.sessions:
+                self.sessions[keyspace] = await asyncio.to_thread(self.cluster.connect, keyspace)
+            self.stores[keyspace] = await asyncio.to_thread(CassandraProjections, self.sessions[keyspace])
+        return self.stores[keyspace]
+
+
 def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str) -> None:
-    """Points reads (and the command-side tweet checks) at one version's keys."""
+    """Points reads (and the command-side tweet checks) at one version's locations."""
     s = w.settings
     timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
     w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
 
 
-async def _follow_live(w: Wiring, r: Any, durable: CassandraProjections, registry: Any, current: str) -> None:
+async def _follow_live(w: Wiring, r: Any, keyspaces: Keyspaces, registry: Any, current: Any) -> None:
     """Re-reads the live version every CHIRP_VERSION_REFRESH_S; `chirp promote` waits longer than that
-    before it removes the old version, so every read in flight finds whole data."""
+    before it removes the old version's data, so every read in flight finds whole data."""
+    s = w.settings
     while True:
-        await asyncio.sleep(w.settings.version_refresh_s)
+        await asyncio.sleep(s.version_refresh_s)
         try:
             live = await registry.live()
-        except Exception as exc:  # Redis away for a moment: keep serving the version we have
-            log.warning("cannot read the live version (%s); still serving %s", exc, current)
-            continue
-        if live.name != current:
-            _serve_version(w, r, durable, live.prefix(w.settings.redis_prefix))
-            log.info("serving timeline version %s (was %s)", live.name, current)
-            current = live.name
+            if live.name != current.name:
+                durable = await keyspaces.durable(live.keyspace_in(s.keyspace))
+                _serve_version(w, r, durable, live.prefix(s.redis_prefix))
+                log.info("serving read-model version %s (was %s)", live.name, current.name)
+                current = live
+        except Exception as exc:  # Redis or Cassandra away for a moment: keep serving the version we have
+            log.warning("cannot follow the live version (%s); still serving %s", exc, current.name)
 
 
 async def wiring(request: Request) -> Wiring:

@@ -260,11 +260,13 @@ class Bench:
 
     def replay(self) -> None:
         """A full timeline rebuild from offset 0 into a new Redis prefix, then the same pages compared."""
-        from streams.replay import rebuild_timelines
+        from projections.versions import Version
+        from streams.replay import rebuild
 
-        prefix = f"{self.settings.redis_prefix}r:"
+        version = Version("r", "building", "")  # a scratch version: its own prefix, the live keyspace
+        prefix = version.prefix(self.settings.redis_prefix)
         group = f"{self.settings.topic_prefix}bench-replay"
-        result = asyncio.run(rebuild_timelines(self.settings, prefix, group, warm=lambda: self.w.users))
+        result = asyncio.run(rebuild(self.settings, version, "timelines", group, warm=lambda: self.w.users))
         self.out["replay"] = {
             "events": result.events,
             "skipped": result.skipped,

@@ -126,11 +126,33 @@ def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> Non
     ensure_keyspace(settings, report)
 
 
+# Command-side state the API writes directly (and the migration log): never a projection, never rebuilt.
+COMMAND_TABLES = frozenset({"handles", "auth_tokens", "accounts", "schema_migrations"})
+
+
+def remove_projections(settings: Settings, keyspace: str) -> None:
+    """Removes a retired version's durable projections: a rebuilt version's keyspace is dropped; the configured
+    keyspace keeps its command-side tables and has only its projection tables emptied."""
+    cluster, session = connect(settings)
+    try:
+        if keyspace != settings.keyspace:
+            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+            return
+        rows = session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))
+        for table in sorted({r.table_name for r in rows} - COMMAND_TABLES):
+            session.execute(f"TRUNCATE {keyspace}.{table}", timeout=120)
+    finally:
+        cluster.shutdown()
+
+
 def drop(settings: Settings) -> None:
     """Deletes a whole deployment's topics and keyspace: for throwaway ones (tests, benchmarks), never live data."""
     cluster, session = connect(settings)
     try:
-        session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
+        rebuilt = re.compile(re.escape(settings.keyspace) + r"_v\d+")  # the keyspaces its rebuilds made
+        rows = session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+        for ks in [settings.keyspace, *(r.keyspace_name for r in rows if rebuilt.fullmatch(r.keyspace_name))]:
+            session.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
     finally:
         cluster.shutdown()
 

@@ -1,10 +1,11 @@
-"""What operators run against a deployment: rebuild timelines into a new version beside the live one,
+"""What operators run against a deployment: rebuild read models into a new version beside the live one,
 promote it, verify what is served against the event log, and see the state of the whole pipeline.
 
-The rebuild never stops the live version: it fills a new key prefix from the log (fast, fan-out off),
-materializes the timelines of the users who are active now, then the worker takes the version over from
-where the rebuild stopped and keeps it current until it is promoted. Promoting moves one pointer; the API
-follows it within `CHIRP_VERSION_REFRESH_S`; only after that are the old version's keys removed.
+The rebuild never stops the live version: it fills the new version's own locations from the log (a Redis
+prefix for timelines, fan-out off, then the timelines of the users active now; a fresh keyspace for the
+durable projections), then the worker takes the version over from where the rebuild stopped and keeps it
+current until it is promoted. Promoting moves one pointer; the API follows it within
+`CHIRP_VERSION_REFRESH_S`; only after that is the data no version uses any more removed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,10 +25,10 @@ from infra.offsets import end_offsets
 from infra.settings import Settings
 from projections.reference import ReferenceModel
 from projections.stores.cassandra import CassandraProjections
-from projections.stores.redis import RedisTimelines
-from projections.versions import Version, VersionRegistry, key_patterns
+from projections.stores.redis import RedisProgress, RedisTimelines
+from projections.versions import Version, VersionRegistry, leftovers
 from schemas.codec import DecodeError, default_codec
-from streams.replay import LogReader, RebuildResult, rebuild_timelines
+from streams.replay import LogReader, RebuildResult, Rebuilt, rebuild
 
 UNLINK_CHUNK = 1_000
 
@@ -47,22 +49,41 @@ def _timelines(settings: Settings, client: aioredis.Redis, prefix: str) -> Redis
 # Rebuild ---------------------------------------------------------------------------------------------
 
 
-async def replay_timelines(settings: Settings, show: bool = True) -> tuple[Version, RebuildResult]:
-    """A new version rebuilt from offset 0, caught up by the worker, left `ready` for `promote`."""
+async def replay(
+    settings: Settings, what: Rebuilt, since: datetime | None = None, show: bool = True
+) -> tuple[Version, RebuildResult]:
+    """A new version rebuilt from the log, caught up by the worker, left `ready` for `promote`. It has its own
+    timelines (`timelines`, `all`) and its own keyspace (`projections`, `all`); the rest it shares with the
+    live version, which keeps writing that."""
+    base = settings.redis_prefix
     client = _client(settings)
     try:
-        registry = VersionRegistry(client, settings.redis_prefix)
+        registry = VersionRegistry(client, base)
         live = await registry.live()
-        active = await active_users(client, live.prefix(settings.redis_prefix))
-        version = await registry.create(note=f"timelines rebuilt from the log while {live.name} was live")
-        prefix = version.prefix(settings.redis_prefix)
+        own_timelines, own_keyspace = what in ("timelines", "all"), what in ("projections", "all")
+        active = await active_users(client, live.prefix(base)) if own_timelines else []
+        since_note = f" since {since.isoformat()}" if since else ""
+        version = await registry.create(
+            note=f"{what} rebuilt from the log{since_note} while {live.name} was live",
+            timelines="" if own_timelines else (live.timelines or live.name),
+            keyspace=f"{settings.keyspace}_{{name}}" if own_keyspace else live.keyspace,
+        )
+        if own_keyspace:
+            await asyncio.to_thread(create_keyspace, settings, version.keyspace)
         group = f"{settings.topic_prefix}rebuild-{version.name}"
-        result = await rebuild_timelines(settings, prefix, group, warm=lambda: active, show=show)
+        result = await rebuild(settings, version, what, group, warm=lambda: active, show=show, since=since)
         await registry.set_state(version.name, "following")  # the worker takes it from here
-        await wait_caught_up(settings, _timelines(settings, client, prefix), show, f"worker catching {version.name} up")
+        progress = RedisProgress(client, version.own_prefix(base))
+        await wait_caught_up(settings, progress, show, f"worker catching {version.name} up")
         return await registry.set_state(version.name, "ready"), result
     finally:
         await client.aclose()
+
+
+def create_keyspace(settings: Settings, keyspace: str) -> None:
+    from infra.migrate import ensure_keyspace
+
+    ensure_keyspace(settings.model_copy(update={"keyspace": keyspace}), report=lambda _: None)
 
 
 async def active_users(client: aioredis.Redis, prefix: str) -> list[int]:
@@ -72,7 +93,7 @@ async def active_users(client: aioredis.Redis, prefix: str) -> list[int]:
 
 
 async def wait_caught_up(
-    settings: Settings, timelines: RedisTimelines, show: bool, desc: str, deadline_s: float | None = None
+    settings: Settings, timelines: RedisProgress, show: bool, desc: str, deadline_s: float | None = None
 ) -> None:
     """Until a version's progress reaches the end offsets taken now (the worker writes it)."""
     ends = {k: v for k, v in (await end_offsets(settings)).items() if v > 0}
@@ -98,9 +119,9 @@ async def rebuild_user(settings: Settings, user_id: int) -> int:
     """One user's home timeline rebuilt in place in the live version: the follow list again from Cassandra,
     then the timeline from the authors' lists. Returns its entries."""
     client = _client(settings)
-    cluster, session = cassandra.connect(settings, settings.keyspace)
+    live = await VersionRegistry(client, settings.redis_prefix).live()
+    cluster, session = cassandra.connect(settings, live.keyspace_in(settings.keyspace))
     try:
-        live = await VersionRegistry(client, settings.redis_prefix).live()
         p = live.prefix(settings.redis_prefix)
         followees = await _all_following(CassandraProjections(session), user_id)
         async with client.pipeline(transaction=True) as pipe:
@@ -131,8 +152,15 @@ async def _all_following(durable: CassandraProjections, user_id: int) -> list[in
 # Promote ----------------------------------------------------------------------------------------------
 
 
-async def promote(settings: Settings, name: str, show: bool = True) -> tuple[Version, int]:
-    """Switches reads to `name`; once every API process has followed, removes the old version's keys."""
+@dataclass(frozen=True)
+class Promoted:
+    old: Version
+    keys_removed: int
+    keyspace_removed: str | None  # the keyspace dropped, or whose projection tables were emptied
+
+
+async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
+    """Switches reads to `name`; once every API process has followed, removes the data no version uses."""
     client = _client(settings)
     try:
         registry = VersionRegistry(client, settings.redis_prefix)
@@ -140,17 +168,24 @@ async def promote(settings: Settings, name: str, show: bool = True) -> tuple[Ver
         # API processes re-read the pointer every CHIRP_VERSION_REFRESH_S: the old version must stay whole
         # until all of them have moved, so no read in flight finds it half removed.
         await asyncio.sleep(2 * settings.version_refresh_s + 1)
-        removed = await remove_version(client, settings.redis_prefix, old.name, show)
-        return old, removed
+        gone = leftovers(settings.redis_prefix, old, await registry.all())
+        removed = await remove_keys(client, gone.patterns, f"removing {old.name}", show)
+        keyspace = None
+        if gone.keyspace is not None:
+            from infra.migrate import remove_projections
+
+            keyspace = gone.keyspace or settings.keyspace
+            await asyncio.to_thread(remove_projections, settings, keyspace)
+        return Promoted(old, removed, keyspace)
     finally:
         await client.aclose()
 
 
-async def remove_version(client: aioredis.Redis, base: str, name: str, show: bool = True) -> int:
-    """Deletes a version's keys in batches (UNLINK frees memory in the background, never blocking Redis)."""
+async def remove_keys(client: aioredis.Redis, patterns: list[str], desc: str, show: bool = True) -> int:
+    """Deletes keys in batches (UNLINK frees memory in the background, never blocking Redis)."""
     removed = 0
-    with tqdm(desc=f"removing {name}", unit="keys", unit_scale=True, disable=not show, mininterval=1) as bar:
-        for pattern in key_patterns(base, name):
+    with tqdm(desc=desc, unit="keys", unit_scale=True, disable=not show, mininterval=1) as bar:
+        for pattern in patterns:
             chunk: list[Any] = []
             async for key in client.scan_iter(match=pattern, count=UNLINK_CHUNK):
                 chunk.append(key)
@@ -199,12 +234,13 @@ async def verify(
     from projections.queries import Queries
 
     client = _client(settings)
-    cluster, session = cassandra.connect(settings, settings.keyspace)
+    live = await VersionRegistry(client, settings.redis_prefix).live()
+    cluster, session = cassandra.connect(settings, live.keyspace_in(settings.keyspace))
     try:
-        live = await VersionRegistry(client, settings.redis_prefix).live()
         timelines = _timelines(settings, client, live.prefix(settings.redis_prefix))
-        if await timelines.progress():
-            await wait_caught_up(settings, timelines, show, f"waiting for the worker ({live.name})")
+        progress = RedisProgress(client, live.own_prefix(settings.redis_prefix))
+        if await progress.progress():
+            await wait_caught_up(settings, progress, show, f"waiting for the worker ({live.name})")
         else:  # wiped, or never written: nothing to wait for, and the check will say what is missing
             report(f"warning: {live.name} has no recorded progress (was Redis wiped?); verifying it as it is")
         model = await reference_model(settings, show)
@@ -270,7 +306,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
         for v in await VersionRegistry(client, settings.redis_prefix).all():
             behind = -1
             if v.state != "retired":
-                progress = await _timelines(settings, client, v.prefix(settings.redis_prefix)).progress()
+                progress = await RedisProgress(client, v.own_prefix(settings.redis_prefix)).progress()
                 behind = sum(max(0, end - progress.get(k, 0)) for k, end in ends.items())
             versions.append((v, behind))
         committed = await admin.list_consumer_group_offsets(settings.worker_group)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -22,41 +23,87 @@ def _fail(exc: Exception) -> None:
     sys.exit(1)
 
 
+def _since(value: str) -> datetime | None:
+    """`earliest`, or an ISO-8601 time (a date alone is midnight; no zone is UTC)."""
+    if value == "earliest":
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: use `earliest` or an ISO-8601 time such as 2026-11-25T08:00:00Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @click.command()
-@click.argument("what", type=click.Choice(["timelines"]))
+@click.argument("what", type=click.Choice(["timelines", "projections", "all"]))
+@click.option(
+    "--from",
+    "start",
+    default="earliest",
+    show_default=True,
+    metavar="earliest|TIME",
+    help="Replay from the start of the log, or from the first event at or after TIME (ISO-8601).",
+)
 @click.option("--user", "user_id", type=int, default=None, help="Rebuild this one user's timeline in place, now.")
-def replay(what: str, user_id: int | None) -> None:
-    """Rebuild home timelines from the event log into a new version, while the live one keeps serving.
+def replay(what: str, start: str, user_id: int | None) -> None:
+    """Rebuild read models from the event log into a new version, while the live one keeps serving.
 
     \b
-    The new version (v2, v3, ...) gets its own Redis key prefix and consumer group. It is filled from
-    offset 0 with fan-out off, the timelines of the users active now are materialized, then the stream
-    worker (which must be running) brings it up to the end of the log and keeps it there. When the
-    version is ready, switch reads to it with `chirp promote <version>`.
+    timelines    home timelines, trends and the caches: a new Redis key prefix
+    projections  the durable projections (users, tweets, the graph, likes, search...): a new keyspace
+    all          both
+
+    \b
+    The new version (v2, v3, ...) gets its own locations and its own consumer group; what it does not
+    rebuild it shares with the live version. It is filled from the log with the live worker's projector
+    (timelines: fan-out off, then the timelines of the users active now are materialized), then the stream
+    worker (which must be running) brings it up to the end of the log and keeps it there. When it is
+    ready, switch reads to it with `chirp promote <version>`.
+
+    \b
+    --from TIME replays only the events at or after TIME: the version then holds what those events build
+    (for a rebuild whose earlier history does not matter, or a look at recent activity); `chirp verify`
+    compares with the whole log.
 
     \b
     Examples:
       chirp replay timelines              # prints the new version's name when it is ready
-      chirp promote v2                    # reads switch at once; v1's keys are then removed
+      chirp replay all                    # every read model, into a new prefix and keyspace
+      chirp promote v2                    # reads switch at once; the old data is then removed
       chirp replay timelines --user 3830415688119   # one damaged timeline, rebuilt in place
     """
-    from infra.operate import OperateError, rebuild_user, replay_timelines
+    from infra.operate import OperateError, rebuild_user
+    from infra.operate import replay as run
     from projections.versions import VersionError
 
+    since = _since(start)
+    if user_id is not None and (what != "timelines" or since is not None):
+        _fail(click.UsageError("--user rebuilds one home timeline in place: use it with `timelines` alone"))
     settings = _settings()
     try:
         if user_id is not None:
             n = asyncio.run(rebuild_user(settings, user_id))
             click.echo(f"timeline of {user_id} rebuilt in place: {n} entries")
             return
-        version, result = asyncio.run(replay_timelines(settings))
+        version, result = asyncio.run(run(settings, what, since))  # type: ignore[arg-type]
     except (OperateError, VersionError) as exc:
         _fail(exc)
         return
+    where = []
+    if what in ("timelines", "all"):
+        where.append(f"timelines under {version.prefix(settings.redis_prefix)!r}")
+    if what in ("projections", "all"):
+        where.append(f"projections in keyspace {version.keyspace}")
     click.echo(
-        f"{version.name} ready: {result.events:,} events replayed in {result.seconds:.1f}s "
-        f"({result.events_per_s:,.0f} events/s), {result.skipped} skipped (dead letters); "
-        f"{result.timelines:,} active timelines materialized in {result.warm_seconds:.1f}s"
+        f"{version.name} ready ({', '.join(where)}): {result.events:,} events replayed in {result.seconds:.1f}s "
+        f"({result.events_per_s:,.0f} events/s), {result.skipped} skipped (dead letters)"
+        + (
+            f"; {result.timelines:,} active timelines materialized in {result.warm_seconds:.1f}s"
+            if what != "projections"
+            else ""
+        )
     )
     click.echo(f"switch reads to it with: chirp promote {version.name}")
 
@@ -64,7 +111,7 @@ def replay(what: str, user_id: int | None) -> None:
 @click.command()
 @click.argument("version")
 def promote(version: str) -> None:
-    """Switch reads to a ready version at once, then remove the old version's keys in batches.
+    """Switch reads to a ready version at once, then remove the old version's data in batches.
 
     \b
     Example:
@@ -75,11 +122,16 @@ def promote(version: str) -> None:
 
     settings = _settings()
     try:
-        old, removed = asyncio.run(run(settings, version))
+        done = asyncio.run(run(settings, version))
     except VersionError as exc:
         _fail(exc)
         return
-    click.echo(f"{version} is live; {old.name} retired and its {removed:,} keys removed")
+    removed = f"{done.keys_removed:,} keys no version uses removed"
+    if done.keyspace_removed == settings.keyspace:
+        removed += f", projection tables of keyspace {done.keyspace_removed} emptied"
+    elif done.keyspace_removed:
+        removed += f", keyspace {done.keyspace_removed} dropped"
+    click.echo(f"{version} is live; {done.old.name} retired, {removed}")
 
 
 @click.command()
@@ -128,10 +180,14 @@ def echo_pipeline(settings: Settings) -> None:
     except UnknownTopicOrPartitionError:
         click.echo(f"\nno topics with the prefix {settings.topic_prefix!r} yet: run `chirp migrate` (or `make run`)")
         return
-    click.echo("\nversion  state      created                    behind  note")
+    click.echo("\nversion  state      created                    behind  timelines  keyspace")
     for v, behind in status.versions:
         lag = "-" if behind < 0 else f"{behind:,}"
-        click.echo(f"{v.name:<8} {v.state:<10} {v.created_at or '(initial)':<26} {lag:>6}  {v.note}")
+        tl = v.timelines or v.name
+        click.echo(
+            f"{v.name:<8} {v.state:<10} {v.created_at or '(initial)':<26} {lag:>6}  {tl:<9}  "
+            f"{v.keyspace_in(settings.keyspace)}{'  ' + v.note if v.note else ''}"
+        )
     click.echo(f"\nworker group {settings.worker_group}: lag per partition (end - committed)")
     for key, (end, done) in status.lag.items():
         click.echo(f"  {key:<40} {end - done:>8,}  (end {end:,})")

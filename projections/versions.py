@@ -1,11 +1,16 @@
-"""Versions of the Redis read model, so timelines can be rebuilt beside the live ones and switched to at once.
+"""Versions of the read models, so they can be rebuilt beside the live ones and switched to at once.
 
-Each version lives under its own key prefix: the first, `v1`, under the configured prefix itself, later
-ones under `<prefix>vN:`. A version is `building` while a bulk rebuild fills it, `following` once the
-worker keeps it up to date from where the rebuild stopped, `ready` when it has caught up, `live` when
-reads go to it, and `retired` when another one was promoted (then its keys are removed). The worker
-writes every version that is following, ready or live; each keeps its own progress (`<prefix>progress`:
-the next offset per partition), so the worker knows which events a version still needs.
+A version is two data locations: the Redis key prefix of its home timelines (and trends, caches) and the
+Cassandra keyspace of its durable projections. The first, `v1`, uses the configured prefix and keyspace.
+`chirp replay timelines` makes a version with its own prefix (`<prefix>vN:`) that shares the live
+keyspace; `replay projections` one with its own keyspace (`<keyspace>_vN`) that shares the live prefix;
+`replay all` one with both of its own. A version is `building` while a bulk rebuild fills it,
+`following` once the worker keeps it up to date from where the rebuild stopped, `ready` when it has
+caught up, `live` when reads go to it, and `retired` when another one was promoted (then whatever data
+no other version uses is removed). The worker writes every version that is following, ready or live,
+each location once: a shared one is written by the live pass. Each version keeps its own progress
+(`<prefix>vN:progress`, `<prefix>progress` for v1: the next offset per partition), so the worker knows
+which events a version still needs.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ WRITTEN = ("following", "ready", "live")
 # What a version holds (see docs/architecture.md): single keys and key families. Removing v1, whose prefix
 # is the base prefix itself, goes by these patterns so it never touches another version's keys.
 SINGLE_KEYS = ("celebs", "progress", "stats")
+OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats")
 
 
@@ -37,9 +43,62 @@ class Version:
     state: str
     created_at: str
     note: str = ""
+    timelines: str = ""  # the version whose Redis prefix holds this one's timelines ("": its own)
+    keyspace: str = ""  # the Cassandra keyspace of its durable projections ("": the configured one)
 
     def prefix(self, base: str) -> str:
+        """Where its timelines are (possibly another version's prefix, shared)."""
+        return prefix_of(base, self.timelines or self.name)
+
+    def own_prefix(self, base: str) -> str:
+        """Where its own bookkeeping is (progress, stats): never shared."""
         return prefix_of(base, self.name)
+
+    def keyspace_in(self, base_keyspace: str) -> str:
+        return self.keyspace or base_keyspace
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What the worker writes for one version: the locations no version written before it has written."""
+
+    version: Version
+    timelines: bool
+    durable: bool
+    primary: bool  # the live version's pass: it alone dead-letters, counts metrics and publishes
+
+
+def passes(versions: Sequence[Version]) -> list[Pass]:
+    """The written versions, the live one first, each writing the locations no pass before it wrote."""
+    out: list[Pass] = []
+    prefixes: set[str] = set()
+    keyspaces: set[str] = set()
+    for v in written(versions):
+        tl, ks = v.timelines or v.name, v.keyspace
+        out.append(Pass(v, tl not in prefixes, ks not in keyspaces, primary=not out))
+        prefixes.add(tl)
+        keyspaces.add(ks)
+    return out
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What a retired version leaves that no other version uses: Redis key patterns and a keyspace."""
+
+    patterns: list[str]
+    keyspace: str | None  # "" means the configured keyspace: its projection tables, never the keyspace itself
+
+
+def leftovers(base: str, retired: Version, versions: Sequence[Version]) -> Leftovers:
+    """The data of `retired` that no other version still being written or served uses."""
+    in_use = [v for v in versions if v.state != "retired" and v.name != retired.name]
+    tl_owner = retired.timelines or retired.name
+    own = retired.own_prefix(base)
+    patterns = [f"{own}{k}" for k in OWN_KEYS] + [f"{own}stats:*"]
+    if all((v.timelines or v.name) != tl_owner for v in in_use):
+        patterns += key_patterns(base, tl_owner)
+    keyspace = None if any(v.keyspace == retired.keyspace for v in in_use) else retired.keyspace
+    return Leftovers(patterns, keyspace)
 
 
 def prefix_of(base: str, name: str) -> str:
@@ -88,10 +147,16 @@ class VersionRegistry:
     async def live(self) -> Version:
         return next(v for v in await self.all() if v.state == "live")
 
-    async def create(self, note: str) -> Version:
-        """A new version, building, named after the highest one so far."""
-        names = [int(v.name[1:]) for v in await self.all()]
-        version = Version(f"v{max(names) + 1}", "building", datetime.now(UTC).isoformat(timespec="seconds"), note)
+    def next_name(self, versions: Sequence[Version]) -> str:
+        return f"v{max(int(v.name[1:]) for v in versions) + 1}"
+
+    async def create(self, note: str, timelines: str = "", keyspace: str = "") -> Version:
+        """A new version, building, named after the highest one so far. `timelines` names the version whose
+        prefix it shares ("": its own); `keyspace` is its keyspace ("": the configured one), where `{name}`
+        stands for the new version's name."""
+        name = self.next_name(await self.all())
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        version = Version(name, "building", created, note, timelines, keyspace.replace("{name}", name))
         if not await self.r.hsetnx(self.key, version.name, json.dumps(asdict(version))):
             raise VersionError(f"{version.name} was created by someone else at the same time; try again")
         return version

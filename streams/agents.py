@@ -23,7 +23,7 @@ from cassandra.cluster import NoHostAvailable
 from infra.settings import Settings
 from projections.model import BatchStats
 from projections.projector import Outcome, Projector
-from projections.versions import Version, gaps, written
+from projections.versions import Pass, gaps, passes
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event, TweetPosted
 from schemas.topics import DEAD_LETTERS
@@ -67,7 +67,7 @@ class Worker:
         self.codec = default_codec()
         self.stores: Stores | None = None
         self._lock = asyncio.Lock()
-        self._versions: tuple[float, list[Version]] = (0.0, [])
+        self._passes_at: tuple[float, list[Pass]] = (0.0, [])
         self.lag = metrics.ConsumerLag()
 
     async def connect(self) -> Stores:
@@ -89,25 +89,26 @@ class Worker:
         async for batch in batches:
             started = time.perf_counter()
             messages = [e.message for e in batch]
-            for i, version in enumerate(await self._written(stores)):
-                await self._apply(stores, version, messages, primary=i == 0)
+            for p in await self._passes(stores):
+                await self._apply(stores, p, messages)
             batch_seconds.observe(time.perf_counter() - started)
             self.lag.update(self.app.consumer)
 
-    async def _written(self, stores: Stores) -> list[Version]:
+    async def _passes(self, stores: Stores) -> list[Pass]:
         """The versions to write, re-read at most once a second (a promote is seen within a second)."""
-        at, versions = self._versions
-        if time.monotonic() - at > VERSIONS_TTL_S or not versions:
-            versions = written(await self._retry(stores.registry.all, "read versions"))
-            self._versions = (time.monotonic(), versions)
-        return versions
+        at, found = self._passes_at
+        if time.monotonic() - at > VERSIONS_TTL_S or not found:
+            found = passes(await self._retry(stores.registry.all, "read versions"))
+            self._passes_at = (time.monotonic(), found)
+        return found
 
-    async def _apply(self, stores: Stores, version: Version, messages: list[Any], primary: bool) -> None:
+    async def _apply(self, stores: Stores, p: Pass, messages: list[Any]) -> None:
         """One version's share of a batch: what its progress says it lacks, gaps first, then the batch."""
-        projector, timelines = stores.projector(version.prefix(self.settings.redis_prefix), writes_durable=primary)
+        primary = p.primary
+        projector, timelines = await self._retry(lambda: stores.projector(p), "connect the stores")
         progress = await self._retry(timelines.progress, "read progress")
         for topic, partition, start, end in gaps(messages, progress):
-            log.info("catching %s up on %s:%d from %d to %d", version.name, topic, partition, start, end)
+            log.info("catching %s up on %s:%d from %d to %d", p.version.name, topic, partition, start, end)
             await self._catch_up(projector, timelines, topic, partition, start, end, primary)
         todo = [m for m in messages if m.offset >= progress.get(f"{m.topic}:{m.partition}", 0)]
         stats = BatchStats()

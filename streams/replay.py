@@ -1,11 +1,13 @@
-"""Rebuilding timelines from the event log, in bulk, into a Redis prefix of their own.
+"""Rebuilding read models from the event log, in bulk, into a version's own locations: a Redis prefix for
+timelines, a Cassandra keyspace for the durable projections, or both.
 
 The live worker applies events one batch at a time and fans every tweet out; a rebuild has the
 whole log ahead of it and nobody reading its output yet, so it does less: it records tweets in the
 authors' recent lists, the follow graph, likes, replies and the hydration cache (fan-out off), then
 materializes the home timelines of the users that should have one (the warm phase) from those lists,
-the same way a returning user's timeline is rebuilt on read. Events at or past the end offsets taken
-at the start are left for whoever continues from there with fan-out on.
+the same way a returning user's timeline is rebuilt on read. The durable projections are rebuilt by the
+same projector, writing a fresh keyspace. Events at or past the end offsets taken at the start are left
+for whoever continues from there (the worker, fan-out on).
 
 Offsets are committed under the rebuild's own consumer group after each batch, so an interrupted
 rebuild resumes where it stopped; every write is idempotent, so re-applying a batch is harmless.
@@ -18,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,15 +29,19 @@ from tqdm import tqdm
 from infra import cassandra
 from infra.offsets import end_offsets
 from infra.settings import Settings
-from projections.model import BatchStats, TweetView, UserView
+from projections.model import BatchStats
 from projections.projector import Projector
 from projections.stores.cassandra import CassandraProjections
-from projections.stores.redis import RedisTimelines
+from projections.stores.null import NoTimelines, ReadOnlyDurable
+from projections.stores.redis import RedisProgress, RedisTimelines
+from projections.versions import Version
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event
+from streams.wiring import side_projections
 
 log = logging.getLogger("chirp.replay")
 
+Rebuilt = Literal["timelines", "projections", "all"]
 FETCH_RECORDS = 5_000
 Offsets = dict[TopicPartition, int]
 WARM_CHUNK = 100
@@ -54,59 +60,38 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-class NoDurableWrites:
-    """The durable projections are not the rebuild's to change: their writes go nowhere."""
-
-    def save_user(self, user: UserView, at: datetime) -> None: ...
-    def save_tweet(self, t: TweetView) -> None: ...
-    def edit_tweet(self, tweet_id: int, content: str, at: datetime) -> None: ...
-    def delete_tweet(self, tweet_id: int, author_id: int, reply_to: int | None, at: datetime) -> None: ...
-    def follow(self, follower: int, followee: int, at: datetime) -> None: ...
-    def unfollow(self, follower: int, followee: int, at: datetime) -> None: ...
-    def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None: ...
-    async def flush(self) -> None: ...
-
-
-class ReadOnlyDurable:
-    """Cassandra for lookups (the author of a tweet an edit names), never for writes."""
-
-    def __init__(self, store: CassandraProjections) -> None:
-        self.store = store
-
-    def writes(self) -> NoDurableWrites:
-        return NoDurableWrites()
-
-    async def tweets(self, ids: Sequence[int]) -> dict[int, TweetView]:
-        return await self.store.tweets(ids)
-
-
-async def rebuild_timelines(
+async def rebuild(
     settings: Settings,
-    redis_prefix: str,
+    version: Version,
+    what: Rebuilt,
     group: str,
     warm: Callable[[], Sequence[int]] | None = None,
     show: bool = True,
+    since: datetime | None = None,
 ) -> RebuildResult:
-    """Replays every event topic from the start (or the group's last commit) up to the end offsets now,
-    into `redis_prefix`, then materializes the timelines of the users `warm()` names."""
-    client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=30)
-    cluster, session = cassandra.connect(settings, settings.keyspace)
+    """Replays every event topic from the start (`since`: the first offset at or after that time; or the
+    group's last commit) up to the end offsets now, into the version's locations `what` names; then, for
+    timelines, materializes those of the users `warm()` names."""
     s = settings
-    timelines = RedisTimelines(
-        client, redis_prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, push=False
+    client = aioredis.Redis.from_url(s.redis_url, socket_timeout=30)
+    cluster, session = cassandra.connect(s, version.keyspace_in(s.keyspace))
+    prefix = version.prefix(s.redis_prefix)
+    timelines = RedisTimelines(client, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, push=False)
+    store = CassandraProjections(session)
+    with_timelines, with_durable = what in ("timelines", "all"), what in ("projections", "all")
+    projector = Projector(
+        store if with_durable else ReadOnlyDurable(store),
+        timelines if with_timelines else NoTimelines(),
+        side_projections(s, client if with_timelines else None, prefix, session if with_durable else None),
     )
-    from streams.wiring import side_projections
-
-    extras = side_projections(settings, client, redis_prefix, None)
-    projector = Projector(ReadOnlyDurable(CassandraProjections(session)), timelines, extras)
     try:
         t0 = time.monotonic()
-        events, skipped, ends = await _replay(settings, group, projector, show)
-        await timelines.record_progress(
+        events, skipped, ends = await _replay(settings, group, projector, show, since)
+        await RedisProgress(client, version.own_prefix(s.redis_prefix)).record_progress(
             BatchStats(progress={f"{tp.topic}:{tp.partition}": n for tp, n in ends.items()})
         )
         t1 = time.monotonic()
-        users = list(warm()) if warm else []
+        users = list(warm()) if warm and with_timelines else []
         built = await _warm(timelines.with_push(), users, show)
         return RebuildResult(events, skipped, t1 - t0, built, time.monotonic() - t1)
     finally:
@@ -114,11 +99,13 @@ async def rebuild_timelines(
         cluster.shutdown()
 
 
-async def _replay(settings: Settings, group: str, projector: Projector, show: bool) -> tuple[int, int, Offsets]:
+async def _replay(
+    settings: Settings, group: str, projector: Projector, show: bool, since: datetime | None
+) -> tuple[int, int, Offsets]:
     """Applies everything below the end offsets now; returns (events, skipped, those end offsets)."""
     codec = default_codec()
     events = skipped = 0
-    reader = LogReader(settings, group, show)
+    reader = LogReader(settings, group, show, since=since)
     async for batch in reader.batches():
         decoded: list[Event] = []
         for value in batch:
@@ -136,11 +123,19 @@ class LogReader:
     """Every event topic, from the start (or a consumer group's last commit) up to the end offsets taken when
     reading starts. With a group, each batch is committed once the caller asks for the next one (it is done)."""
 
-    def __init__(self, settings: Settings, group: str | None = None, show: bool = True, desc: str = "replay") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        group: str | None = None,
+        show: bool = True,
+        desc: str = "replay",
+        since: datetime | None = None,
+    ) -> None:
         self.settings = settings
         self.group = group
         self.show = show
         self.desc = desc
+        self.since = since
         self.ends: Offsets = {}
 
     async def batches(self) -> AsyncIterator[list[bytes]]:
@@ -156,7 +151,8 @@ class LogReader:
         await consumer.start()
         try:
             consumer.assign(list(self.ends))
-            start = {tp: (await consumer.committed(tp) if self.group else 0) or 0 for tp in self.ends}
+            first = await self._first_offsets(consumer)
+            start = {tp: (await consumer.committed(tp) if self.group else None) or first[tp] for tp in self.ends}
             for tp, offset in start.items():
                 consumer.seek(tp, offset)
             todo = {tp for tp in self.ends if start[tp] < self.ends[tp]}
@@ -176,6 +172,14 @@ class LogReader:
                     bar.update(len(batch))
         finally:
             await consumer.stop()
+
+    async def _first_offsets(self, consumer: AIOKafkaConsumer) -> Offsets:
+        """Where reading starts without a commit: offset 0, or the first message at or after `since`."""
+        if self.since is None:
+            return {tp: 0 for tp in self.ends}
+        at = int(self.since.timestamp() * 1000)
+        found = await consumer.offsets_for_times({tp: at for tp in self.ends})
+        return {tp: (hit.offset if (hit := found.get(tp)) else self.ends[tp]) for tp in self.ends}
 
 
 def _until_end(

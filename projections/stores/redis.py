@@ -166,6 +166,20 @@ class RedisTimelines:
     # Progress of the stream worker, for `idle` checks and lag ----------------------------------------
 
     async def progress(self) -> dict[str, int]:
+        return await RedisProgress(self.r, self.p).progress()
+
+    async def record_progress(self, stats: BatchStats) -> None:
+        await RedisProgress(self.r, self.p).record_progress(stats)
+
+
+class RedisProgress:
+    """A version's bookkeeping under its own prefix (even when its data is shared with another version)."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self.r = client
+        self.p = prefix
+
+    async def progress(self) -> dict[str, int]:
         """`topic:partition` -> the next offset this version has applied."""
         raw = await self.r.hgetall(f"{self.p}progress")
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}

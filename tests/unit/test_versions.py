@@ -35,3 +35,29 @@ def test_each_version_owns_its_keys_only() -> None:
     assert "chirp:tl:*" in v1 and "chirp:celebs" in v1 and "chirp:progress" in v1
     assert not any(p.startswith("chirp:v") or p == "chirp:*" for p in v1)  # never another version's keys
     assert "chirp:live" not in v1 and "chirp:versions" not in v1  # the registry outlives versions
+
+
+def test_each_location_is_written_once_the_live_pass_first() -> None:
+    from projections.versions import passes
+
+    vs = [Version("v1", "live", ""), Version("v2", "following", "", timelines="v1", keyspace="ks_v2"),
+          Version("v3", "ready", "", keyspace=""), Version("v4", "building", "")]  # fmt: skip
+    got = [(p.version.name, p.timelines, p.durable, p.primary) for p in passes(vs)]
+    # v2 shares v1's timelines (its own keyspace); v3 shares v1's keyspace (its own timelines); v4 not written
+    assert got == [("v1", True, True, True), ("v2", False, True, False), ("v3", True, False, False)]
+    assert Version("v2", "ready", "", timelines="v1").prefix("c:") == "c:"
+    assert Version("v2", "ready", "", timelines="v1").own_prefix("c:") == "c:v2:"
+
+
+def test_a_retired_version_leaves_only_what_nobody_uses() -> None:
+    from projections.versions import leftovers
+
+    v1 = Version("v1", "retired", "")
+    v2 = Version("v2", "live", "", timelines="v1", keyspace="ks_v2")  # projections rebuilt: timelines shared
+    gone = leftovers("c:", v1, [v1, v2])
+    assert gone.keyspace == ""  # the configured keyspace's projection tables (v2 has its own keyspace)
+    assert "c:tl:*" not in gone.patterns and "c:progress" in gone.patterns  # v2 still reads v1's timelines
+    v3 = Version("v3", "live", "", keyspace="ks_v2")  # then timelines rebuilt: v1's prefix is free
+    v2r = Version("v2", "retired", "", timelines="v1", keyspace="ks_v2")
+    gone = leftovers("c:", v2r, [v1, v2r, v3])
+    assert gone.keyspace is None and "c:tl:*" in gone.patterns and "c:v2:progress" in gone.patterns
