@@ -168,10 +168,11 @@ main.add_command(tap)
 main.add_command(export)
 
 
-from infra.operate_cli import promote, replay, verify  # noqa: E402  (operators' tools: infra/operate.py)
+from infra.operate_cli import promote, replay, retire, verify  # noqa: E402  (operators' tools: infra/operate.py)
 
 main.add_command(replay)
 main.add_command(promote)
+main.add_command(retire)
 main.add_command(verify)
 
 

@@ -26,7 +26,7 @@ from infra.settings import Settings
 from projections.reference import ReferenceModel
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisProgress, RedisTimelines
-from projections.versions import Version, VersionRegistry, leftovers
+from projections.versions import Version, VersionError, VersionRegistry, leftovers
 from schemas.codec import DecodeError, default_codec
 from streams.replay import LogReader, RebuildResult, Rebuilt, rebuild
 
@@ -168,17 +168,41 @@ async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
         # API processes re-read the pointer every CHIRP_VERSION_REFRESH_S: the old version must stay whole
         # until all of them have moved, so no read in flight finds it half removed.
         await asyncio.sleep(2 * settings.version_refresh_s + 1)
-        gone = leftovers(settings.redis_prefix, old, await registry.all())
-        removed = await remove_keys(client, gone.patterns, f"removing {old.name}", show)
-        keyspace = None
-        if gone.keyspace is not None:
-            from infra.migrate import remove_projections
-
-            keyspace = gone.keyspace or settings.keyspace
-            await asyncio.to_thread(remove_projections, settings, keyspace)
-        return Promoted(old, removed, keyspace)
+        return await _remove_leftovers(settings, client, registry, old, show)
     finally:
         await client.aclose()
+
+
+async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
+    """Discards a version that is not live (a rebuild not wanted): the worker stops writing it, then the data
+    no other version uses is removed."""
+    client = _client(settings)
+    try:
+        registry = VersionRegistry(client, settings.redis_prefix)
+        version = await registry.get(name)
+        if version.state == "live":
+            raise VersionError(f"{name} is live: promote another version instead (that retires {name})")
+        if version.state == "retired":
+            raise VersionError(f"{name} is already retired")
+        await registry.set_state(name, "retired")
+        await asyncio.sleep(max(2 * settings.version_refresh_s, 2.0) + 1)  # the worker re-reads versions each second
+        return await _remove_leftovers(settings, client, registry, version)
+    finally:
+        await client.aclose()
+
+
+async def _remove_leftovers(
+    settings: Settings, client: aioredis.Redis, registry: VersionRegistry, old: Version, show: bool = True
+) -> Promoted:
+    gone = leftovers(settings.redis_prefix, old, await registry.all())
+    removed = await remove_keys(client, gone.patterns, f"removing {old.name}", show)
+    keyspace = None
+    if gone.keyspace is not None:
+        from infra.migrate import remove_projections
+
+        keyspace = gone.keyspace or settings.keyspace
+        await asyncio.to_thread(remove_projections, settings, keyspace)
+    return Promoted(old, removed, keyspace)
 
 
 async def remove_keys(client: aioredis.Redis, patterns: list[str], desc: str, show: bool = True) -> int:

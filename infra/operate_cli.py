@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -126,12 +127,38 @@ def promote(version: str) -> None:
     except VersionError as exc:
         _fail(exc)
         return
+    click.echo(f"{version} is live; {done.old.name} retired, {_removed(settings, done)}")
+
+
+def _removed(settings: Settings, done: Any) -> str:
     removed = f"{done.keys_removed:,} keys no version uses removed"
     if done.keyspace_removed == settings.keyspace:
         removed += f", projection tables of keyspace {done.keyspace_removed} emptied"
     elif done.keyspace_removed:
         removed += f", keyspace {done.keyspace_removed} dropped"
-    click.echo(f"{version} is live; {done.old.name} retired, {removed}")
+    return removed
+
+
+@click.command()
+@click.argument("version")
+def retire(version: str) -> None:
+    """Discard a version that is not live (a rebuild you do not want): the worker stops writing it, then
+    its data that no other version uses is removed.
+
+    \b
+    Example:
+      chirp retire v3
+    """
+    from infra.operate import retire as run
+    from projections.versions import VersionError
+
+    settings = _settings()
+    try:
+        done = asyncio.run(run(settings, version))
+    except VersionError as exc:
+        _fail(exc)
+        return
+    click.echo(f"{version} retired, {_removed(settings, done)}")
 
 
 @click.command()

@@ -257,3 +257,11 @@ def test_replay_from_a_time_replays_only_what_came_after_it(dep: Deployment) -> 
     assert "v4 ready" in out.stdout and ": 3 events replayed" in out.stdout, out.stdout
     bad = dep.cli("replay", "all", "--from", "yesterday")
     assert bad.returncode == 2 and "ISO-8601" in bad.stderr
+
+    gone = dep.cli("retire", "v4")  # a rebuild nobody wants: discarded, its own data removed
+    assert gone.returncode == 0 and f"keyspace {dep.settings.keyspace}_v4 dropped" in gone.stdout, gone.stdout
+    assert _tables(dep.settings, f"{dep.settings.keyspace}_v4") == {}  # no tables: the keyspace is gone
+    assert dep.cli("retire", "v3").returncode == 1  # the live version cannot be discarded
+    import redis
+
+    assert not list(redis.Redis.from_url(dep.settings.redis_url).scan_iter(f"{dep.settings.redis_prefix}v4:*"))
