@@ -13,6 +13,7 @@ from fastapi import Request
 
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
+from projections.notifications import NotificationStore, PendingMarks
 from projections.queries import Queries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
@@ -81,6 +82,8 @@ class Wiring:
     ids: IdGenerator
     tweets: TweetState = field(default_factory=MemoryTweetState)
     queries: Queries | None = None
+    notifications: NotificationStore | None = None
+    read_marks: PendingMarks | None = None
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -129,6 +132,7 @@ async def connect(settings: Settings) -> Wiring:
         closers=[close_cassandra, r.aclose, events.stop],
     )
     _serve_version(w, r, durable, live.prefix(settings.redis_prefix))
+    _serve_notifications(w, r, session)
     follower = asyncio.create_task(_follow_live(w, r, durable, registry, live.name))
 
     async def stop_following() -> None:
@@ -143,6 +147,14 @@ def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str
     s = w.settings
     timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
     w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
+
+
+def _serve_notifications(w: Wiring, r: Any, session: Any) -> None:
+    from projections.stores.cassandra_notifications import CassandraNotifications
+    from projections.stores.redis_notifications import RedisPendingMarks
+
+    w.notifications = CassandraNotifications(session)
+    w.read_marks = RedisPendingMarks(r, w.settings.redis_prefix)
 
 
 async def _follow_live(w: Wiring, r: Any, durable: CassandraProjections, registry: Any, current: str) -> None:

@@ -35,19 +35,42 @@ class Stores:
             s = self.settings
             tl = RedisTimelines(self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
             durable = self.durable if writes_durable else ReadOnlyDurable(self.durable)
-            extras = side_projections(s, self.redis, prefix, self.durable.s if writes_durable else None)
+            extras = side_projections(
+                s, self.redis, prefix, self.durable.s if writes_durable else None, publish=writes_durable
+            )
             self._built[key] = (Projector(durable, tl, extras), tl)
         return self._built[key]
 
 
 def side_projections(
-    settings: Settings, redis: aioredis.Redis | None, prefix: str, session: Session | None
+    settings: Settings, redis: aioredis.Redis | None, prefix: str, session: Session | None, publish: bool = False
 ) -> list[Projection]:
     """The further read models (search, trends, notifications), one list for the worker and the replays:
     those kept in Redis under a version's `prefix` when `redis` is given, those kept in Cassandra when
-    `session` (on the keyspace to write) is given."""
+    `session` (on the keyspace to write) is given. `publish`: the live pass, the one that pushes to clients."""
     out: list[Projection] = []
+    if session is not None and redis is not None:
+        out.append(_notifications(settings, redis, prefix, session, publish))
     return out
+
+
+def _notifications(
+    settings: Settings, redis: aioredis.Redis, prefix: str, session: Session, publish: bool
+) -> Projection:
+    from projections.notifications import NotificationFeed, NotificationsProjection
+    from projections.queries import Queries
+    from projections.stores.cassandra_notifications import CassandraNotifications
+    from projections.stores.redis_notifications import RedisPendingMarks, RedisPublisher, StoreTweetAuthors
+
+    s = settings
+    durable = CassandraProjections(session)
+    store = CassandraNotifications(session)
+    publisher = None
+    if publish:
+        tl = RedisTimelines(redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+        feed = NotificationFeed(store, Queries(tl, durable), RedisPendingMarks(redis, s.redis_prefix))
+        publisher = RedisPublisher(redis, s.redis_prefix, feed)
+    return NotificationsProjection(store, StoreTweetAuthors(redis, prefix, durable), publisher)
 
 
 async def connect(settings: Settings) -> Stores:
