@@ -97,6 +97,7 @@ class Notification:
 class Insert:
     n: Notification
     refs: tuple[str, ...]
+    at: datetime  # the event time, to the microsecond (n.created_at is to the millisecond, as Cassandra keeps it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,12 +238,13 @@ def plan(events: Sequence[Event], authors: dict[int, int], stored: dict[str, Ref
     ops: list[Op] = []
 
     def insert(n: Notification, *names: str) -> None:
-        ops.append(Insert(n, names))
+        ops.append(Insert(n, names, at))
         for name in names:
             refs.setdefault(name, set()).add((n.user_id, n.notification_id))
 
     for e in events:
         at = e.meta.occurred_at
+        ms = at.replace(microsecond=at.microsecond // 1000 * 1000)
         match e:
             case TweetPosted():
                 parent = authors.get(e.reply_to) if e.reply_to is not None else None
@@ -250,12 +252,12 @@ def plan(events: Sequence[Event], authors: dict[int, int], stored: dict[str, Ref
                 if parent is not None and parent not in told:
                     told.add(parent)
                     nid = notification_id(at, f"reply:{e.tweet_id}:{parent}")
-                    insert(Notification(parent, nid, "reply", e.author_id, e.tweet_id, at), tweet_ref(e.tweet_id))
+                    insert(Notification(parent, nid, "reply", e.author_id, e.tweet_id, ms), tweet_ref(e.tweet_id))
                 for user in e.mentions:
                     if user not in told:
                         told.add(user)
                         nid = notification_id(at, f"mention:{e.tweet_id}:{user}")
-                        insert(Notification(user, nid, "mention", e.author_id, e.tweet_id, at), tweet_ref(e.tweet_id))
+                        insert(Notification(user, nid, "mention", e.author_id, e.tweet_id, ms), tweet_ref(e.tweet_id))
             case TweetDeleted():
                 ref = tweet_ref(e.tweet_id)
                 for user, nid in sorted(refs.pop(ref, set())):
@@ -265,7 +267,7 @@ def plan(events: Sequence[Event], authors: dict[int, int], stored: dict[str, Ref
                 author = authors.get(e.tweet_id)
                 if author is not None and author != e.user_id:
                     nid = notification_id(at, f"like:{e.tweet_id}:{e.user_id}")
-                    n = Notification(author, nid, "like", e.user_id, e.tweet_id, at)
+                    n = Notification(author, nid, "like", e.user_id, e.tweet_id, ms)
                     insert(n, like_ref(e.tweet_id, e.user_id), tweet_ref(e.tweet_id))
             case TweetUnliked():
                 ref = like_ref(e.tweet_id, e.user_id)
@@ -277,7 +279,7 @@ def plan(events: Sequence[Event], authors: dict[int, int], stored: dict[str, Ref
             case UserFollowed():
                 if e.follower_id != e.followee_id:
                     nid = notification_id(at, f"follow:{e.follower_id}:{e.followee_id}")
-                    n = Notification(e.followee_id, nid, "follow", e.follower_id, None, at)
+                    n = Notification(e.followee_id, nid, "follow", e.follower_id, None, ms)
                     insert(n, follow_ref(e.follower_id, e.followee_id))
             case UserUnfollowed():
                 ref = follow_ref(e.follower_id, e.followee_id)

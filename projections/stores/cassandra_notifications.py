@@ -67,7 +67,7 @@ class CassandraNotifications:
         for op in ops:
             match op:
                 case Insert(n=n, refs=refs):
-                    ts, bucket = _ts(n.created_at), bucket_of(n.notification_id)
+                    ts, bucket = _ts(op.at), bucket_of(n.notification_id)
                     add((self._insert, (n.user_id, bucket, n.notification_id, n.kind, n.actor_id, n.tweet_id,
                                         n.created_at, ts)))  # fmt: skip
                     if (n.user_id, bucket) not in self.known_buckets:

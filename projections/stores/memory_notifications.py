@@ -9,8 +9,7 @@ from projections.notifications import DropRef, DropRefRow, Insert, Mark, Notific
 
 
 def _ts(op: Insert | Remove | DropRef | DropRefRow | Mark) -> int:
-    at = op.n.created_at if isinstance(op, Insert) else op.at
-    return int(at.timestamp() * 1_000_000)
+    return int(op.at.timestamp() * 1_000_000)
 
 
 class MemoryNotifications:
