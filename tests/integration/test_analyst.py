@@ -286,6 +286,8 @@ def _read_export(path: Path) -> list[dict[str, Any]]:
                 row[k] = v.to_pydatetime()
             elif k == "media" and v is not None:
                 row[k] = [dict(m) for m in v]
+            elif k == "mentions" and v is not None:
+                row[k] = [int(x) for x in v]  # pandas hands a list column back as a numpy array
     return rows
 
 
