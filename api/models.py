@@ -169,3 +169,43 @@ class UserOut(Author):
 class UserPage(BaseModel):
     users: list[Author]
     next_cursor: str | None = None
+
+
+class NotificationOut(BaseModel):
+    """Mastodon's notification entity in chirp's names: who did what, about which tweet."""
+
+    id: str = Field(
+        description="Time-sortable notification id; also what `up_to` takes.", examples=["7251846523904777"]
+    )
+    type: Literal["mention", "reply", "like", "follow"]
+    created_at: datetime
+    account: Author = Field(description="Who mentioned, replied, liked or followed.")
+    tweet: TweetOut | None = Field(
+        None, description="The mentioning tweet, the reply, or the liked tweet; null for follow."
+    )
+    read: bool = Field(description="At or below the read marker.")
+
+
+class NotificationPage(BaseModel):
+    notifications: list[NotificationOut]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page; null at the end.")
+    unread_count: int = Field(
+        description="Notifications above the read marker, counted up to 1000 (1000 means 1000 or more)."
+    )
+
+
+class UnreadCount(BaseModel):
+    unread_count: int = Field(description="Notifications above the read marker, counted up to 1000.", examples=[3])
+
+
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    up_to: Id | None = Field(
+        None, description="The newest notification id read (inclusive); omitted: everything up to now."
+    )
+
+
+class MarkedRead(BaseModel):
+    up_to: str = Field(description="The marker recorded (never later than now).", examples=["7251846523904777"])
+    unread_count: int = Field(description="What is still unread once the marker applies, counted up to 1000.")

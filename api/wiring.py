@@ -13,6 +13,7 @@ from fastapi import Request
 
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
+from projections.notifications import NotificationStore, PendingMarks
 from projections.queries import Queries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
@@ -81,6 +82,8 @@ class Wiring:
     ids: IdGenerator
     tweets: TweetState = field(default_factory=MemoryTweetState)
     queries: Queries | None = None
+    notifications: NotificationStore | None = None
+    read_marks: PendingMarks | None = None
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -162,6 +165,15 @@ def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str
     s = w.settings
     timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
     w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
+    _serve_notifications(w, r, durable.s)
+
+
+def _serve_notifications(w: Wiring, r: Any, session: Any) -> None:
+    from projections.stores.cassandra_notifications import CassandraNotifications
+    from projections.stores.redis_notifications import RedisPendingMarks
+
+    w.notifications = CassandraNotifications(session)
+    w.read_marks = RedisPendingMarks(r, w.settings.redis_prefix)
 
 
 async def _follow_live(w: Wiring, r: Any, keyspaces: Keyspaces, registry: Any, current: Any) -> None:

@@ -6,9 +6,11 @@ registrations cannot both win; tokens are kept only as SHA-256 digests.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -39,6 +41,9 @@ class Accounts(Protocol):
     async def user_for_token(self, token: str) -> int | None: ...
     async def record_account(self, user_id: int, handle: str) -> None: ...
     async def user_exists(self, user_id: int) -> bool: ...
+    async def users_by_handle(self, handles: Sequence[str]) -> dict[str, int]:
+        """Lower-cased handle -> user id, for the handles claimed (unknown ones are left out)."""
+        ...
 
 
 class CassandraAccounts:
@@ -53,6 +58,7 @@ class CassandraAccounts:
         self._lookup = session.prepare("SELECT user_id FROM auth_tokens WHERE token_sha256 = ?")
         self._account = session.prepare("INSERT INTO accounts (user_id, handle, created_at) VALUES (?, ?, ?)")
         self._exists = session.prepare("SELECT user_id FROM accounts WHERE user_id = ?")
+        self._handle = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
         self._cache: OrderedDict[bytes, int] = OrderedDict()
         self._cache_size = cache_size
 
@@ -92,6 +98,11 @@ class CassandraAccounts:
     async def user_exists(self, user_id: int) -> bool:
         return bool(await execute(self.session, self._exists, (user_id,)))
 
+    async def users_by_handle(self, handles: Sequence[str]) -> dict[str, int]:
+        keys = sorted({handle_key(h) for h in handles})
+        rows = await asyncio.gather(*(execute(self.session, self._handle, (k,)) for k in keys))
+        return {k: r[0].user_id for k, r in zip(keys, rows, strict=True) if r and r[0].user_id is not None}
+
 
 class MemoryAccounts:
     """In-memory fake for unit tests; same contract as CassandraAccounts."""
@@ -122,3 +133,6 @@ class MemoryAccounts:
 
     async def user_exists(self, user_id: int) -> bool:
         return user_id in self.users
+
+    async def users_by_handle(self, handles: Sequence[str]) -> dict[str, int]:
+        return {handle_key(h): self.handles[handle_key(h)] for h in handles if handle_key(h) in self.handles}

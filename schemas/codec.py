@@ -119,6 +119,8 @@ def to_record(event: Event, version: int) -> dict[str, Any]:
         value = getattr(event, f)
         if f == "media":
             value = [{"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes} for m in value]
+        elif f == "mentions":
+            value = list(value)
         record[f] = value
     return record
 
@@ -131,6 +133,8 @@ def from_record(record: dict[str, Any]) -> Event:
     payload = {f: record[f] for f in _payload_fields(cls)}
     if "media" in payload:
         payload["media"] = tuple(Media(**m) for m in payload["media"])
+    if "mentions" in payload:
+        payload["mentions"] = tuple(payload["mentions"])
     return cls(meta, **payload)
 
 

@@ -48,6 +48,7 @@ class TweetPosted:
     content: str
     reply_to: int | None = None
     media: tuple[Media, ...] = field(default=())
+    mentions: tuple[int, ...] = field(default=())  # users named as @handle, resolved when accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,13 @@ class TweetUnliked:
     user_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationsRead:
+    meta: Meta
+    user_id: int
+    up_to: int
+
+
 Event = (
     UserRegistered
     | TweetPosted
@@ -102,6 +110,7 @@ Event = (
     | UserUnfollowed
     | TweetLiked
     | TweetUnliked
+    | NotificationsRead
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -115,5 +124,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         UserUnfollowed,
         TweetLiked,
         TweetUnliked,
+        NotificationsRead,
     )
 }

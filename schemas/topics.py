@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from schemas.events import (
     Event,
+    NotificationsRead,
     TweetDeleted,
     TweetEdited,
     TweetLiked,
@@ -47,7 +48,12 @@ FOLLOWS = Topic(
     "author's tweets also sees who follows that author.",
 )
 LIKES = Topic("likes", "tweet_id", (TweetLiked, TweetUnliked), "Likes, keyed by tweet.")
-USERS = Topic("users", "user_id", (UserRegistered,), "Accounts, keyed by user.")
+USERS = Topic(
+    "users",
+    "user_id",
+    (UserRegistered, NotificationsRead),
+    "Accounts and each user's own state (the notifications read marker), keyed by user.",
+)
 DEAD_LETTERS = Topic(
     "deadletters",
     None,

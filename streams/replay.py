@@ -82,7 +82,7 @@ async def rebuild(
     projector = Projector(
         store if with_durable else ReadOnlyDurable(store),
         timelines if with_timelines else NoTimelines(),
-        side_projections(s, client if with_timelines else None, prefix, session if with_durable else None),
+        side_projections(s, client, prefix, session, write_redis=with_timelines, write_cassandra=with_durable),
     )
     try:
         t0 = time.monotonic()

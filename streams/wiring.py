@@ -48,7 +48,9 @@ class Stores:
                 else NoTimelines()
             )
             durable: DurableProjections = store if p.durable else ReadOnlyDurable(store)
-            extras = side_projections(s, self.redis if p.timelines else None, prefix, store.s if p.durable else None)
+            extras = side_projections(
+                s, self.redis, prefix, store.s, write_redis=p.timelines, write_cassandra=p.durable, publish=p.primary
+            )
             self._built[p] = (
                 Projector(durable, timelines, extras),
                 RedisProgress(self.redis, v.own_prefix(s.redis_prefix)),
@@ -57,13 +59,42 @@ class Stores:
 
 
 def side_projections(
-    settings: Settings, redis: aioredis.Redis | None, prefix: str, session: Session | None
+    settings: Settings,
+    redis: aioredis.Redis,
+    prefix: str,
+    session: Session,
+    *,
+    write_redis: bool,
+    write_cassandra: bool,
+    publish: bool = False,
 ) -> list[Projection]:
-    """The further read models (search, trends, notifications), one list for the worker and the replays:
-    those kept in Redis under a version's `prefix` when `redis` is given, those kept in Cassandra when
-    `session` (on the keyspace to write) is given."""
+    """The further read models (search, trends, notifications), one list for the worker and the replays.
+    `prefix` and `session` are a version's locations, there for lookups in any case; the read models kept in
+    Redis are written when `write_redis`, those kept in Cassandra when `write_cassandra`. `publish`: the live
+    pass, the one that pushes to connected clients."""
     out: list[Projection] = []
+    if write_cassandra:
+        out.append(_notifications(settings, redis, prefix, session, publish))
     return out
+
+
+def _notifications(
+    settings: Settings, redis: aioredis.Redis, prefix: str, session: Session, publish: bool
+) -> Projection:
+    from projections.notifications import NotificationFeed, NotificationsProjection
+    from projections.queries import Queries
+    from projections.stores.cassandra_notifications import CassandraNotifications
+    from projections.stores.redis_notifications import RedisPendingMarks, RedisPublisher, StoreTweetAuthors
+
+    s = settings
+    durable = CassandraProjections(session)
+    store = CassandraNotifications(session)
+    publisher = None
+    if publish:
+        tl = RedisTimelines(redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+        feed = NotificationFeed(store, Queries(tl, durable), RedisPendingMarks(redis, s.redis_prefix))
+        publisher = RedisPublisher(redis, s.redis_prefix, feed)
+    return NotificationsProjection(store, StoreTweetAuthors(redis, prefix, durable), publisher)
 
 
 async def connect(settings: Settings) -> Stores:

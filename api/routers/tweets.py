@@ -21,6 +21,7 @@ from api.render import json_response, page_json, tweet_created_json, tweet_json
 from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.wiring import Wiring, wiring
+from projections.notifications import mentioned_handles
 from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
 router = APIRouter(tags=["tweets"])
@@ -40,6 +41,16 @@ async def _live_tweet(w: Wiring, tweet_id: int, what: str = "tweet") -> int:
     return author
 
 
+async def _mentions(w: Wiring, content: str) -> tuple[int, ...]:
+    """The users the text names as @handle, resolved now so that the event says who was mentioned
+    (replays need no lookups, and a handle's meaning is the one it had when the tweet was posted)."""
+    handles = mentioned_handles(content)
+    if not handles:
+        return ()
+    found = await w.accounts.users_by_handle(handles)
+    return tuple(dict.fromkeys(found[h] for h in handles if h in found))
+
+
 async def _own_tweet(w: Wiring, tweet_id: int, actor: int) -> None:
     if await _live_tweet(w, tweet_id) != actor:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"only the author may change tweet {tweet_id}")
@@ -57,7 +68,8 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
     if body.reply_to is not None:
         await _live_tweet(w, body.reply_to, "reply_to tweet")
     media = tuple(Media(m.url, m.type, m.alt_text, m.size_bytes) for m in body.media)
-    event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media)
+    mentions = await _mentions(w, body.content)
+    event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media, mentions)
     await w.events.append(event)
     await w.tweets.mark_pending(event.tweet_id, actor)
     return json_response(tweet_created_json(event), status.HTTP_201_CREATED)

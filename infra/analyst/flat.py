@@ -151,11 +151,14 @@ def arrow_type(avro_type: Any) -> tuple[pa.DataType, bool]:
 
 
 def id_fields(raw: dict[str, Any]) -> frozenset[str]:
-    """Top-level plain `long` fields of a schema: the 64-bit ids, which JSON output spells as strings."""
+    """Top-level plain `long` fields (and arrays of them, e.g. mentions) of a schema: the 64-bit ids, which
+    JSON output spells as strings."""
     return frozenset(f["name"] for f in raw["fields"] if _plain_long(f["type"]))
 
 
 def _plain_long(avro_type: Any) -> bool:
     if isinstance(avro_type, list):
         return any(_plain_long(t) for t in avro_type if t != "null")
+    if isinstance(avro_type, dict) and avro_type.get("type") == "array":
+        return _plain_long(avro_type["items"])
     return isinstance(avro_type, str) and avro_type == "long"

@@ -107,6 +107,8 @@ def _json_value(value: Any, is_id: bool) -> Any:
         return iso(value)
     if is_id and isinstance(value, int):
         return str(value)
+    if is_id and isinstance(value, list):
+        return [str(v) for v in value]
     return value
 
 

@@ -34,7 +34,7 @@ from tests.integration.support import AvscDecoder, WorkerProcess, chirp_cli, rea
 
 pytestmark = pytest.mark.integration
 
-IDS = {"actor_id", "user_id", "tweet_id", "author_id", "reply_to", "follower_id", "followee_id"}
+IDS = {"actor_id", "user_id", "tweet_id", "author_id", "reply_to", "follower_id", "followee_id", "up_to", "mentions"}
 MEDIA = {"url": "https://cdn.example.com/m/cat.jpg", "type": "image", "alt_text": "a cat", "size_bytes": 2048}
 DEADLINE_S = 30.0
 
@@ -136,6 +136,8 @@ def _as_json(record: dict[str, Any]) -> dict[str, Any]:
     for k, v in record.items():
         if isinstance(v, datetime):
             v = v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        elif k in IDS and isinstance(v, list):
+            v = [str(i) for i in v]
         elif k in IDS and v is not None:
             v = str(v)
         out[k] = v
@@ -286,6 +288,8 @@ def _read_export(path: Path) -> list[dict[str, Any]]:
                 row[k] = v.to_pydatetime()
             elif k == "media" and v is not None:
                 row[k] = [dict(m) for m in v]
+            elif k == "mentions" and v is not None:
+                row[k] = [int(x) for x in v]  # pandas hands a list column back as a numpy array
     return rows
 
 

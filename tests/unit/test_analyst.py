@@ -72,7 +72,7 @@ def test_tweets_flatten_to_envelope_then_every_payload_field_then_kafka() -> Non
     schema = flat_schema(TWEETS, default_codec())
     assert column_names(schema) == [
         *("event_id", "event_type", "schema_version", "occurred_at", "actor_id"),
-        *("tweet_id", "author_id", "content", "reply_to", "media"),
+        *("tweet_id", "author_id", "content", "reply_to", "media", "mentions"),
         *("kafka_partition", "kafka_offset", "kafka_timestamp"),
     ]
     by_name = {f["name"]: f for f in schema["fields"]}
@@ -137,7 +137,7 @@ def test_arrow_schema_uses_utc_microseconds_and_lists_of_structs() -> None:
 
 def test_ids_are_the_top_level_plain_longs() -> None:
     codec = default_codec()
-    assert id_fields(codec.latest["TweetPosted"].raw) == {"actor_id", "tweet_id", "author_id", "reply_to"}
+    assert id_fields(codec.latest["TweetPosted"].raw) == {"actor_id", "tweet_id", "author_id", "reply_to", "mentions"}
     assert id_fields(codec.latest["UserFollowed"].raw) == {"actor_id", "follower_id", "followee_id"}
 
 
@@ -148,20 +148,21 @@ def test_a_tapped_event_has_its_fields_ids_as_strings_and_where_it_sits() -> Non
     codec = default_codec()
     big = 383041568811982848  # past 2^53: would be rounded as a JSON number
     media = (Media("https://cdn.example/a.jpg", "image", "a cat", 2048),)
-    event = TweetPosted(Meta("e-1", T0, big), big + 1, big, "hi ✨", big - 5, media)
+    event = TweetPosted(Meta("e-1", T0, big), big + 1, big, "hi ✨ @x", big - 5, media, (big + 2,))
     line = Renderer(TWEETS, codec, None, io.StringIO()).line(record(codec.encode(event)))
     assert line is not None and line.endswith(b"\n")
     assert orjson.loads(line) == {
         "event_id": "e-1",
         "event_type": "TweetPosted",
-        "schema_version": 2,
+        "schema_version": 3,
         "occurred_at": "2026-01-02T03:04:05.678901Z",
         "actor_id": str(big),
         "tweet_id": str(big + 1),
         "author_id": str(big),
-        "content": "hi ✨",
+        "content": "hi ✨ @x",
         "reply_to": str(big - 5),
         "media": [{"url": "https://cdn.example/a.jpg", "type": "image", "alt_text": "a cat", "size_bytes": 2048}],
+        "mentions": [str(big + 2)],  # ids in a list are strings too
         "_kafka": {"partition": 1, "offset": 7, "timestamp": "2026-01-02T03:04:05.678000Z", "key": "42"},
     }
 
