@@ -12,8 +12,10 @@ from infra import cassandra
 from infra.settings import Settings
 from projections.ports import Projection
 from projections.projector import Projector
+from projections.search import SearchProjection
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.stores.search_cassandra import CassandraSearchStore
 from projections.versions import VersionRegistry
 from streams.replay import ReadOnlyDurable
 
@@ -47,6 +49,8 @@ def side_projections(
     those kept in Redis under a version's `prefix` when `redis` is given, those kept in Cassandra when
     `session` (on the keyspace to write) is given."""
     out: list[Projection] = []
+    if session is not None:
+        out.append(SearchProjection(CassandraSearchStore(session)))
     return out
 
 
