@@ -119,6 +119,7 @@ class SearchQueries:
         found: list[TweetView] = []
         scanned = 0
         while chunk:
+            chunk = chunk[: max_scan - scanned]
             views = {v.tweet_id: v for v in await self.hydrate([(p.tweet_id, p.author_id) for p in chunk])}
             for p in chunk:
                 scanned += 1

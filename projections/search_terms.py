@@ -105,15 +105,16 @@ class Analyzed:
     positions: tuple[Position, ...]
     terms: tuple[str, ...]  # distinct, hashtags and mentions first, then in text order; at most MAX_TERMS
 
-    def has_phrase(self, phrase: tuple[str, ...]) -> bool:
-        """True when consecutive positions answer to the phrase's terms in order."""
+    def has_phrase(self, phrase: tuple[Position, ...]) -> bool:
+        """True when consecutive positions answer to the phrase's positions in order (each of them to
+        every term of its counterpart)."""
         n = len(phrase)
         if n == 0:
             return True
-        if n == 1:
-            return phrase[0] in self.all_terms
+        if n == 1 and len(phrase[0]) == 1:
+            return phrase[0] <= self.all_terms  # a lone ideograph is indexed with no position
         ps = self.positions
-        return any(all(phrase[j] in ps[i + j] for j in range(n)) for i in range(len(ps) - n + 1))
+        return any(all(phrase[j] <= ps[i + j] for j in range(n)) for i in range(len(ps) - n + 1))
 
     @property
     def all_terms(self) -> frozenset[str]:
@@ -175,9 +176,9 @@ def _word_end(text: str, i: int) -> int:
     return i
 
 
-def analyze(text: str, *, query: bool = False) -> Analyzed:
-    """Cuts text into positions and terms. With `query`, a hashtag is one position answering only to
-    `#tag` (the user asked for the hashtag), where in a tweet it also answers to its bare word(s)."""
+def analyze(text: str) -> Analyzed:
+    """Cuts text into positions and terms. A hashtag's first position answers to `#tag` as well as to
+    its first bare word, so a query `#tag` (cut the same way) asks for both, and `tag` for the word."""
     text = normalize(text)
     positions: list[Position] = []
     extras: list[str] = []
@@ -197,12 +198,8 @@ def analyze(text: str, *, query: bool = False) -> Analyzed:
             if body and not body.isdigit():
                 tag = _cut("#" + body)
                 tags.append(tag)
-                if query:
-                    special = (end, [frozenset({tag})], [])
-                else:
-                    p, e = _plain(body)
-                    p = [p[0] | {tag}, *p[1:]] if p else [frozenset({tag})]
-                    special = (end, p, e)
+                p, e = _plain(body)
+                special = (end, [p[0] | {tag}, *p[1:]] if p else [frozenset({tag})], e)
         elif (
             ch == "@"
             and _kind(before) == _OTHER
@@ -250,7 +247,7 @@ MAX_QUERY_TERMS = 32
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "\uff02": '"'})
 _CHUNK = re.compile(r'(-?)"([^"]*)"|(\S+)')
 
-Phrase = tuple[str, ...]
+Phrase = tuple[Position, ...]
 
 
 class BadQuery(ValueError):
@@ -269,7 +266,7 @@ class Query:
     @property
     def terms(self) -> tuple[str, ...]:
         """The distinct terms a match must be indexed under."""
-        return tuple(dict.fromkeys(t for p in self.required for t in p))
+        return tuple(dict.fromkeys(t for phrase in self.required for p in phrase for t in sorted(p)))
 
     def matches(self, text: str) -> bool:
         """Whether a tweet's (current) text answers the query."""
@@ -292,7 +289,7 @@ def parse_query(q: str) -> Query:
         if bare is not None:
             negate = len(bare) > 1 and bare.startswith("-")
             text = bare[1:] if negate else bare
-        phrase = tuple(min(p) for p in analyze(text, query=True).positions)
+        phrase = analyze(text).positions
         if phrase:
             (excluded if negate else required).append(phrase)
     if not required:
