@@ -124,7 +124,9 @@ class SearchQueries:
             for p in chunk:
                 scanned += 1
                 v = views.get(p.tweet_id)
-                if v is not None and not v.deleted and query.matches(v.content):
+                if v is None or v.deleted:
+                    continue
+                if (v.edited_at is None and query.one_term) or query.matches(v.content):
                     found.append(v)
                     if len(found) > limit:
                         return Page(found[:limit], found[limit - 1].tweet_id)

@@ -268,6 +268,12 @@ class Query:
         """The distinct terms a match must be indexed under."""
         return tuple(dict.fromkeys(t for phrase in self.required for p in phrase for t in sorted(p)))
 
+    @property
+    def one_term(self) -> bool:
+        """A single term and nothing else: any posting of it is a match while the text is unedited."""
+        return len(self.required) == 1 and len(self.required[0]) == 1 and len(self.required[0][0]) == 1 \
+            and not self.excluded  # fmt: skip
+
     def matches(self, text: str) -> bool:
         """Whether a tweet's (current) text answers the query."""
         a = analyze(text)

@@ -56,7 +56,7 @@ class World:
 
     def edit(self, t: int, text: str) -> None:
         v = self.tweets[t]
-        self.tweets[t] = replace(v, content=text)
+        self.tweets[t] = replace(v, content=text, edited_at=at(self.clock + 1))
         self.store.tweet_texts[t] = text
         self.log.append(TweetEdited(self.meta(v.author_id), t, v.author_id, text))
 
