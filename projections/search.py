@@ -23,7 +23,8 @@ from projections.search_terms import Query, terms
 from schemas.events import Event, TweetDeleted, TweetEdited, TweetPosted
 
 PROBE = 64  # postings read per term to pick the rarest
-CHUNK = 200  # postings hydrated per round
+CHUNK = 200  # postings read per round
+MIN_HYDRATE = 16  # candidates hydrated at once, at least
 MAX_SCAN = 1000  # postings confirmed per request at most; past that the page ends early, with a cursor
 
 
@@ -120,16 +121,20 @@ class SearchQueries:
         scanned = 0
         while chunk:
             chunk = chunk[: max_scan - scanned]
-            views = {v.tweet_id: v for v in await self.hydrate([(p.tweet_id, p.author_id) for p in chunk])}
-            for p in chunk:
-                scanned += 1
-                v = views.get(p.tweet_id)
-                if v is None or v.deleted:
-                    continue
-                if (v.edited_at is None and query.one_term) or query.matches(v.content):
-                    found.append(v)
-                    if len(found) > limit:
-                        return Page(found[:limit], found[limit - 1].tweet_id)
+            i = 0
+            while i < len(chunk):  # hydrate no more than the page still needs (most candidates match)
+                part = chunk[i : i + max(limit + 1 - len(found), MIN_HYDRATE)]
+                i += len(part)
+                views = {v.tweet_id: v for v in await self.hydrate([(p.tweet_id, p.author_id) for p in part])}
+                for p in part:
+                    scanned += 1
+                    v = views.get(p.tweet_id)
+                    if v is None or v.deleted:
+                        continue
+                    if (v.edited_at is None and query.one_term) or query.matches(v.content):
+                        found.append(v)
+                        if len(found) > limit:
+                            return Page(found[:limit], found[limit - 1].tweet_id)
             if scanned >= max_scan:
                 return Page(found, chunk[-1].tweet_id)
             chunk = await self.store.postings(term, chunk[-1].tweet_id, min(CHUNK, max_scan - scanned))
