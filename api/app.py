@@ -15,7 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from api import metrics
 from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
-from api.routers import follows, health, notifications, timeline, tweets, users
+from api.routers import follows, health, notifications, search, timeline, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
@@ -38,6 +38,7 @@ TAGS = [
     {"name": "tweets", "description": "Posts, replies, edits, deletes and likes."},
     {"name": "follows", "description": "The follow graph."},
     {"name": "notifications", "description": "Mentions, replies, likes and new followers; unread count, read marker."},
+    {"name": "search", "description": "Search over tweet text: words, #hashtags, @mentions, phrases."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -67,7 +68,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
-    for router in (timeline.router, users.router, tweets.router, follows.router, notifications.router, health.router):
+    routers = (timeline, users, tweets, follows, notifications, search, health)
+    for router in (r.router for r in routers):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]

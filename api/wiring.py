@@ -15,8 +15,10 @@ from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
 from projections.notifications import NotificationStore, PendingMarks
 from projections.queries import Queries
+from projections.search import SearchQueries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.stores.search_cassandra import CassandraSearchStore
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -84,6 +86,7 @@ class Wiring:
     queries: Queries | None = None
     notifications: NotificationStore | None = None
     read_marks: PendingMarks | None = None
+    search: SearchQueries | None = None
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -166,6 +169,7 @@ def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str
     timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
     w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
     _serve_notifications(w, r, durable.s)
+    w.search = SearchQueries(CassandraSearchStore(durable.s), w.queries.hydrate)
 
 
 def _serve_notifications(w: Wiring, r: Any, session: Any) -> None:

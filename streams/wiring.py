@@ -12,9 +12,11 @@ from infra import cassandra
 from infra.settings import Settings
 from projections.ports import DurableProjections, Projection, Timelines
 from projections.projector import Projector
+from projections.search import SearchProjection
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.null import NoTimelines, ReadOnlyDurable
 from projections.stores.redis import RedisProgress, RedisTimelines
+from projections.stores.search_cassandra import CassandraSearchStore
 from projections.versions import Pass, VersionRegistry
 
 
@@ -74,6 +76,7 @@ def side_projections(
     pass, the one that pushes to connected clients."""
     out: list[Projection] = []
     if write_cassandra:
+        out.append(SearchProjection(CassandraSearchStore(session)))
         out.append(_notifications(settings, redis, prefix, session, publish))
     return out
 

@@ -1,0 +1,121 @@
+"""Cassandra: the search index (infra/migrations/0003_search.cql). Postings are upserts and deletes
+stamped with their event's time (USING TIMESTAMP), so a replayed or redelivered event rewrites the same
+cells and a replayed post cannot bring back a posting its later delete removed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.query import BatchStatement, BatchType
+
+from infra.cassandra import execute
+from projections.search import Posting
+from schemas.ids import MAX_ID, NODE_BITS, SEQ_BITS
+
+BUCKET_MS = 24 * 3600 * 1000  # a day: a frequent term's partition holds one day of its postings
+BATCH_STATEMENTS = 16  # as projections/stores/cassandra.py: one request carries many statements
+KNOWN_BUCKETS = 1_000_000
+BUCKET_PAGE = 64  # bucket rows read at a time
+MAX_PARALLEL = 16  # bucket partitions read at once when a term is sparse
+
+
+def search_bucket(tweet_id: int) -> int:
+    """The day of the id's creation time."""
+    return (tweet_id >> (NODE_BITS + SEQ_BITS)) // BUCKET_MS
+
+
+def _ts(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000)
+
+
+class CassandraSearchStore:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.known_buckets: set[tuple[str, int]] = set()  # (term, bucket) rows this process wrote
+        p = session.prepare
+        self._add = p("INSERT INTO search_postings (term, bucket, tweet_id, author_id) VALUES (?, ?, ?, ?) "
+                      "USING TIMESTAMP ?")  # fmt: skip
+        self._remove = p("DELETE FROM search_postings USING TIMESTAMP ? WHERE term = ? AND bucket = ? "
+                         "AND tweet_id = ?")  # fmt: skip
+        self._bucket = p("INSERT INTO search_term_buckets (term, bucket) VALUES (?, ?) USING TIMESTAMP ?")
+        self._buckets = p("SELECT bucket FROM search_term_buckets WHERE term = ? AND bucket <= ? LIMIT ?")
+        self._postings = p("SELECT tweet_id, author_id FROM search_postings WHERE term = ? AND bucket = ? "
+                           "AND tweet_id < ? LIMIT ?")  # fmt: skip
+        self._contents = p("SELECT tweet_id, content FROM tweets WHERE tweet_id IN ?")
+
+    def writes(self) -> CassandraSearchWrites:
+        return CassandraSearchWrites(self)
+
+    async def postings(self, term: str, before: int | None, limit: int) -> list[Posting]:
+        """Walks the term's days newest first; while they come back short (a sparse term) it reads
+        more days at once, 1, 2, 4... up to MAX_PARALLEL."""
+        bound = before or MAX_ID
+        out: list[Posting] = []
+        top = search_bucket(bound)
+        width = 1
+        buckets: list[int] = []
+        more_buckets = True
+        while len(out) < limit:
+            if len(buckets) < width and more_buckets:
+                rows = await execute(self.s, self._buckets, (term, top, BUCKET_PAGE))
+                buckets += [r.bucket for r in rows]
+                more_buckets = len(rows) == BUCKET_PAGE
+                if rows:
+                    top = rows[-1].bucket - 1
+            if not buckets:
+                break
+            group, buckets = buckets[:width], buckets[width:]
+            want = limit - len(out)
+            pages = await asyncio.gather(*(execute(self.s, self._postings, (term, b, bound, want)) for b in group))
+            for rows in pages:
+                out += [Posting(r.tweet_id, r.author_id) for r in rows]
+            width = min(width * 2, MAX_PARALLEL)
+        return out[:limit]
+
+    async def contents(self, tweet_ids: Sequence[int]) -> dict[int, str]:
+        if not tweet_ids:
+            return {}
+        rows = await execute(self.s, self._contents, (list(tweet_ids),))
+        return {r.tweet_id: r.content for r in rows if r.content is not None}
+
+
+class CassandraSearchWrites:
+    """One batch's postings as unlogged batches, all in flight at once (timestamped, so order is moot)."""
+
+    def __init__(self, store: CassandraSearchStore) -> None:
+        self.c = store
+        self.pending: list[tuple[Any, tuple[Any, ...]]] = []
+        self.buckets: set[tuple[str, int]] = set()  # written by this flush
+
+    def add(self, term: str, tweet_id: int, author_id: int, at: datetime) -> None:
+        bucket, ts = search_bucket(tweet_id), _ts(at)
+        self.pending.append((self.c._add, (term, bucket, tweet_id, author_id, ts)))
+        key = (term, bucket)
+        if key not in self.c.known_buckets and key not in self.buckets:  # one row per term and day
+            self.pending.append((self.c._bucket, (term, bucket, ts)))
+            self.buckets.add(key)
+
+    def remove(self, term: str, tweet_id: int, at: datetime) -> None:
+        self.pending.append((self.c._remove, (_ts(at), term, search_bucket(tweet_id), tweet_id)))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        requests: list[Any] = []
+        for i in range(0, len(pending), BATCH_STATEMENTS):
+            chunk = pending[i : i + BATCH_STATEMENTS]
+            if len(chunk) == 1:
+                requests.append(chunk[0])
+                continue
+            batch = BatchStatement(BatchType.UNLOGGED)
+            for stmt, params in chunk:
+                batch.add(stmt, params)
+            requests.append((batch, None))
+        await asyncio.gather(*(execute(self.c.s, stmt, params) for stmt, params in requests))
+        if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
+            self.c.known_buckets.clear()
+        self.c.known_buckets.update(self.buckets)
+        self.buckets = set()
