@@ -13,10 +13,14 @@ from typing import Any
 import orjson
 from fastapi import Response
 
-from projections.model import TweetView, UserView
 from projections.queries import Page
 from projections.timeline import encode_cursor
-from schemas.events import Media, TweetPosted
+from projections.wire import author_json, media_json, tweet_json
+from schemas.events import TweetPosted
+
+__all__ = [
+    "author_json", "json_response", "media_json", "page_json", "timeline_json", "tweet_created_json", "tweet_json"
+]  # fmt: skip
 
 # "Z" for UTC, as pydantic writes it; naive and other offsets come out alike in both.
 _OPTIONS = orjson.OPT_UTC_Z
@@ -26,30 +30,6 @@ def json_response(body: dict[str, Any], status_code: int = 200) -> Response:
     return Response(orjson.dumps(body, option=_OPTIONS), status_code=status_code, media_type="application/json")
 
 
-def author_json(u: UserView) -> dict[str, Any]:
-    return {"user_id": str(u.user_id), "handle": u.handle, "display_name": u.display_name}
-
-
-def media_json(m: Media) -> dict[str, Any]:
-    return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
-
-
-def tweet_json(v: TweetView) -> dict[str, Any]:
-    """A `TweetOut`, field for field and in its order."""
-    return {
-        "tweet_id": str(v.tweet_id),
-        "user_id": str(v.author_id),
-        "content": v.content,
-        "created_at": v.created_at,
-        "reply_to": None if v.reply_to is None else str(v.reply_to),
-        "edited_at": v.edited_at,
-        "like_count": v.like_count,
-        "reply_count": v.reply_count,
-        "media": [media_json(m) for m in v.media],
-        "author": author_json(v.author) if v.author else None,
-    }
-
-
 def page_json(page: Page) -> dict[str, Any]:
     """A `TweetPage`: the tweets and the cursor of the next (older) page."""
     cursor = encode_cursor(page.next_before) if page.next_before else None
@@ -57,8 +37,14 @@ def page_json(page: Page) -> dict[str, Any]:
 
 
 def timeline_json(page: Page) -> dict[str, Any]:
-    """A `TimelineOut`: a page plus whether this read rebuilt the timeline."""
-    return {**page_json(page), "status": "rebuilt" if page.rebuilt else "ready"}
+    """A `TimelineOut`: a page, whether this read rebuilt the timeline, and the cursor to poll from next
+    (the newest tweet shown; on an empty page the `since` asked for, or null)."""
+    newest = page.tweets[0].tweet_id if page.tweets else page.after
+    return {
+        **page_json(page),
+        "status": "rebuilt" if page.rebuilt else "ready",
+        "newest_cursor": encode_cursor(newest) if newest else None,
+    }
 
 
 def tweet_created_json(e: TweetPosted) -> dict[str, Any]:

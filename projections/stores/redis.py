@@ -124,11 +124,13 @@ class RedisTimelines:
         return _views(pairs, raw)
 
     async def home_page(
-        self, user_id: int, before: int | None, limit: int
+        self, user_id: int, before: int | None, limit: int, after: int | None = None
     ) -> tuple[TimelinePage, dict[int, TweetView]] | None:
         """`read` and `hydrate` in one round trip: the page's entries above the horizon (at most `limit`,
-        merged and deduplicated in Redis) and the views Redis has of them. None if not materialized."""
-        raw = await self._read("home", user_id, id_bytes(before) if before else b"", limit, self.ttl_s)
+        merged and deduplicated in Redis, newer than `after` if given) and the views Redis has of them.
+        None if not materialized."""
+        bounds = (id_bytes(before) if before else b"", limit, self.ttl_s, id_bytes(after) if after else b"")
+        raw = await self._read("home", user_id, *bounds)
         if raw[0] == 0:
             return None
         n = raw[2]
