@@ -3,6 +3,7 @@
 Presence: `<prefix>online:<user>` exists (with a TTL of about three heartbeats) while an API process has a
 client of that user connected; the worker publishes for a user only then. Channel: `<prefix>push:<user>`.
 A message is one JSON object `{"event", "id", "data"}` that the API relays verbatim (SSE or WebSocket).
+`<prefix>online` (online_index) lists the online users for cheap checks in the worker.
 `prefix` is the BASE Redis prefix (settings.redis_prefix), never a timeline version's prefix.
 """
 
@@ -19,6 +20,13 @@ def presence_key(prefix: str, user_id: int) -> str:
 
 def channel(prefix: str, user_id: int) -> str:
     return f"{prefix}push:{user_id}"
+
+
+def online_index(prefix: str) -> str:
+    """A sorted set of the users online (score: when their presence lapses, epoch seconds), beside the
+    presence keys: the worker skips all publishing when it is empty, and walks it instead of a follower set
+    when it is the smaller one. The presence key stays the authority (its TTL); API processes prune it."""
+    return f"{prefix}online"
 
 
 def message(event: str, id: str, data: dict[str, Any]) -> bytes:

@@ -29,11 +29,15 @@ class Stores:
     _built: dict[tuple[str, bool], tuple[Projector, RedisTimelines]] = field(default_factory=dict)
 
     def projector(self, prefix: str, writes_durable: bool) -> tuple[Projector, RedisTimelines]:
-        """Only the live version writes Cassandra: the other versions share its durable projections."""
+        """Only the live version writes Cassandra: the other versions share its durable projections. Only the
+        live pass (`writes_durable`) publishes push messages, so a rebuild beside it sends no duplicates."""
         key = (prefix, writes_durable)
         if key not in self._built:
             s = self.settings
-            tl = RedisTimelines(self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+            publish = s.redis_prefix if writes_durable else ""
+            tl = RedisTimelines(
+                self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, publish=publish
+            )
             durable = self.durable if writes_durable else ReadOnlyDurable(self.durable)
             extras = side_projections(s, self.redis, prefix, self.durable.s if writes_durable else None)
             self._built[key] = (Projector(durable, tl, extras), tl)
