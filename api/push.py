@@ -113,8 +113,13 @@ class PushHub:
 
     # Lifecycle -------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, wait_s: float = 5.0) -> None:
+        """Starts the pub/sub connection and the presence refresh; waits (a while) for the connection, so
+        the first stream after start-up is not refused."""
         self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._refresh())]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s), self._changed:
+                await self._changed.wait_for(lambda: self._connected)
 
     async def close(self) -> None:
         self.end_all("the API is shutting down")
@@ -213,6 +218,8 @@ class PushHub:
                 self._subs = _Subscriptions()
                 self._commands = asyncio.Queue()
                 self._connected = True
+                async with self._changed:
+                    self._changed.notify_all()
                 backoff = 0.1
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._read(pubsub))
