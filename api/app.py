@@ -15,7 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from api import metrics
 from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
-from api.routers import follows, health, notifications, search, timeline, tweets, users
+from api.routers import follows, health, notifications, search, stream, timeline, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
@@ -50,6 +50,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         w = wiring or await connect(settings)
         app.state.wiring = w
+        if w.push is not None:
+            w.push.on_exit_signals()
         log.info("chirp API ready (Kafka %s, keyspace %s)", settings.kafka_bootstrap, settings.keyspace)
         try:
             yield
@@ -68,7 +70,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
-    routers = (timeline, users, tweets, follows, notifications, search, health)
+    routers = (timeline, stream, users, tweets, follows, notifications, search, health)
     for router in (r.router for r in routers):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -26,11 +26,18 @@ _VALUE = {
     b"user_id": re.compile(rb"[1-9][0-9]{0,18}"),
     b"limit": re.compile(rb"[1-9][0-9]{0,8}"),
     b"cursor": re.compile(rb"[A-Za-z0-9_-]{0,200}"),
+    b"since": re.compile(rb"[A-Za-z0-9_-]{0,200}"),
 }
 
 
 def timeline_params(query: bytes) -> tuple[int, int, str | None] | None:
     """(user_id, limit, cursor) of a plain query string, or None if the route must judge it."""
+    params = lane_params(query)
+    return None if params is None else params[:3]
+
+
+def lane_params(query: bytes) -> tuple[int, int, str | None, str | None] | None:
+    """(user_id, limit, cursor, since) of a plain query string, or None if the route must judge it."""
     found: dict[bytes, bytes] = {}
     for part in query.split(b"&") if query else ():
         name, eq, value = part.partition(b"=")
@@ -44,8 +51,9 @@ def timeline_params(query: bytes) -> tuple[int, int, str | None] | None:
         user_id = parse_id(found[b"user_id"].decode())
     except ValueError:
         return None
-    cursor = found.get(b"cursor")
-    return user_id, min(int(found.get(b"limit", b"20")), MAX_LIMIT), None if cursor is None else cursor.decode()
+    cursor, since = found.get(b"cursor"), found.get(b"since")
+    limit = min(int(found.get(b"limit", b"20")), MAX_LIMIT)
+    return user_id, limit, None if cursor is None else cursor.decode(), None if since is None else since.decode()
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -72,19 +80,21 @@ class TimelineFastLane:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answers the request and returns True, or returns False having sent nothing."""
-        params = timeline_params(scope["query_string"])
+        params = lane_params(scope["query_string"])
         token = bearer_token(scope["headers"])
         w: Wiring | None = getattr(scope["app"].state, "wiring", None)
         if params is None or token is None or w is None or w.queries is None:
             return False
-        user_id, limit, cursor = params
+        user_id, limit, cursor, since = params
         try:
-            before = decode_cursor(cursor)
+            before, after = decode_cursor(cursor), decode_cursor(since)
         except BadCursor:
             return False
         if await w.accounts.user_for_token(token) != user_id:
             return False
         scope["route"] = ROUTE  # what routing would have set (metrics label requests by it)
-        response = json_response(timeline_json(await w.queries.home(user_id, before, limit)))
+        q = w.queries
+        page = await (q.home(user_id, before, limit) if after is None else q.home(user_id, before, limit, after))
+        response = json_response(timeline_json(page))
         await response(scope, receive, send)
         return True

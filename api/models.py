@@ -159,6 +159,11 @@ class TimelineOut(TweetPage):
         description="`rebuilt` when this read materialized the timeline again (the user had been away); "
         "the page is complete either way.",
     )
+    newest_cursor: str | None = Field(
+        None,
+        description="The cursor of the newest tweet on this page (on an empty page: the `since` you sent, or "
+        "null). Poll with `since=<newest_cursor>` from your first page to get only what is newer.",
+    )
 
 
 class UserOut(Author):

@@ -14,19 +14,13 @@ import orjson
 from fastapi import Response
 
 from projections.queries import Page
-from projections.render import author_json, media_json, tweet_json
 from projections.timeline import encode_cursor
+from projections.wire import author_json, media_json, tweet_json
 from schemas.events import TweetPosted
 
 __all__ = [
-    "author_json",
-    "json_response",
-    "media_json",
-    "page_json",
-    "timeline_json",
-    "tweet_created_json",
-    "tweet_json",
-]
+    "author_json", "json_response", "media_json", "page_json", "timeline_json", "tweet_created_json", "tweet_json"
+]  # fmt: skip
 
 # "Z" for UTC, as pydantic writes it; naive and other offsets come out alike in both.
 _OPTIONS = orjson.OPT_UTC_Z
@@ -43,8 +37,14 @@ def page_json(page: Page) -> dict[str, Any]:
 
 
 def timeline_json(page: Page) -> dict[str, Any]:
-    """A `TimelineOut`: a page plus whether this read rebuilt the timeline."""
-    return {**page_json(page), "status": "rebuilt" if page.rebuilt else "ready"}
+    """A `TimelineOut`: a page, whether this read rebuilt the timeline, and the cursor to poll from next
+    (the newest tweet shown; on an empty page the `since` asked for, or null)."""
+    newest = page.tweets[0].tweet_id if page.tweets else page.after
+    return {
+        **page_json(page),
+        "status": "rebuilt" if page.rebuilt else "ready",
+        "newest_cursor": encode_cursor(newest) if newest else None,
+    }
 
 
 def tweet_created_json(e: TweetPosted) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from api.push import PushHub
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
 from projections.notifications import NotificationStore, PendingMarks
@@ -87,6 +88,7 @@ class Wiring:
     notifications: NotificationStore | None = None
     read_marks: PendingMarks | None = None
     search: SearchQueries | None = None
+    push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -143,6 +145,9 @@ async def connect(settings: Settings) -> Wiring:
         follower.cancel()
 
     w.closers.append(stop_following)
+    w.push = PushHub(r, settings)
+    await w.push.start()
+    w.closers.append(w.push.close)
     return w
 
 

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     kafka_send_timeout_ms: int = Field(5_000, ge=100, description="How long a write waits for Kafka before 503.")
     log_level: str = Field("info", description="Log level of every chirp process.")
 
+    # Push (GET /timeline/stream, /timeline/ws).
+    push_heartbeat_s: float = Field(
+        15.0, gt=0, description="Seconds between stream heartbeats; presence lasts three of them."
+    )
+    push_buffer: int = Field(
+        256, ge=1, description="Messages queued per stream client; a client further behind is disconnected."
+    )
+    push_catch_up_max: int = Field(
+        1000, ge=1, description="Most missed tweets a reconnect (Last-Event-ID) replays from the timeline."
+    )
+
     @property
     def worker_group(self) -> str:
         """The stream worker's Kafka consumer group (and Faust app id)."""

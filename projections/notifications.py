@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from projections.model import TweetView, UserView
 from projections.ports import Authors
-from projections.render import author_json, tweet_json
+from projections.wire import author_json, tweet_json
 from schemas.events import (
     Event,
     NotificationsRead,

@@ -22,6 +22,7 @@ class Page:
     tweets: list[TweetView]
     next_before: int | None
     rebuilt: bool = False
+    after: int | None = None  # the exclusive lower bound asked for (`since` polling), if any
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,25 @@ class Profile:
     following: int
 
 
+def _above(entries: list[tuple[int, int]], after: int | None) -> list[tuple[int, int]]:
+    """The entries (newest first) newer than `after`."""
+    return entries if after is None else [e for e in entries if e[0] > after]
+
+
 class Queries:
     def __init__(self, timelines: RedisTimelines, durable: CassandraProjections) -> None:
         self.tl = timelines
         self.db = durable
 
-    async def home(self, user_id: int, before: int | None, limit: int) -> Page:
+    async def home(self, user_id: int, before: int | None, limit: int, after: int | None = None) -> Page:
+        """The newest `limit` entries below `before`, and only those newer than `after` when it is given
+        (polling: one Redis round trip when `after` is above the Redis horizon, as it is for recent ones)."""
         rebuilt = False
         collected: list[TweetView] = []
         cursor = before
         for _ in range(MAX_ROUNDS):
             want = limit + 1 - len(collected)
-            entries, cached, fresh = await self._home_entries(user_id, cursor, want)
+            entries, cached, fresh = await self._home_entries(user_id, cursor, want, after)
             rebuilt = rebuilt or fresh
             if not entries:
                 break
@@ -51,24 +59,26 @@ class Queries:
             if len(collected) > limit or len(entries) < want:
                 break
             cursor = entries[-1][0]
-        return self._page(collected, limit, rebuilt)
+        page = self._page(collected, limit, rebuilt)
+        return replace(page, after=after) if after else page
 
     async def _home_entries(
-        self, user_id: int, before: int | None, want: int
+        self, user_id: int, before: int | None, want: int, after: int | None = None
     ) -> tuple[list[tuple[int, int]], dict[int, TweetView], bool]:
-        """Up to `want` entries below `before`, the views Redis had of them, and whether this rebuilt."""
+        """Up to `want` entries below `before` (and above `after`), the views Redis had of them, and whether
+        this rebuilt."""
         rebuilt = False
-        found = await self.tl.home_page(user_id, before, want)
+        found = await self.tl.home_page(user_id, before, want, after)
         if found is None:
             rebuilt = await self.tl.rebuild(user_id)
-            found = await self.tl.home_page(user_id, before, want)
+            found = await self.tl.home_page(user_id, before, want, after)
         if found is None:  # expired again at once: serve from the durable store
-            return await self.db.home_from_log(user_id, before, want), {}, rebuilt
+            return _above(await self.db.home_from_log(user_id, before, want), after), {}, rebuilt
         page, cached = found
         entries = [e for e in page.entries if e[0] > page.horizon][:want]
-        if len(entries) < want and page.horizon > 0:
+        if len(entries) < want and page.horizon > 0 and (after or 0) < page.horizon:
             bound = page.horizon + 1 if before is None else min(before, page.horizon + 1)
-            entries += await self.db.home_from_log(user_id, bound, want - len(entries))
+            entries += _above(await self.db.home_from_log(user_id, bound, want - len(entries)), after)
         return entries, cached, rebuilt
 
     async def user_tweets(self, author_id: int, before: int | None, limit: int) -> Page:

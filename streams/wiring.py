@@ -44,11 +44,12 @@ class Stores:
             s, v = self.settings, p.version
             store = await self.durable(v.keyspace_in(s.keyspace))
             prefix = v.prefix(s.redis_prefix)
-            timelines: Timelines = (
-                RedisTimelines(self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
-                if p.timelines
-                else NoTimelines()
-            )
+            publish = s.redis_prefix if p.primary else ""  # only the live pass pushes to clients
+            timelines: Timelines = NoTimelines()
+            if p.timelines:
+                timelines = RedisTimelines(
+                    self.redis, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, publish=publish
+                )
             durable: DurableProjections = store if p.durable else ReadOnlyDurable(store)
             extras = side_projections(
                 s, self.redis, prefix, store.s, write_redis=p.timelines, write_cassandra=p.durable, publish=p.primary

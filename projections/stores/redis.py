@@ -16,6 +16,7 @@ from redis.typing import EncodableT, FieldT
 
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
+from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
@@ -35,12 +36,22 @@ def _from_micros(value: bytes | None) -> datetime | None:
 
 class RedisTimelines:
     def __init__(
-        self, client: aioredis.Redis, prefix: str, cap: int, threshold: int, ttl_s: int, push: bool = True
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        cap: int,
+        threshold: int,
+        ttl_s: int,
+        push: bool = True,
+        publish: str = "",
     ) -> None:
         """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
-        timelines are materialized from the authors' lists on their first read."""
+        timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
+        under which the fan-out publishes push messages to online users (projections/push.py); "" (the
+        default) publishes nothing, as every pass but the live version's must."""
         self.r = client
         self.push = push
+        self.publish = publish
         self.p = prefix
         self.cap = cap
         self.threshold = threshold
@@ -60,7 +71,7 @@ class RedisTimelines:
 
     def with_push(self) -> RedisTimelines:
         """The same store with fan-out on (after a bulk rebuild has recorded the log)."""
-        return RedisTimelines(self.r, self.p, self.cap, self.threshold, self.ttl_s, push=True)
+        return RedisTimelines(self.r, self.p, self.cap, self.threshold, self.ttl_s, True, self.publish)
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
         """Materializes several home timelines in one round trip; returns how many were built."""
@@ -124,11 +135,13 @@ class RedisTimelines:
         return _views(pairs, raw)
 
     async def home_page(
-        self, user_id: int, before: int | None, limit: int
+        self, user_id: int, before: int | None, limit: int, after: int | None = None
     ) -> tuple[TimelinePage, dict[int, TweetView]] | None:
         """`read` and `hydrate` in one round trip: the page's entries above the horizon (at most `limit`,
-        merged and deduplicated in Redis) and the views Redis has of them. None if not materialized."""
-        raw = await self._read("home", user_id, id_bytes(before) if before else b"", limit, self.ttl_s)
+        merged and deduplicated in Redis, newer than `after` if given) and the views Redis has of them.
+        None if not materialized."""
+        bounds = (id_bytes(before) if before else b"", limit, self.ttl_s, id_bytes(after) if after else b"")
+        raw = await self._read("home", user_id, *bounds)
         if raw[0] == 0:
             return None
         n = raw[2]
@@ -224,10 +237,6 @@ def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, Tw
     return out
 
 
-def _media(m: Media) -> dict[str, Any]:
-    return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
-
-
 class RedisTimelineWrites:
     """One batch of events' changes, queued in log order on one pipeline: a single round trip. The
     pipeline keeps the order, so one author's posts, edits and deletes apply as the log has them."""
@@ -261,7 +270,7 @@ class RedisTimelineWrites:
             "c": t.content,
             "ts": _micros(t.created_at),
             "r": t.reply_to or "",
-            "m": json.dumps([_media(m) for m in t.media]) if t.media else "",
+            "m": json.dumps([media_json(m) for m in t.media]) if t.media else "",
         }
         self.pipe.hset(f"{self.p}t:{t.tweet_id}", mapping=fields)
         self._count()
@@ -270,7 +279,10 @@ class RedisTimelineWrites:
             self._count()
         entry = encode_entry(t.tweet_id, t.author_id)
         tl = self.tl
-        self.fanouts.append(self._script("fanout", t.author_id, entry, tl.cap, tl.threshold, int(tl.push)))
+        head = update_head(t) if tl.publish else b""
+        self.fanouts.append(
+            self._script("fanout", t.author_id, entry, tl.cap, tl.threshold, int(tl.push), tl.publish, head)
+        )
 
     def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
         self.pipe.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
@@ -282,7 +294,8 @@ class RedisTimelineWrites:
         if reply_to:
             self.pipe.srem(f"{self.p}rp:{reply_to}", tweet_id)
             self._count()
-        self._script("unpush", author_id, encode_entry(tweet_id, author_id))
+        gone = delete_message(tweet_id) if self.tl.publish else b""
+        self._script("unpush", author_id, encode_entry(tweet_id, author_id), self.tl.publish, gone)
 
     def follow(self, follower: int, followee: int) -> None:
         self.backfills.append(self._script("follow", follower, followee, self.tl.cap, self.tl.threshold))

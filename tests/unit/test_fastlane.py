@@ -34,15 +34,15 @@ class FakeQueries:
     """A home timeline of ids below `before`, newest first; records what it was asked."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[int, int | None, int]] = []
+        self.calls: list[tuple[int, ...] | tuple[int, int | None, int]] = []
 
-    async def home(self, user_id: int, before: int | None, limit: int) -> Page:
-        self.calls.append((user_id, before, limit))
+    async def home(self, user_id: int, before: int | None, limit: int, after: int | None = None) -> Page:
+        self.calls.append((user_id, before, limit) if after is None else (user_id, before, limit, after))
         top = (before or 1000) - 1
         author = UserView(OTHER, "ada_l", "Ada")
         tweets = [
             TweetView(t, OTHER, f"tweet {t}", datetime(2026, 1, 1, tzinfo=UTC), like_count=t % 3, author=author)
-            for t in range(top, max(top - limit, 0), -1)
+            for t in range(top, max(top - limit, after or 0), -1)
         ]
         return Page(tweets, tweets[-1].tweet_id if tweets else None, rebuilt=user_id % 2 == 1)
 
@@ -76,6 +76,9 @@ ANSWERED = [  # (query, headers): the lane answers these itself
     (f"user_id={ME}&limit=500", AUTH),
     (f"user_id={ME}&cursor=", AUTH),
     (f"user_id={ME}", {"Authorization": f"bEaReR   {TOKEN}  "}),
+    (f"user_id={ME}&since={encode_cursor(990)}", AUTH),
+    (f"since={encode_cursor(950)}&limit=3&cursor={CURSOR}&user_id={ME}", AUTH),
+    (f"user_id={ME}&since=", AUTH),
 ]
 LEFT = [  # the route judges these (mostly errors)
     (f"user_id={ME}", {}),
@@ -90,6 +93,8 @@ LEFT = [  # the route judges these (mostly errors)
     (f"user_id={ME}&limit=", AUTH),
     (f"user_id={ME}&cursor=bm9wZQ", AUTH),
     (f"user_id={ME}&cursor=%41", AUTH),
+    (f"user_id={ME}&since=bm9wZQ", AUTH),
+    (f"user_id={ME}&since=1&since=2", AUTH),
     (f"user_id=0{ME}", AUTH),
     (f"user_id={ME}&user_id={ME}", AUTH),
     (f"user_id={ME}&extra=1", AUTH),

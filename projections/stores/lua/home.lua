@@ -1,10 +1,11 @@
 -- One page of a home timeline ready to show, in one round trip (read.lua and hydrate.lua together).
--- ARGV: prefix, user, upper bound ('' or an exclusive 8-byte id), limit, ttl.
+-- ARGV: prefix, user, upper bound ('' or an exclusive 8-byte id), limit, ttl, lower bound (optional: ''
+-- or an exclusive 8-byte id; `since` polling, which then needs nothing older than it).
 -- Returns {0} when the timeline is not materialized, else {1, horizon, n, entry 1..n, 11 values per
 -- entry as hydrate.lua gives them}: the newest `limit` distinct entries of all sources that are newer
 -- than the highest horizon (below it a source may be incomplete; the caller continues elsewhere).
 local p, limit = ARGV[1], tonumber(ARGV[4])
-local sources = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]))
+local sources = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]), ARGV[6])
 if sources == nil then return {0} end
 local h, merged = sources[1][1], sources[1][2] -- one source is already newest first, without repeats
 if #sources > 1 then

@@ -43,3 +43,34 @@ local function push(key, member, cap)
   redis.call('ZADD', key, 0, member)
   trim(key, cap)
 end
+
+-- Push (projections/push.py). `base` is the base prefix ('' when this pass does not publish); the sorted
+-- set base..'online' lists online users (empty or absent: nobody is, and publishing costs one EXISTS).
+local function online_index(base)
+  if base == '' or base == nil then return nil end
+  local index = base .. 'online'
+  if redis.call('EXISTS', index) == 0 then return nil end
+  return index
+end
+
+-- The members of set `fo` whose presence key exists, as a Lua set, walking the smaller of the online
+-- index and `fo`: O(min(online users, followers)).
+local function online_in(base, index, fo)
+  local out = {}
+  if redis.call('ZCARD', index) <= redis.call('SCARD', fo) then
+    for _, u in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+      if redis.call('SISMEMBER', fo, u) == 1 and redis.call('EXISTS', base .. 'online:' .. u) == 1 then
+        out[u] = true
+      end
+    end
+  else
+    for _, u in ipairs(redis.call('SMEMBERS', fo)) do
+      if redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
+    end
+  end
+  return out
+end
+
+local function publish_to(base, user, msg)
+  redis.call('PUBLISH', base .. 'push:' .. user, msg)
+end

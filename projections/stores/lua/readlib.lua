@@ -1,20 +1,21 @@
 -- Read-side helpers, prepended (after lib.lua) to read.lua, hydrate.lua and home.lua.
 
--- One page (at most limit + 1 members, below `before`: '' or an exclusive 8-byte id) of each source of
--- a home timeline: the user's `tl`, then the `ut` of every celebrity they follow, as {horizon, members}.
--- nil when the timeline is not materialized; otherwise reading refreshes its TTL.
-local function home_sources(p, user, before, limit, ttl)
+-- One page (at most limit + 1 members, below `before` and above `after`: '' / nil or exclusive 8-byte ids)
+-- of each source of a home timeline: the user's `tl`, then the `ut` of every celebrity they follow, as
+-- {horizon, members}. nil when the timeline is not materialized; otherwise reading refreshes its TTL.
+local function home_sources(p, user, before, limit, ttl, after)
   local tl = p .. 'tl:' .. user
   if redis.call('EXISTS', tl) == 0 then return nil end
   redis.call('EXPIRE', tl, ttl)
-  local max = '+'
+  local max, min = '+', '-'
   if before ~= '' then max = '(' .. before end
+  if after ~= nil and after ~= '' then min = '(' .. after .. string.rep('\255', 8) end -- above every author
   local keys = {tl}
   for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do keys[#keys + 1] = p .. 'ut:' .. c end
   local sources = {}
   for i, key in ipairs(keys) do
     local members = {}
-    for _, m in ipairs(redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, limit + 1)) do
+    for _, m in ipairs(redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, limit + 1)) do
       if m:sub(1, 8) ~= ZERO8 then members[#members + 1] = m end
     end
     sources[i] = {horizon(key), members}

@@ -1,9 +1,17 @@
--- A tweet was deleted. ARGV: prefix, author, entry. Removed from every timeline that may hold it,
--- celebrity or not (it may have been pushed before the account crossed the threshold).
+-- A tweet was deleted. ARGV: prefix, author, entry, base prefix to publish under ('' for none), the
+-- "delete" message. Removed from every timeline that may hold it, celebrity or not (it may have been
+-- pushed before the account crossed the threshold); the author and online followers get the message.
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
+local base, msg = ARGV[4] or '', ARGV[5]
 local removed = redis.call('ZREM', p .. 'ut:' .. author, entry)
 removed = removed + redis.call('ZREM', p .. 'tl:' .. author, entry)
-for _, f in ipairs(redis.call('SMEMBERS', p .. 'fo:' .. author)) do
+local fo = p .. 'fo:' .. author
+for _, f in ipairs(redis.call('SMEMBERS', fo)) do
   removed = removed + redis.call('ZREM', p .. 'tl:' .. f, entry)
+end
+local index = online_index(base)
+if index then
+  if redis.call('EXISTS', base .. 'online:' .. author) == 1 then publish_to(base, author, msg) end
+  for u in pairs(online_in(base, index, fo)) do publish_to(base, u, msg) end
 end
 return removed

@@ -1,0 +1,359 @@
+"""Push to connected clients (`GET /timeline/stream`, `/timeline/ws`): one Redis pub/sub connection per API
+process, subscribed to exactly the users that have a client connected to this process.
+
+The first client of a user here SUBSCRIBEs to the user's channel and sets the user's presence key; the last
+one to leave UNSUBSCRIBEs (the presence key lapses by its TTL, since another process may still hold a client
+of that user). While any client of a user is connected, every heartbeat refreshes the presence key and the
+online index (projections/push.py). The worker publishes only for users whose presence key exists, so the
+number of API processes does not matter: each one hears exactly the channels of its own clients.
+
+A client's messages wait in a bounded queue; one that falls `push_buffer` messages behind is disconnected
+(it reconnects with Last-Event-ID and catches up from the timeline) instead of growing memory. If the pub/sub
+connection fails, messages published meanwhile are lost to this process, so every stream is ended the same
+way and reconnects; the hub connects again with a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from infra.settings import Settings
+from projections.model import TweetView
+from projections.push import channel, online_index, presence_key
+from projections.queries import Queries
+from projections.timeline import BadCursor, decode_cursor
+from projections.wire import update_message
+
+log = logging.getLogger("chirp.push")
+
+SUBSCRIBE_TIMEOUT_S = 5.0
+PRESENCE_FLOOR_S = 5.0  # presence outlives short heartbeats (tests) by this much: a slow box must not lapse it
+RECENT_IDS = 4096  # live ids remembered per client to drop a redelivered duplicate
+HEARTBEAT = b""
+
+
+class PushUnavailable(RuntimeError):
+    """The pub/sub connection is down or did not confirm a subscription: the client should retry."""
+
+
+@dataclass(eq=False)
+class Client:
+    """One connected stream. `queue` holds raw messages; None ends the stream."""
+
+    user_id: int
+    queue: asyncio.Queue[bytes | None]
+    task: asyncio.Task[Any] | None = None  # the task sending to the client: cancelled if it falls behind
+    dropped: str | None = None  # why the hub ended it, if it did
+
+    def offer(self, raw: bytes) -> bool:
+        """Queues a message; False (and the client is dropped) when its buffer is full."""
+        if self.dropped is not None:
+            return True
+        try:
+            self.queue.put_nowait(raw)
+            return True
+        except asyncio.QueueFull:
+            self.drop(f"too slow: {self.queue.qsize()} messages queued")
+            return False
+
+    def drop(self, reason: str) -> None:
+        if self.dropped is not None:
+            return
+        self.dropped = reason
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:  # it is not reading: stop whatever it is blocked in
+            if self.task is not None:
+                self.task.cancel()
+
+
+@dataclass
+class _Subscriptions:
+    """SUBSCRIBE commands sent and confirmed per channel: Redis confirms them in order on one connection,
+    so a join waits for the confirmation of its own command, not an earlier one."""
+
+    sent: Counter[bytes] = field(default_factory=Counter)
+    confirmed: Counter[bytes] = field(default_factory=Counter)
+
+
+class PushHub:
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        """`client`: for presence writes. The pub/sub connection is its own, without retries: a reconnect
+        hidden by a retry would lose messages silently."""
+        self.r = client
+        self.base = settings.redis_prefix
+        self.heartbeat_s = settings.push_heartbeat_s
+        self.buffer = settings.push_buffer
+        self.ttl_s = max(3 * settings.push_heartbeat_s, PRESENCE_FLOOR_S)
+        self._pubsub_client = aioredis.Redis.from_url(
+            settings.redis_url, retry=Retry(NoBackoff(), 0), socket_keepalive=True, socket_connect_timeout=5
+        )
+        self.clients: dict[int, set[Client]] = {}
+        self._commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._subs = _Subscriptions()
+        self._changed = asyncio.Condition()
+        self._connected = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    # Lifecycle -------------------------------------------------------------------------------------------
+
+    async def start(self, wait_s: float = 5.0) -> None:
+        """Starts the pub/sub connection and the presence refresh; waits (a while) for the connection, so
+        the first stream after start-up is not refused."""
+        self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._refresh())]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s), self._changed:
+                await self._changed.wait_for(lambda: self._connected)
+
+    async def close(self) -> None:
+        self.end_all("the API is shutting down")
+        self._closing = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        await self._pubsub_client.aclose()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def end_all(self, reason: str) -> None:
+        """Ends every stream (they close cleanly; clients reconnect with Last-Event-ID)."""
+        for clients in list(self.clients.values()):
+            for c in list(clients):
+                c.drop(reason)
+
+    def on_exit_signals(self) -> None:
+        """uvicorn waits for open responses to finish before it shuts the app down, and a stream never
+        finishes: on SIGTERM/SIGINT end every stream first, then let uvicorn's own handler run."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # in-process test clients: no signals
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue
+
+            def handler(signum: int, frame: Any, previous: Callable[[int, Any], Any] = previous) -> None:
+                self._closing = True
+                loop.call_soon_threadsafe(self.end_all, "the API is shutting down")
+                previous(signum, frame)
+
+            signal.signal(sig, handler)
+
+    # Clients ---------------------------------------------------------------------------------------------
+
+    async def join(self, user_id: int) -> Client:
+        """A new client of `user_id`, once this process is subscribed to the user's channel (so a timeline
+        read after this misses nothing the worker publishes later). Raises PushUnavailable."""
+        if self._closing or not self._connected:
+            raise PushUnavailable("the push connection to Redis is not up")
+        client = Client(user_id, asyncio.Queue(self.buffer))
+        ch = channel(self.base, user_id).encode()
+        clients = self.clients.setdefault(user_id, set())
+        clients.add(client)
+        if len(clients) == 1:
+            self._subs.sent[ch] += 1
+            self._commands.put_nowait(("subscribe", ch))
+            await self._refresh_presence([user_id])
+        wanted = self._subs.sent[ch]
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S), self._changed:
+                await self._changed.wait_for(lambda: client.dropped is not None or self._subs.confirmed[ch] >= wanted)
+        except TimeoutError:
+            self.leave(client)
+            raise PushUnavailable("Redis did not confirm the subscription") from None
+        if client.dropped is not None:
+            self.leave(client)
+            raise PushUnavailable(client.dropped)
+        return client
+
+    def leave(self, client: Client) -> None:
+        clients = self.clients.get(client.user_id)
+        if clients is None or client not in clients:
+            return
+        clients.discard(client)
+        if not clients:
+            del self.clients[client.user_id]
+            if self._connected:
+                self._commands.put_nowait(("unsubscribe", channel(self.base, client.user_id).encode()))
+
+    def _deliver(self, ch: bytes, raw: bytes) -> None:
+        try:
+            user_id = int(ch[len(self.base) + len("push:") :])
+        except ValueError:
+            return
+        for c in list(self.clients.get(user_id, ())):
+            if not c.offer(raw):
+                log.warning("push: disconnecting a client of user %d: %s", user_id, c.dropped)
+
+    # The pub/sub connection ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Connects, then reads messages and sends (un)subscribe commands until the connection fails; then
+        ends every stream and connects again."""
+        backoff = 0.1
+        while True:
+            pubsub: Any = self._pubsub_client.pubsub()
+            try:
+                await pubsub.connect()
+                self._subs = _Subscriptions()
+                self._commands = asyncio.Queue()
+                self._connected = True
+                async with self._changed:
+                    self._changed.notify_all()
+                backoff = 0.1
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._read(pubsub))
+                    tg.create_task(self._write(pubsub))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a TaskGroup wraps failures in an ExceptionGroup
+                log.warning("push: Redis pub/sub connection lost (%s); ending %d streams", exc, self.count())
+            finally:
+                self._connected = False
+                self.end_all("the push connection to Redis was lost")
+                self.clients.clear()
+                async with self._changed:
+                    self._changed.notify_all()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _read(self, pubsub: Any) -> None:
+        while True:
+            msg = await pubsub.get_message(timeout=None)
+            if msg is None:
+                continue
+            kind = msg["type"]
+            if kind == "message":
+                self._deliver(msg["channel"], msg["data"])
+            elif kind == "subscribe":
+                self._subs.confirmed[msg["channel"]] += 1
+                async with self._changed:
+                    self._changed.notify_all()
+
+    async def _write(self, pubsub: Any) -> None:
+        """(Un)subscribe commands one at a time, in the order joins and leaves decided them."""
+        while True:
+            command, ch = await self._commands.get()
+            if command == "subscribe":
+                await pubsub.subscribe(ch)
+            else:
+                await pubsub.unsubscribe(ch)
+
+    # Presence --------------------------------------------------------------------------------------------
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await self._refresh_presence(list(self.clients))
+            except Exception as exc:
+                log.warning("push: cannot refresh presence (%s)", exc)
+
+    async def _refresh_presence(self, users: list[int]) -> None:
+        """Presence keys and the online index for `users`; prunes index entries whose presence lapsed."""
+        now = time.time()
+        index = online_index(self.base)
+        async with self.r.pipeline(transaction=False) as pipe:
+            for u in users:
+                pipe.set(presence_key(self.base, u), 1, px=math.ceil(self.ttl_s * 1000))
+            if users:
+                pipe.zadd(index, {str(u): now + self.ttl_s for u in users})
+            pipe.zremrangebyscore(index, "-inf", now)
+            await pipe.execute()
+
+    def count(self) -> int:
+        return sum(len(c) for c in self.clients.values())
+
+
+# One stream's messages ----------------------------------------------------------------------------------
+
+
+def last_event_id(value: str | None) -> int | None:
+    """The tweet id a Last-Event-ID stands for (a timeline cursor); raises BadCursor."""
+    return decode_cursor(value)
+
+
+async def missed(queries: Queries, user_id: int, after: int, most: int) -> list[bytes]:
+    """The "update" messages of the home-timeline entries newer than `after`, oldest first (so a client that
+    drops mid-way resumes from the right id), at most `most` (the newest ones)."""
+    views: list[TweetView] = []
+    before: int | None = None
+    while len(views) < most:
+        page = await queries.home(user_id, before, min(100, most - len(views)), after)
+        views.extend(page.tweets)
+        if page.next_before is None:
+            break
+        before = page.next_before
+    else:
+        log.warning("push: user %d missed more than %d tweets; replaying the newest %d", user_id, most, most)
+    return [update_message(v) for v in reversed(views)]
+
+
+async def stream(
+    hub: PushHub, queries: Queries, client: Client, after: int | None, most: int
+) -> AsyncIterator[tuple[bytes, dict[str, Any] | None]]:
+    """What one client gets, as (raw message, parsed) pairs, or (HEARTBEAT, None) every heartbeat: with a
+    Last-Event-ID (`after`), every timeline entry newer than it, then live messages. The client subscribed
+    before the timeline read, so nothing falls between; entries both read and heard are sent once, and so
+    are live ones the worker published twice (a redelivery)."""
+    sent: dict[int, None] = {}  # insertion-ordered: the oldest are forgotten first
+    if after is None:
+        await queries.home(client.user_id, None, 1)  # materializes the timeline, so the fan-out reaches it
+    else:
+        for update in await missed(queries, client.user_id, after, most):
+            parsed = orjson.loads(update)
+            sent[decode_cursor(parsed["id"]) or 0] = None
+            yield update, parsed
+    floor = after or 0
+    while True:
+        try:
+            raw = await asyncio.wait_for(client.queue.get(), hub.heartbeat_s)
+        except TimeoutError:
+            yield HEARTBEAT, None
+            continue
+        if raw is None:
+            return
+        try:
+            msg = orjson.loads(raw)
+            if msg["event"] == "update":
+                tweet_id = decode_cursor(msg["id"]) or 0
+                if tweet_id <= floor or tweet_id in sent:
+                    continue
+                sent[tweet_id] = None
+                if len(sent) > RECENT_IDS:
+                    del sent[next(iter(sent))]
+        except (ValueError, KeyError, TypeError, BadCursor):
+            log.warning("push: dropping a malformed message for user %d: %r", client.user_id, raw[:200])
+            continue
+        yield raw, msg
+
+
+def sse_frame(msg: dict[str, Any]) -> bytes:
+    """One SSE event: `event:`, `id:` (left out when empty: an empty id would reset the client's
+    Last-Event-ID), and the data object on one `data:` line."""
+    out = b"event: " + str(msg["event"]).encode() + b"\n"
+    if msg.get("id"):
+        out += b"id: " + str(msg["id"]).encode() + b"\n"
+    return out + b"data: " + orjson.dumps(msg.get("data")) + b"\n\n"
