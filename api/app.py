@@ -15,7 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from api import metrics
 from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
-from api.routers import follows, health, timeline, tweets, users
+from api.routers import follows, health, timeline, trends, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
@@ -37,6 +37,7 @@ TAGS = [
     {"name": "users", "description": "Accounts, profiles and the follow lists."},
     {"name": "tweets", "description": "Posts, replies, edits, deletes and likes."},
     {"name": "follows", "description": "The follow graph."},
+    {"name": "trends", "description": "Trending hashtags over the last hour or day."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -66,7 +67,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
-    for router in (timeline.router, users.router, tweets.router, follows.router, health.router):
+    for router in (timeline.router, users.router, tweets.router, follows.router, trends.router, health.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]

@@ -169,3 +169,17 @@ class UserOut(Author):
 class UserPage(BaseModel):
     users: list[Author]
     next_cursor: str | None = None
+
+
+class TrendOut(BaseModel):
+    hashtag: str = Field(description="The tag, NFKC case-folded, without `#`: `#Chirp` and `#chirp` are one.",
+                         examples=["chirp"])  # fmt: skip
+    name: str = Field(description="The tag as first written in the window, with `#`.", examples=["#Chirp"])
+    tweets: int = Field(description="Tweets in the window that carry the tag (each counted once).", examples=[42])
+    accounts: int = Field(description="Distinct authors of those tweets.", examples=[17])
+
+
+class TrendsOut(BaseModel):
+    window: Literal["1h", "1d"] = Field(examples=["1h"])
+    as_of: datetime = Field(description="The end of the window (the time of the read).")
+    trends: list[TrendOut] = Field(description="Most tweets first; ties by `hashtag`.")

@@ -13,9 +13,11 @@ from fastapi import Request
 
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
+from projections.ports import TrendsReader
 from projections.queries import Queries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.stores.redis_trends import RedisTrends
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -81,6 +83,7 @@ class Wiring:
     ids: IdGenerator
     tweets: TweetState = field(default_factory=MemoryTweetState)
     queries: Queries | None = None
+    trends: TrendsReader | None = None
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -143,6 +146,7 @@ def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str
     s = w.settings
     timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
     w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
+    w.trends = RedisTrends(r, prefix)
 
 
 async def _follow_live(w: Wiring, r: Any, durable: CassandraProjections, registry: Any, current: str) -> None:

@@ -24,7 +24,7 @@ WRITTEN = ("following", "ready", "live")
 # What a version holds (see docs/architecture.md): single keys and key families. Removing v1, whose prefix
 # is the base prefix itself, goes by these patterns so it never touches another version's keys.
 SINGLE_KEYS = ("celebs", "progress", "stats")
-FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats")
+FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt")
 
 
 class VersionError(ValueError):

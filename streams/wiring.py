@@ -14,6 +14,7 @@ from projections.ports import Projection
 from projections.projector import Projector
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.stores.redis_trends import RedisTrends
 from projections.versions import VersionRegistry
 from streams.replay import ReadOnlyDurable
 
@@ -47,6 +48,8 @@ def side_projections(
     those kept in Redis under a version's `prefix` when `redis` is given, those kept in Cassandra when
     `session` (on the keyspace to write) is given."""
     out: list[Projection] = []
+    if redis is not None:
+        out.append(RedisTrends(redis, prefix))
     return out
 
 
