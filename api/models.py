@@ -174,7 +174,7 @@ class UserPage(BaseModel):
 class TrendOut(BaseModel):
     hashtag: str = Field(description="The tag, NFKC case-folded, without `#`: `#Chirp` and `#chirp` are one.",
                          examples=["chirp"])  # fmt: skip
-    name: str = Field(description="The tag as first written in the window, with `#`.", examples=["#Chirp"])
+    name: str = Field(description="The tag as the earliest tweet wrote it, with `#`.", examples=["#Chirp"])
     tweets: int = Field(description="Tweets in the window that carry the tag (each counted once).", examples=[42])
     accounts: int = Field(description="Distinct authors of those tweets.", examples=[17])
 

@@ -5,7 +5,7 @@ Keys, under a version's prefix `p` (so every timeline version, a rebuild too, ha
 - `p tr:<window>:<bucket>` sorted set, tag -> tweets counted in that bucket;
 - `p tr:<window>:<bucket>:t:<tag>` hash, tweet -> author: what is counted (the unit of idempotence);
 - `p tr:<window>:<bucket>:a:<tag>` hash, author -> tweets: the accounts talking;
-- `p tr:<window>:<bucket>:d` hash, tag -> display form first written;
+- `p tr:<window>:<bucket>:d` hash, tag -> the earliest tweet's id (19 digits) and the tag as it wrote it;
 - `p trt:<tweet>` the tags a tweet counts under (or `x` once deleted), for edits and deletes.
 
 Every key expires at an absolute time derived from the tweet's time (the bucket's end plus the window and

@@ -1,6 +1,6 @@
 -- The top tags of one window: the sum of its buckets' tag counts (one ZUNIONSTORE into a scratch key),
 -- the `limit` highest, ties at the boundary taken in tag order; then, for those tags only, the distinct
--- authors over the buckets and the display form first written (oldest bucket first).
+-- authors over the buckets and the display form of the earliest tweet (each bucket keeps its least id's).
 -- ARGV: prefix, window, limit, bucket starts (oldest first). Returns tag, display, tweets, accounts, ...
 local p, win, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local keys = {}
@@ -28,10 +28,11 @@ for _, c in ipairs(chosen) do
     for _, who in ipairs(redis.call('HKEYS', base .. ':a:' .. tag)) do
       if not seen[who] then seen[who] = true; accounts = accounts + 1 end
     end
-    if not display then display = redis.call('HGET', base .. ':d', tag) end
+    local d = redis.call('HGET', base .. ':d', tag)
+    if d and (not display or d:sub(1, 19) < display:sub(1, 19)) then display = d end
   end
   out[#out + 1] = tag
-  out[#out + 1] = display or tag
+  out[#out + 1] = display and display:sub(20) or tag
   out[#out + 1] = tostring(c[2])
   out[#out + 1] = accounts
 end

@@ -1,7 +1,8 @@
 -- One tweet's change to the trend buckets (projections/stores/redis_trends.py). Idempotent: a tweet is
 -- counted in a (bucket, tag) once, as a field of that pair's tweet hash, and every count moves only when
 -- that field is added or removed; `trt:<tweet>` remembers the tags the tweet counts under (or `x` once it
--- is deleted), so an edit moves counts and a redelivered post or delete changes nothing.
+-- is deleted), so an edit moves counts and a redelivered post or delete changes nothing. The display form
+-- kept is the earliest tweet's (least id), the same whatever order partitions are processed in.
 -- ARGV: prefix, op (post|edit|delete), tweet, author, expire_at (of trt), nb, nb x (window, bucket,
 -- expire_at), then (tag, display) pairs: the tags of the post or of the edited text.
 local p, op, tweet, author, tex = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -17,6 +18,15 @@ for j = 7 + nb * 3, #ARGV, 2 do
   order[#order + 1] = ARGV[j]
 end
 local tkey = p .. 'trt:' .. tweet
+local tweet_key = string.rep('0', 19 - #tweet) .. tweet -- fixed width: compares as the id does
+
+local function before(a, b) -- bytewise a < b on the 19-digit prefix (no locale-dependent compare)
+  for i = 1, 19 do
+    local x, y = a:byte(i), b:byte(i)
+    if x ~= y then return x < y end
+  end
+  return false
+end
 
 local function add(tag, display, who)
   for _, b in ipairs(buckets) do
@@ -25,7 +35,9 @@ local function add(tag, display, who)
     if redis.call('HSETNX', tk, tweet, who) == 1 then
       redis.call('ZINCRBY', base, 1, tag)
       redis.call('HINCRBY', ak, who, 1)
-      redis.call('HSETNX', dk, tag, display)
+      local first = redis.call('HGET', dk, tag) -- the form of the earliest tweet: the same in any order
+      local mine = tweet_key .. display
+      if not first or before(mine, first) then redis.call('HSET', dk, tag, mine) end
       for _, k in ipairs({tk, ak, dk, base}) do redis.call('EXPIREAT', k, ex) end
     end
   end
