@@ -16,6 +16,7 @@ from redis.typing import EncodableT, FieldT
 
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
+from schemas.codec import media_record
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
@@ -211,7 +212,7 @@ def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, Tw
 
 
 def _media(m: Media) -> dict[str, Any]:
-    return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
+    return media_record(m)
 
 
 class RedisTimelineWrites:
