@@ -15,7 +15,8 @@ from fastapi.telemetry import TelemetryConfig
 from api import metrics
 from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
-from api.routers import follows, health, timeline, trends, tweets, users
+from api.render import set_media_base
+from api.routers import follows, health, media, timeline, trends, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
@@ -37,6 +38,7 @@ TAGS = [
     {"name": "users", "description": "Accounts, profiles and the follow lists."},
     {"name": "tweets", "description": "Posts, replies, edits, deletes and likes."},
     {"name": "follows", "description": "The follow graph."},
+    {"name": "media", "description": "Uploads of images, GIFs and videos, straight to storage; served by the CDN."},
     {"name": "trends", "description": "Trending hashtags over the last hour or day."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -67,7 +69,9 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
-    for router in (timeline.router, users.router, tweets.router, follows.router, trends.router, health.router):
+    set_media_base(settings.media_base)
+    routers = (timeline, users, tweets, follows, media, trends, health)
+    for router in (r.router for r in routers):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]

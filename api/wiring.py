@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from api.media import MemoryUploads, RedisUploads, Uploads
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
 from projections.ports import TrendsReader
@@ -84,6 +85,7 @@ class Wiring:
     tweets: TweetState = field(default_factory=MemoryTweetState)
     queries: Queries | None = None
     trends: TrendsReader | None = None
+    uploads: Uploads = field(default_factory=MemoryUploads)
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -130,6 +132,7 @@ async def connect(settings: Settings) -> Wiring:
         ids=IdGenerator(settings.effective_node_id()),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         closers=[close_cassandra, r.aclose, events.stop],
+        uploads=RedisUploads(r, settings.redis_prefix),
     )
     _serve_version(w, r, durable, live.prefix(settings.redis_prefix))
     follower = asyncio.create_task(_follow_live(w, r, durable, registry, live.name))
