@@ -21,7 +21,7 @@ def test_a_post_is_in_the_tweets_topic(api: TestClient, settings: Settings, uniq
     dec = AvscDecoder()
     found = [(m, dec.decode(m.value)) for m in read_topic(settings, "tweets")]
     ((msg, event),) = [(m, e) for m, e in found if str(e["tweet_id"]) == tweet["tweet_id"]]
-    assert event["event_type"] == "TweetPosted" and event["schema_version"] == 2
+    assert event["event_type"] == "TweetPosted" and event["schema_version"] == 3
     assert event["content"] == f"hello {uniq} ✨" and event["author_id"] == int(uid) == event["actor_id"]
     assert event["reply_to"] is None and event["media"] == []
     assert msg.key == uid.encode()  # keyed by author
