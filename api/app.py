@@ -15,10 +15,11 @@ from fastapi.telemetry import TelemetryConfig
 from api import metrics
 from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
-from api.routers import follows, health, notifications, search, stream, timeline, tweets, users
+from api.routers import follows, health, media, notifications, search, stream, timeline, trends, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
+from projections.wire import set_media_base
 
 log = logging.getLogger("chirp.api")
 
@@ -39,6 +40,8 @@ TAGS = [
     {"name": "follows", "description": "The follow graph."},
     {"name": "notifications", "description": "Mentions, replies, likes and new followers; unread count, read marker."},
     {"name": "search", "description": "Search over tweet text: words, #hashtags, @mentions, phrases."},
+    {"name": "media", "description": "Uploads of images, GIFs and videos, straight to storage; served by the CDN."},
+    {"name": "trends", "description": "Trending hashtags over the last hour or day."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -70,7 +73,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
-    routers = (timeline, stream, users, tweets, follows, notifications, search, health)
+    set_media_base(settings.media_base)
+    routers = (timeline, stream, users, tweets, follows, notifications, search, trends, media, health)
     for router in (r.router for r in routers):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from schemas.ids import parse_id
 
@@ -74,11 +74,58 @@ class UserCreated(BaseModel):
     created_at: datetime
 
 
+MediaType = Literal["image", "gif", "video"]
+MAX_ALT_TEXT = 1000
+
+
 class MediaIn(Strict):
-    url: str = Field(pattern=r"^https?://\S{1,2000}$", examples=["https://cdn.example.com/media/cat.jpg"])
-    type: Literal["image", "gif", "video"]
-    alt_text: str | None = Field(None, max_length=1000, examples=["A cat asleep on a keyboard"])
+    """Either an upload (`media_id` from POST /media; type, size and alt text come from it, alt text may be
+    given again here) or an external `url` with its `type` (kept for clients that host media themselves)."""
+
+    media_id: Id | None = Field(None, description="From POST /media, by the same user.", examples=["7251846523904100"])
+    url: str | None = Field(None, pattern=r"^https?://\S{1,2000}$", examples=["https://cdn.example.com/media/cat.jpg"])
+    type: MediaType | None = Field(None, description="Required with `url`; with `media_id`, the upload's type.")
+    alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, examples=["A cat asleep on a keyboard"])
     size_bytes: int | None = Field(None, ge=0, le=1 << 40)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaIn:
+        if (self.media_id is None) == (self.url is None):
+            raise ValueError("give either media_id (from POST /media) or url, not both")
+        if self.url is not None and self.type is None:
+            raise ValueError("type is required with url (image, gif or video)")
+        return self
+
+
+class MediaUploadIn(Strict):
+    type: MediaType = Field(
+        description="image (JPEG, PNG, WebP; 5 MiB), gif (15 MiB) or video (MP4, MOV, WebM; 512 MiB)."
+    )
+    content_type: str = Field(description="The MIME type the object is uploaded with.", examples=["image/jpeg"])
+    size_bytes: int = Field(ge=1, description="Exact size of the object; the upload URL takes only this size.",
+                            examples=[48213])  # fmt: skip
+    alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, description="Description for screen readers.",
+                                 examples=["A cat asleep on a keyboard"])  # fmt: skip
+
+
+class UploadTarget(BaseModel):
+    url: str = Field(description="Presigned URL to send the bytes to (S3-compatible storage, not chirp).")
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str] = Field(description="Send exactly these headers with the PUT (they are signed).")
+    expires_at: datetime = Field(description="The URL is refused after this time.")
+
+
+class MediaUploadOut(BaseModel):
+    media_id: str = Field(description="Name it in POST /tweets `media` within the upload's lifetime.",
+                          examples=["7251846523904100"])  # fmt: skip
+    key: str = Field(description="The object's key in storage.", examples=["7251846523904000/q3N1cXp0dF9kZWZhdWx0.jpg"])
+    url: str = Field(description="Where the media will be served from (the CDN).",
+                     examples=["https://cdn.example.com/media/7251846523904000/q3N1cXp0dF9kZWZhdWx0.jpg"])  # fmt: skip
+    type: MediaType
+    content_type: str
+    size_bytes: int
+    alt_text: str | None = None
+    upload: UploadTarget
 
 
 class MediaOut(BaseModel):
@@ -214,3 +261,17 @@ class MarkRead(BaseModel):
 class MarkedRead(BaseModel):
     up_to: str = Field(description="The marker recorded (never later than now).", examples=["7251846523904777"])
     unread_count: int = Field(description="What is still unread once the marker applies, counted up to 1000.")
+
+
+class TrendOut(BaseModel):
+    hashtag: str = Field(description="The tag, NFKC case-folded, without `#`: `#Chirp` and `#chirp` are one.",
+                         examples=["chirp"])  # fmt: skip
+    name: str = Field(description="The tag as the earliest tweet wrote it, with `#`.", examples=["#Chirp"])
+    tweets: int = Field(description="Tweets in the window that carry the tag (each counted once).", examples=[42])
+    accounts: int = Field(description="Distinct authors of those tweets.", examples=[17])
+
+
+class TrendsOut(BaseModel):
+    window: Literal["1h", "1d"] = Field(examples=["1h"])
+    as_of: datetime = Field(description="The end of the window (the time of the read).")
+    trends: list[TrendOut] = Field(description="Most tweets first; ties by `hashtag`.")

@@ -15,11 +15,12 @@ from fastapi import Response
 
 from projections.queries import Page
 from projections.timeline import encode_cursor
-from projections.wire import author_json, media_json, tweet_json
+from projections.wire import author_json, media_base, media_json, set_media_base, tweet_json
 from schemas.events import TweetPosted
 
 __all__ = [
-    "author_json", "json_response", "media_json", "page_json", "timeline_json", "tweet_created_json", "tweet_json"
+    "author_json", "json_response", "media_base", "media_json", "page_json", "set_media_base", "timeline_json",
+    "tweet_created_json", "tweet_json",
 ]  # fmt: skip
 
 # "Z" for UTC, as pydantic writes it; naive and other offsets come out alike in both.

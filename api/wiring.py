@@ -11,14 +11,17 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from api.media import MemoryUploads, RedisUploads, Uploads
 from api.push import PushHub
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
 from projections.notifications import NotificationStore, PendingMarks
+from projections.ports import TrendsReader
 from projections.queries import Queries
 from projections.search import SearchQueries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.redis import RedisTimelines
+from projections.stores.redis_trends import RedisTrends
 from projections.stores.search_cassandra import CassandraSearchStore
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
@@ -89,6 +92,8 @@ class Wiring:
     read_marks: PendingMarks | None = None
     search: SearchQueries | None = None
     push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
+    trends: TrendsReader | None = None
+    uploads: Uploads = field(default_factory=MemoryUploads)
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -134,6 +139,7 @@ async def connect(settings: Settings) -> Wiring:
         ids=IdGenerator(settings.effective_node_id()),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         closers=[close_cassandra, r.aclose, events.stop],
+        uploads=RedisUploads(r, settings.redis_prefix),
     )
     keyspaces = Keyspaces(cluster, settings.keyspace, session)
     _serve_version(
@@ -175,6 +181,7 @@ def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str
     w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
     _serve_notifications(w, r, durable.s)
     w.search = SearchQueries(CassandraSearchStore(durable.s), w.queries.hydrate)
+    w.trends = RedisTrends(r, prefix)
 
 
 def _serve_notifications(w: Wiring, r: Any, session: Any) -> None:

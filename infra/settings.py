@@ -89,6 +89,23 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most missed tweets a reconnect (Last-Event-ID) replays from the timeline."
     )
 
+    # Media: bytes go to S3-compatible storage and out through the CDN, never through chirp.
+    media_base_url: str = Field(
+        "",
+        description="Public base URL of uploaded media (the CDN), e.g. https://cdn.example.com/media/: a media URL "
+        "is this plus the object key. Empty: the S3 endpoint and bucket (path style).",
+    )
+    s3_endpoint: str = Field("", description="S3-compatible endpoint, e.g. https://s3.us-east-1.amazonaws.com "
+                             "(empty: no media storage, POST /media answers 503).")  # fmt: skip
+    s3_bucket: str = Field("", description="Bucket uploads go to (path-style URLs: <endpoint>/<bucket>/<key>).")
+    s3_region: str = Field("us-east-1", description="Region the upload URLs are signed for.")
+    s3_access_key: str = Field("", description="Access key id that signs upload URLs.")
+    s3_secret_key: str = Field("", description="Secret key that signs upload URLs (never sent anywhere).")
+    s3_presign_ttl_s: int = Field(900, ge=1, le=7 * 24 * 3600, description="How long an upload URL is valid.")
+    media_upload_ttl_s: int = Field(
+        86_400, ge=60, description="How long an upload (its media_id) can be attached to a tweet."
+    )
+
     @property
     def worker_group(self) -> str:
         """The stream worker's Kafka consumer group (and Faust app id)."""
@@ -115,6 +132,19 @@ class Settings(BaseSettings):
     @property
     def cassandra_contact_points(self) -> list[str]:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
+    @property
+    def media_storage(self) -> bool:
+        """Whether uploads can be signed: an endpoint, a bucket and both keys."""
+        return all((self.s3_endpoint, self.s3_bucket, self.s3_access_key, self.s3_secret_key))
+
+    @property
+    def media_base(self) -> str:
+        """The base media URLs are built from, ending in `/` (empty when neither is configured)."""
+        base = self.media_base_url or (
+            f"{self.s3_endpoint.rstrip('/')}/{self.s3_bucket}/" if self.s3_endpoint and self.s3_bucket else ""
+        )
+        return base if not base or base.endswith("/") else base + "/"
 
     def effective_node_id(self) -> int:
         return self.node_id if self.node_id is not None else os.getpid() % 1024

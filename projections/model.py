@@ -46,3 +46,13 @@ class BatchStats:
     events: int = 0
     deliveries: int = 0
     delays_ms: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A hashtag over a window: `tag` normalized (NFKC, case-folded), `display` as first written."""
+
+    tag: str
+    display: str
+    tweets: int
+    accounts: int

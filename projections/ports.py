@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from projections.model import TimelinePage, TweetView, UserView
+from projections.model import TimelinePage, Trend, TweetView, UserView
 from schemas.events import Event
 
 Authors = dict[int, tuple[int, int | None]]  # tweet id -> (author, reply_to), for edits and deletes
@@ -79,3 +79,9 @@ class Projection(Protocol):
     """A further read model. It is written after the durable projections and before the home timelines."""
 
     def writes(self) -> ProjectionWrites: ...
+
+
+class TrendsReader(Protocol):
+    """The top hashtags of a window (Redis time buckets, projections/stores/redis_trends.py)."""
+
+    async def top(self, window: str, now: datetime, limit: int) -> list[Trend]: ...

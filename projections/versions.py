@@ -30,7 +30,7 @@ WRITTEN = ("following", "ready", "live")
 # is the base prefix itself, goes by these patterns so it never touches another version's keys.
 SINGLE_KEYS = ("celebs", "progress", "stats")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
-FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats")
+FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt")
 
 
 class VersionError(ValueError):

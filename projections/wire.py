@@ -20,8 +20,24 @@ def author_json(u: UserView) -> dict[str, Any]:
     return {"user_id": str(u.user_id), "handle": u.handle, "display_name": u.display_name}
 
 
+_media_base = ""  # CHIRP_MEDIA_BASE_URL (or the bucket's URL): one per process, set where the process is wired
+
+
+def set_media_base(base: str) -> None:
+    """Called once by `create_app` and the worker's wiring, so pages and pushes build the same URLs."""
+    global _media_base
+    _media_base = base
+
+
+def media_base() -> str:
+    return _media_base
+
+
 def media_json(m: Media) -> dict[str, Any]:
-    return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
+    """An upload's URL is built now from the configured base (a CDN move needs no replay); an external
+    URL is served as given. Never a URL of chirp's: the API does not carry media bytes."""
+    url = _media_base + m.key if m.key and _media_base else m.url
+    return {"url": url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
 
 
 def tweet_json(v: TweetView) -> dict[str, Any]:

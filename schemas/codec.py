@@ -118,11 +118,16 @@ def to_record(event: Event, version: int) -> dict[str, Any]:
     for f in _payload_fields(type(event)):
         value = getattr(event, f)
         if f == "media":
-            value = [{"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes} for m in value]
+            value = [media_record(m) for m in value]
         elif f == "mentions":
             value = list(value)
         record[f] = value
     return record
+
+
+def media_record(m: Media) -> dict[str, Any]:
+    """A Media as the Avro record (and the JSON the read models cache) has it."""
+    return {"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes, "key": m.key}
 
 
 def from_record(record: dict[str, Any]) -> Event:

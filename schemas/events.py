@@ -26,10 +26,14 @@ class Meta:
 
 @dataclass(frozen=True, slots=True)
 class Media:
+    """A media descriptor; the bytes live in object storage behind the CDN, never in the log. `key` names an
+    object uploaded through POST /media (clients get its URL from the configured media base)."""
+
     url: str
     type: str
     alt_text: str | None = None
     size_bytes: int | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

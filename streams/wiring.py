@@ -16,6 +16,7 @@ from projections.search import SearchProjection
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.null import NoTimelines, ReadOnlyDurable
 from projections.stores.redis import RedisProgress, RedisTimelines
+from projections.stores.redis_trends import RedisTrends
 from projections.stores.search_cassandra import CassandraSearchStore
 from projections.versions import Pass, VersionRegistry
 
@@ -79,6 +80,8 @@ def side_projections(
     if write_cassandra:
         out.append(SearchProjection(CassandraSearchStore(session)))
         out.append(_notifications(settings, redis, prefix, session, publish))
+    if write_redis:
+        out.append(RedisTrends(redis, prefix))
     return out
 
 
@@ -102,6 +105,9 @@ def _notifications(
 
 
 async def connect(settings: Settings) -> Stores:
+    from projections.wire import set_media_base
+
+    set_media_base(settings.media_base)  # pushed tweets carry the same media URLs as the API's pages
     cluster, _ = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
     client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
     return Stores(settings, client, cluster, VersionRegistry(client, settings.redis_prefix))

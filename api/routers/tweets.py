@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from api.auth import Actor, require_self
 from api.models import (
     Id,
+    MediaIn,
     Problem,
     TweetCreate,
     TweetCreated,
@@ -17,7 +18,7 @@ from api.models import (
     TweetOut,
     TweetPage,
 )
-from api.render import json_response, page_json, tweet_created_json, tweet_json
+from api.render import json_response, media_base, page_json, tweet_created_json, tweet_json
 from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.wiring import Wiring, wiring
@@ -56,6 +57,20 @@ async def _own_tweet(w: Wiring, tweet_id: int, actor: int) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"only the author may change tweet {tweet_id}")
 
 
+async def _media(w: Wiring, actor: int, i: int, m: MediaIn) -> Media:
+    """An external URL as given, or the actor's own upload named by media_id (alt text may be given anew)."""
+    if m.media_id is None:
+        assert m.url is not None and m.type is not None  # MediaIn checked it
+        return Media(m.url, m.type, m.alt_text, m.size_bytes)
+    up = await w.uploads.get(m.media_id)
+    if up is None or up.owner != actor:
+        raise HTTPException(422, f"media.{i}.media_id: no upload {m.media_id} of yours (unknown, or expired)")
+    if m.type is not None and m.type != up.type:
+        raise HTTPException(422, f"media.{i}.type: the upload is {up.type}, not {m.type}")
+    alt = m.alt_text if m.alt_text is not None else up.alt_text
+    return Media(media_base() + up.key, up.type, alt, up.size_bytes, up.key)
+
+
 @router.post(
     "/tweets",
     status_code=status.HTTP_201_CREATED,
@@ -67,7 +82,7 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
     require_self(actor, body.user_id, "user_id")
     if body.reply_to is not None:
         await _live_tweet(w, body.reply_to, "reply_to tweet")
-    media = tuple(Media(m.url, m.type, m.alt_text, m.size_bytes) for m in body.media)
+    media = tuple([await _media(w, actor, i, m) for i, m in enumerate(body.media)])
     mentions = await _mentions(w, body.content)
     event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media, mentions)
     await w.events.append(event)

@@ -16,6 +16,7 @@ from cassandra.query import BatchStatement, BatchType
 from infra.cassandra import execute
 from projections.model import TweetView, UserView
 from projections.timeline import Entry, bucket_of, merge_newest
+from schemas.codec import media_record
 from schemas.events import Media
 
 # Statements per unlogged batch: one request carries many (the driver's cost is per request), while
@@ -148,8 +149,7 @@ class CassandraWrites:
 
     def save_tweet(self, t: TweetView) -> None:
         ts = _ts(t.created_at)
-        media = json.dumps([{"url": m.url, "type": m.type, "alt_text": m.alt_text, "size_bytes": m.size_bytes}
-                            for m in t.media]) if t.media else None  # fmt: skip
+        media = json.dumps([media_record(m) for m in t.media]) if t.media else None
         bucket = bucket_of(t.tweet_id)
         add = self.pending.append
         add((self.c._tweet, (t.tweet_id, t.author_id, t.content, t.reply_to, media, t.created_at, ts)))

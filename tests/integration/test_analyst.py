@@ -92,7 +92,13 @@ def story(api: TestClient, settings: Settings, worker: WorkerProcess) -> Story:
             (
                 "tweets",
                 "TweetPosted",
-                {"tweet_id": first, "author_id": ia, "content": "first ✨", "reply_to": None, "media": [MEDIA]},
+                {
+                    "tweet_id": first,
+                    "author_id": ia,
+                    "content": "first ✨",
+                    "reply_to": None,
+                    "media": [{**MEDIA, "key": None}],
+                },
             ),
             (
                 "tweets",

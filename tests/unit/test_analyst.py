@@ -161,7 +161,9 @@ def test_a_tapped_event_has_its_fields_ids_as_strings_and_where_it_sits() -> Non
         "author_id": str(big),
         "content": "hi ✨ @x",
         "reply_to": str(big - 5),
-        "media": [{"url": "https://cdn.example/a.jpg", "type": "image", "alt_text": "a cat", "size_bytes": 2048}],
+        "media": [
+            {"url": "https://cdn.example/a.jpg", "type": "image", "alt_text": "a cat", "size_bytes": 2048, "key": None}
+        ],
         "mentions": [str(big + 2)],  # ids in a list are strings too
         "_kafka": {"partition": 1, "offset": 7, "timestamp": "2026-01-02T03:04:05.678000Z", "key": "42"},
     }
@@ -214,7 +216,7 @@ def test_rows_fill_the_columns_of_their_type_and_leave_the_rest_null() -> None:
     edited, deleted = rows[3], rows[4]
     assert edited["content"] == "edited text" and edited["reply_to"] is None and edited["media"] is None
     assert deleted["content"] is None and deleted["tweet_id"] == 1001
-    cat = {"url": "https://cdn.example/a.jpg", "type": "image", "alt_text": "a cat", "size_bytes": 2048}
+    cat = {"url": "https://cdn.example/a.jpg", "type": "image", "alt_text": "a cat", "size_bytes": 2048, "key": None}
     assert rows[1]["media"] == [cat]
     assert rows[0]["media"] == []  # posted without media: an empty list, not "no such field"
     assert rows[0]["kafka_timestamp"] == 1767323045678000 and rows[4]["kafka_offset"] == 4

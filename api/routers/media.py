@@ -1,0 +1,61 @@
+"""Media uploads: a presigned URL to put the bytes in S3-compatible storage; chirp never carries them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+
+from api.auth import Actor
+from api.media import Upload, check_upload, new_key, sign_put
+from api.models import MediaUploadIn, MediaUploadOut, Problem
+from api.render import json_response, media_base
+from api.routers.common import errors
+from api.wiring import Wiring, wiring
+
+router = APIRouter(tags=["media"])
+W = Annotated[Wiring, Depends(wiring)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **errors(401, 413, 422),
+    503: {"model": Problem, "description": "No media storage is configured (CHIRP_S3_*)."},
+}
+
+
+@router.post(
+    "/media",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MediaUploadOut,
+    responses=ERRORS,
+    summary="Start a media upload",
+)
+async def upload(body: MediaUploadIn, actor: Actor, w: W) -> Response:
+    """Checks type and size, picks an unguessable key under the user's own prefix, and answers with a
+    presigned PUT for the client to send the bytes to storage; then `POST /tweets` names the `media_id`.
+    Readers get the media from the CDN (`url`)."""
+    s = w.settings
+    if not s.media_storage:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no media storage configured (set CHIRP_S3_ENDPOINT, CHIRP_S3_BUCKET, CHIRP_S3_ACCESS_KEY, "
+            "CHIRP_S3_SECRET_KEY); tweets can still link media by url",
+        )
+    problem = check_upload(body.type, body.content_type, body.size_bytes)
+    if problem:
+        raise HTTPException(422, problem)
+    key = new_key(actor, body.content_type)
+    media_id = w.ids.next_id()
+    signed = sign_put(s, key, body.content_type, body.size_bytes, datetime.now(UTC))
+    up = Upload(actor, key, body.type, body.content_type, body.size_bytes, body.alt_text)
+    await w.uploads.save(media_id, up, s.media_upload_ttl_s)
+    out = {
+        "media_id": str(media_id),
+        "key": key,
+        "url": media_base() + key,
+        "type": body.type,
+        "content_type": body.content_type,
+        "size_bytes": body.size_bytes,
+        "alt_text": body.alt_text,
+        "upload": {"url": signed.url, "method": "PUT", "headers": signed.headers, "expires_at": signed.expires_at},
+    }
+    return json_response(out, status.HTTP_201_CREATED)

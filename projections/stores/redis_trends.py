@@ -1,0 +1,105 @@
+"""Redis: trending hashtags, counted in time buckets of the tweet's own time (projections/hashtags.py).
+
+Keys, under a version's prefix `p` (so every timeline version, a rebuild too, has its own trends):
+
+- `p tr:<window>:<bucket>` sorted set, tag -> tweets counted in that bucket;
+- `p tr:<window>:<bucket>:t:<tag>` hash, tweet -> author: what is counted (the unit of idempotence);
+- `p tr:<window>:<bucket>:a:<tag>` hash, author -> tweets: the accounts talking;
+- `p tr:<window>:<bucket>:d` hash, tag -> the earliest tweet's id (19 digits) and the tag as it wrote it;
+- `p trt:<tweet>` the tags a tweet counts under (or `x` once deleted), for edits and deletes.
+
+Every key expires at an absolute time derived from the tweet's time (the bucket's end plus the window and
+some slack), so a replay sets the same expiries and leaves exactly the state the live pass left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from projections.hashtags import WINDOWS, hashtags, live_buckets
+from projections.model import Trend
+from projections.ports import Authors
+from schemas.events import Event, TweetDeleted, TweetEdited, TweetPosted
+from schemas.ids import id_time
+
+LUA = Path(__file__).parent / "lua"
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RedisTrends:
+    """The trends read model of one version (`prefix`): a `Projection` for the worker, a `TrendsReader`
+    for the API."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str, clock: Clock = _now) -> None:
+        self.r = client
+        self.p = prefix
+        self.clock = clock
+        self._write = client.register_script((LUA / "trends_write.lua").read_text())
+        self._read = client.register_script((LUA / "trends_read.lua").read_text())
+
+    def writes(self) -> RedisTrendsWrites:
+        return RedisTrendsWrites(self)
+
+    async def top(self, window: str, now: datetime, limit: int) -> list[Trend]:
+        """The `limit` most tweeted tags of the window ending at `now`: most tweets first, then by tag."""
+        w = WINDOWS[window]
+        raw = await self._read(args=[self.p, w.name, limit, *w.buckets(now)])
+        out = [
+            Trend(raw[i].decode(), raw[i + 1].decode(), int(raw[i + 2]), int(raw[i + 3])) for i in range(0, len(raw), 4)
+        ]
+        return sorted(out, key=lambda t: (-t.tweets, t.tag))
+
+
+def script_args(op: str, tweet_id: int, author_id: int, tags: dict[str, str], now: datetime) -> list[Any] | None:
+    """ARGV of trends_write.lua for one tweet, or None when every bucket the tweet counts in has expired."""
+    live = live_buckets(id_time(tweet_id), now)
+    if not live:
+        return None
+    expire = max(w.expires(b) for w, b in live)
+    args: list[Any] = [op, tweet_id, author_id, expire, len(live)]
+    for w, b in live:
+        args += [w.name, b, w.expires(b)]
+    for tag, display in tags.items():
+        args += [tag, display]
+    return args
+
+
+class RedisTrendsWrites:
+    """One batch's changes, one script call per tweet event on one pipeline (a single round trip)."""
+
+    def __init__(self, trends: RedisTrends) -> None:
+        self.t = trends
+        self.pipe = trends.r.pipeline(transaction=False)
+        self.queued = 0
+        self.now = trends.clock()
+
+    def apply(self, event: Event, authors: Authors) -> None:
+        match event:
+            case TweetPosted():
+                tags = hashtags(event.content)
+                args = script_args("post", event.tweet_id, event.author_id, tags, self.now) if tags else None
+            case TweetEdited():
+                args = script_args("edit", event.tweet_id, event.author_id, hashtags(event.content), self.now)
+            case TweetDeleted():
+                args = script_args("delete", event.tweet_id, event.author_id, {}, self.now)
+            case _:
+                return
+        if args is not None:
+            script = self.t._write
+            self.pipe.scripts.add(script)  # type: ignore[arg-type]  # loaded first if Redis lacks it
+            self.pipe.evalsha(script.sha, 0, self.t.p, *args)
+            self.queued += 1
+
+    async def flush(self) -> None:
+        if self.queued:
+            await self.pipe.execute()
+            self.queued = 0
