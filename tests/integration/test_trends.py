@@ -100,7 +100,8 @@ async def drop(client: aioredis.Redis, prefix: str) -> None:
 def test_redelivery_does_not_double_and_a_replay_rebuilds_the_same_trends(
     api: TestClient, settings: Settings, worker: WorkerProcess, uniq: str
 ) -> None:
-    from streams.replay import rebuild_timelines
+    from projections.versions import Version
+    from streams.replay import rebuild
 
     a, auth = register(api, f"trr_{uniq}")
     first = post(api, a, auth, f"#re{uniq} #twice{uniq}")
@@ -128,7 +129,8 @@ def test_redelivery_does_not_double_and_a_replay_rebuilds_the_same_trends(
             counts = {t.tag: t.tweets for t in top if t.tag.endswith(uniq)}
             assert counts == {f"re{uniq}": 2, f"moved{uniq}": 1}
 
-            await rebuild_timelines(settings, replayed, f"{settings.topic_prefix}trp{uniq}", show=False)
+            scratch = Version(f"trp{uniq}", "building", "")  # its prefix is `replayed`
+            await rebuild(settings, scratch, "timelines", f"{settings.topic_prefix}trp{uniq}", show=False)
             live_dump, replay_dump = await dump(client, live), await dump(client, replayed)
             assert replay_dump == live_dump and any(k.endswith(uniq.encode()) for k in live_dump)
             assert await RedisTrends(client, replayed).top("1d", now, 50) == await RedisTrends(client, live).top(
