@@ -91,11 +91,21 @@ def statements(path: Path) -> list[str]:
 
 
 def ensure_keyspace(settings: Settings, report: Callable[[str], None] = log.info) -> None:
+    """The configured keyspace, and every keyspace a rebuild made beside it (a version may read any of them)."""
     cluster, session = connect(settings)
     try:
         apply_migrations(session, settings, report)
+        for keyspace in rebuilt_keyspaces(session, settings):
+            apply_migrations(session, settings.model_copy(update={"keyspace": keyspace}), report)
     finally:
         cluster.shutdown()
+
+
+def rebuilt_keyspaces(session: Session, settings: Settings) -> list[str]:
+    """`<keyspace>_vN`: the keyspaces `chirp replay projections|all` made."""
+    rebuilt = re.compile(re.escape(settings.keyspace) + r"_v\d+")
+    rows = session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+    return sorted(r.keyspace_name for r in rows if rebuilt.fullmatch(r.keyspace_name))
 
 
 def apply_migrations(session: Session, settings: Settings, report: Callable[[str], None] = log.info) -> None:
@@ -149,9 +159,7 @@ def drop(settings: Settings) -> None:
     """Deletes a whole deployment's topics and keyspace: for throwaway ones (tests, benchmarks), never live data."""
     cluster, session = connect(settings)
     try:
-        rebuilt = re.compile(re.escape(settings.keyspace) + r"_v\d+")  # the keyspaces its rebuilds made
-        rows = session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
-        for ks in [settings.keyspace, *(r.keyspace_name for r in rows if rebuilt.fullmatch(r.keyspace_name))]:
+        for ks in [settings.keyspace, *rebuilt_keyspaces(session, settings)]:
             session.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
     finally:
         cluster.shutdown()

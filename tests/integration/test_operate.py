@@ -225,6 +225,14 @@ def test_replay_projections_builds_a_keyspace_identical_to_the_live_one_and_prom
     assert "v3 ready" in out.stdout and f"keyspace {s.keyspace}_v3" in out.stdout, out.stdout
     live, rebuilt = _tables(s, s.keyspace), _tables(s, f"{s.keyspace}_v3")
     assert live["tweets"] != "0 rows" and live == rebuilt
+    from infra import cassandra
+    from infra.migrate import rebuilt_keyspaces
+
+    cluster, session = cassandra.connect(s)
+    try:  # `chirp migrate` brings every rebuilt keyspace up to the latest migration too
+        assert rebuilt_keyspaces(session, s) == [f"{s.keyspace}_v3"]
+    finally:
+        cluster.shutdown()
 
     before = dep.pages(f"{s.redis_prefix}v2:", f"{s.keyspace}_v3")
     promoted = dep.cli("promote", "v3")
