@@ -11,17 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.query import BatchStatement, BatchType
 
-from infra.cassandra import execute
+from infra.cassandra import execute, execute_unordered
 from projections.model import TweetView, UserView
 from projections.timeline import Entry, bucket_of, merge_newest
 from schemas.codec import media_record
 from schemas.events import Media
 
-# Statements per unlogged batch: one request carries many (the driver's cost is per request), while
-# a batch stays under Cassandra's 5 KB warning size for tweet-sized rows.
-BATCH_STATEMENTS = 16
 KNOWN_BUCKETS = 1_000_000
 
 
@@ -189,17 +185,7 @@ class CassandraWrites:
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
-        requests: list[Any] = []
-        for i in range(0, len(pending), BATCH_STATEMENTS):
-            chunk = pending[i : i + BATCH_STATEMENTS]
-            if len(chunk) == 1:
-                requests.append(chunk[0])
-                continue
-            batch = BatchStatement(BatchType.UNLOGGED)
-            for stmt, params in chunk:
-                batch.add(stmt, params)
-            requests.append((batch, None))
-        await asyncio.gather(*(execute(self.c.s, stmt, params) for stmt, params in requests))
+        await execute_unordered(self.c.s, pending)
         if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
             self.c.known_buckets.clear()
         self.c.known_buckets.update(self.buckets)

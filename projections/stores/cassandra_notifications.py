@@ -11,13 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.query import BatchStatement, BatchType
 
-from infra.cassandra import execute
+from infra.cassandra import execute, execute_unordered
 from projections.notifications import DropRef, DropRefRow, Insert, Mark, Notification, Op, Ref, Remove
 from projections.timeline import bucket_of
 
-BATCH_STATEMENTS = 16
 MAX_ID = (1 << 63) - 1
 
 
@@ -84,17 +82,7 @@ class CassandraNotifications:
                 case Mark():
                     add((self._mark, (op.user_id, op.up_to, _ts(op.at))))
                     add((self._unmark, (_ts(op.at), op.user_id, op.up_to)))
-        requests: list[tuple[Any, Any]] = []
-        for i in range(0, len(pending), BATCH_STATEMENTS):
-            chunk = pending[i : i + BATCH_STATEMENTS]
-            if len(chunk) == 1:
-                requests.append(chunk[0])
-                continue
-            batch = BatchStatement(BatchType.UNLOGGED)
-            for stmt, params in chunk:
-                batch.add(stmt, params)
-            requests.append((batch, None))
-        await asyncio.gather(*(execute(self.s, stmt, params) for stmt, params in requests))
+        await execute_unordered(self.s, pending)
         if len(self.known_buckets) > 1_000_000:
             self.known_buckets.clear()
         self.known_buckets |= buckets

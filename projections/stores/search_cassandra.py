@@ -10,14 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.query import BatchStatement, BatchType
 
-from infra.cassandra import execute
+from infra.cassandra import execute, execute_unordered
 from projections.search import Posting
 from schemas.ids import MAX_ID, NODE_BITS, SEQ_BITS
 
 BUCKET_MS = 24 * 3600 * 1000  # a day: a frequent term's partition holds one day of its postings
-BATCH_STATEMENTS = 16  # as projections/stores/cassandra.py: one request carries many statements
 KNOWN_BUCKETS = 1_000_000
 BUCKET_PAGE = 64  # bucket rows read at a time
 MAX_PARALLEL = 16  # bucket partitions read at once when a term is sparse
@@ -104,17 +102,7 @@ class CassandraSearchWrites:
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
-        requests: list[Any] = []
-        for i in range(0, len(pending), BATCH_STATEMENTS):
-            chunk = pending[i : i + BATCH_STATEMENTS]
-            if len(chunk) == 1:
-                requests.append(chunk[0])
-                continue
-            batch = BatchStatement(BatchType.UNLOGGED)
-            for stmt, params in chunk:
-                batch.add(stmt, params)
-            requests.append((batch, None))
-        await asyncio.gather(*(execute(self.c.s, stmt, params) for stmt, params in requests))
+        await execute_unordered(self.c.s, pending)
         if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
             self.c.known_buckets.clear()
         self.c.known_buckets.update(self.buckets)
