@@ -19,7 +19,7 @@ from projections.notifications import NotificationStore, PendingMarks
 from projections.ports import TrendsReader
 from projections.queries import Queries
 from projections.search import SearchQueries
-from projections.stores.cassandra import CassandraProjections
+from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
 from projections.stores.redis import RedisTimelines
 from projections.stores.redis_trends import RedisTrends
 from projections.stores.search_cassandra import CassandraSearchStore
@@ -130,7 +130,8 @@ async def connect(settings: Settings) -> Wiring:
     async def close_cassandra() -> None:
         await asyncio.to_thread(cluster.shutdown)
 
-    registry = VersionRegistry(r, settings.redis_prefix)
+    backup = await asyncio.to_thread(CassandraRegistryBackup, session)
+    registry = VersionRegistry(r, settings.redis_prefix, backup)
     live = await registry.live()
     w = Wiring(
         settings=settings,

@@ -24,7 +24,7 @@ from infra import cassandra
 from infra.offsets import end_offsets
 from infra.settings import Settings
 from projections.reference import ReferenceModel
-from projections.stores.cassandra import CassandraProjections
+from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
 from projections.stores.redis import RedisProgress, RedisTimelines
 from projections.versions import Version, VersionError, VersionRegistry, leftovers
 from schemas.codec import DecodeError, default_codec
@@ -39,6 +39,48 @@ class OperateError(RuntimeError):
 
 def _client(settings: Settings) -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.redis_url, socket_timeout=30)
+
+
+class _Backup:
+    """The registry's copy in Cassandra, for one operator command: connected only when it is used (every change
+    to the versions, or a registry Redis lost)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cluster: Any = None
+        self.store: CassandraRegistryBackup | None = None
+
+    async def _open(self) -> CassandraRegistryBackup:
+        if self.store is None:
+            self.cluster, session = await asyncio.to_thread(cassandra.connect, self.settings, self.settings.keyspace)
+            self.store = await asyncio.to_thread(CassandraRegistryBackup, session)
+        return self.store
+
+    async def load(self) -> dict[str, str]:
+        return await (await self._open()).load()
+
+    async def save(self, rows: dict[str, str]) -> None:
+        await (await self._open()).save(rows)
+
+    async def close(self) -> None:
+        if self.cluster is not None:
+            await asyncio.to_thread(self.cluster.shutdown)
+
+
+_backups: list[_Backup] = []
+
+
+def _registry(settings: Settings, client: aioredis.Redis) -> VersionRegistry:
+    backup = _Backup(settings)
+    _backups.append(backup)
+    return VersionRegistry(client, settings.redis_prefix, backup)
+
+
+async def _close(client: aioredis.Redis) -> None:
+    """The command's Redis client and the registry copies it opened."""
+    await client.aclose()
+    while _backups:
+        await _backups.pop().close()
 
 
 def _timelines(settings: Settings, client: aioredis.Redis, prefix: str) -> RedisTimelines:
@@ -58,7 +100,7 @@ async def replay(
     base = settings.redis_prefix
     client = _client(settings)
     try:
-        registry = VersionRegistry(client, base)
+        registry = _registry(settings, client)
         live = await registry.live()
         own_timelines, own_keyspace = what in ("timelines", "all"), what in ("projections", "all")
         active = await active_users(client, live.prefix(base)) if own_timelines else []
@@ -77,7 +119,7 @@ async def replay(
         await wait_caught_up(settings, progress, show, f"worker catching {version.name} up")
         return await registry.set_state(version.name, "ready"), result
     finally:
-        await client.aclose()
+        await _close(client)
 
 
 def create_keyspace(settings: Settings, keyspace: str) -> None:
@@ -119,7 +161,7 @@ async def rebuild_user(settings: Settings, user_id: int) -> int:
     """One user's home timeline rebuilt in place in the live version: the follow list again from Cassandra,
     then the timeline from the authors' lists. Returns its entries."""
     client = _client(settings)
-    live = await VersionRegistry(client, settings.redis_prefix).live()
+    live = await _registry(settings, client).live()
     cluster, session = cassandra.connect(settings, live.keyspace_in(settings.keyspace))
     try:
         p = live.prefix(settings.redis_prefix)
@@ -134,7 +176,7 @@ async def rebuild_user(settings: Settings, user_id: int) -> int:
         await _timelines(settings, client, p).rebuild(user_id)
         return int(await client.zcard(f"{p}tl:{user_id}")) - 1  # less the horizon sentinel
     finally:
-        await client.aclose()
+        await _close(client)
         cluster.shutdown()
 
 
@@ -163,14 +205,14 @@ async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
     """Switches reads to `name`; once every API process has followed, removes the data no version uses."""
     client = _client(settings)
     try:
-        registry = VersionRegistry(client, settings.redis_prefix)
+        registry = _registry(settings, client)
         old = await registry.promote(name)
         # API processes re-read the pointer every CHIRP_VERSION_REFRESH_S: the old version must stay whole
         # until all of them have moved, so no read in flight finds it half removed.
         await asyncio.sleep(2 * settings.version_refresh_s + 1)
         return await _remove_leftovers(settings, client, registry, old, show)
     finally:
-        await client.aclose()
+        await _close(client)
 
 
 async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
@@ -178,7 +220,7 @@ async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
     no other version uses is removed."""
     client = _client(settings)
     try:
-        registry = VersionRegistry(client, settings.redis_prefix)
+        registry = _registry(settings, client)
         version = await registry.get(name)
         if version.state == "live":
             raise VersionError(f"{name} is live: promote another version instead (that retires {name})")
@@ -188,7 +230,7 @@ async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
         await asyncio.sleep(max(2 * settings.version_refresh_s, 2.0) + 1)  # the worker re-reads versions each second
         return await _remove_leftovers(settings, client, registry, version)
     finally:
-        await client.aclose()
+        await _close(client)
 
 
 async def _remove_leftovers(
@@ -258,7 +300,7 @@ async def verify(
     from projections.queries import Queries
 
     client = _client(settings)
-    live = await VersionRegistry(client, settings.redis_prefix).live()
+    live = await _registry(settings, client).live()
     cluster, session = cassandra.connect(settings, live.keyspace_in(settings.keyspace))
     try:
         timelines = _timelines(settings, client, live.prefix(settings.redis_prefix))
@@ -287,7 +329,7 @@ async def verify(
                 report(mismatch.describe())
         return len(users), mismatches
     finally:
-        await client.aclose()
+        await _close(client)
         cluster.shutdown()
 
 
@@ -327,7 +369,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
     await admin.start()
     try:
         versions = []
-        for v in await VersionRegistry(client, settings.redis_prefix).all():
+        for v in await _registry(settings, client).all():
             behind = -1
             if v.state != "retired":
                 progress = await RedisProgress(client, v.own_prefix(settings.redis_prefix)).progress()
@@ -340,4 +382,4 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
         return PipelineStatus(versions, lag, dead)
     finally:
         await admin.close()
-        await client.aclose()
+        await _close(client)

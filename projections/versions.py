@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -117,22 +117,61 @@ def written(versions: Sequence[Version]) -> list[Version]:
     return sorted((v for v in versions if v.state in WRITTEN), key=lambda v: (v.state != "live", v.name))
 
 
-class VersionRegistry:
-    """The registry in Redis, beside the versions: `<prefix>versions` (name -> JSON) and `<prefix>live`."""
+class RegistryBackup(Protocol):
+    """A durable copy of the registry: name -> JSON per version, and `live` -> the live version's name."""
 
-    def __init__(self, client: aioredis.Redis, base: str) -> None:
+    async def load(self) -> dict[str, str]: ...
+    async def save(self, rows: dict[str, str]) -> None: ...
+
+
+LIVE_ROW = "live"
+
+
+class VersionRegistry:
+    """The registry in Redis, beside the versions: `<prefix>versions` (name -> JSON) and `<prefix>live`.
+
+    With a `backup`, every change is copied there, and a registry missing from Redis (wiped) is restored from
+    it on the next read, so the live version's keyspace is never forgotten."""
+
+    def __init__(self, client: aioredis.Redis, base: str, backup: RegistryBackup | None = None) -> None:
         self.r = client
         self.base = base
         self.key = f"{base}versions"
         self.live_key = f"{base}live"
+        self.backup = backup
 
-    async def all(self) -> list[Version]:
+    async def _read(self) -> tuple[dict[str, str], str | None]:
         async with self.r.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.key)
             pipe.get(self.live_key)
             raw, live = await pipe.execute()
-        versions = {k.decode(): Version(**json.loads(v)) for k, v in raw.items()}
-        live_name = live.decode() if live else FIRST
+        rows = {k.decode(): v.decode() for k, v in raw.items()}
+        return rows, live.decode() if live else None
+
+    async def _restored(self) -> tuple[dict[str, str], str | None]:
+        rows, live = await self._read()
+        if rows or live or self.backup is None:
+            return rows, live
+        saved = await self.backup.load()
+        live = saved.pop(LIVE_ROW, None)
+        if saved or live:
+            async with self.r.pipeline(transaction=True) as pipe:
+                if saved:
+                    pipe.hset(self.key, mapping=saved)  # type: ignore[arg-type]
+                if live:
+                    pipe.set(self.live_key, live, nx=True)
+                await pipe.execute()
+        return saved, live
+
+    async def _backed_up(self) -> None:
+        if self.backup is not None:
+            rows, live = await self._read()
+            await self.backup.save({**rows, LIVE_ROW: live or FIRST})
+
+    async def all(self) -> list[Version]:
+        raw, live = await self._restored()
+        versions = {k: Version(**json.loads(v)) for k, v in raw.items()}
+        live_name = live or FIRST
         if FIRST not in versions:  # a deployment that never rebuilt: v1 is implicit
             state = "live" if live_name == FIRST else "retired"
             versions[FIRST] = Version(FIRST, state, "")
@@ -159,12 +198,14 @@ class VersionRegistry:
         version = Version(name, "building", created, note, timelines, keyspace.replace("{name}", name))
         if not await self.r.hsetnx(self.key, version.name, json.dumps(asdict(version))):
             raise VersionError(f"{version.name} was created by someone else at the same time; try again")
+        await self._backed_up()
         return version
 
     async def set_state(self, name: str, state: str) -> Version:
         assert state in STATES
         version = Version(**{**asdict(await self.get(name)), "state": state})
         await self.r.hset(self.key, name, json.dumps(asdict(version)))
+        await self._backed_up()
         return version
 
     async def promote(self, name: str) -> Version:
@@ -181,10 +222,12 @@ class VersionRegistry:
             pipe.hset(self.key, mapping={name: json.dumps(asdict(live)), old.name: json.dumps(asdict(retired))})
             pipe.set(self.live_key, name)
             await pipe.execute()
+        await self._backed_up()
         return old
 
     async def forget(self, name: str) -> None:
         await self.r.hdel(self.key, name)
+        await self._backed_up()
 
 
 def gaps(messages: Sequence[Any], progress: dict[str, int]) -> list[tuple[str, int, int, int]]:

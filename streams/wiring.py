@@ -13,7 +13,7 @@ from infra.settings import Settings
 from projections.ports import DurableProjections, Projection, Timelines
 from projections.projector import Projector
 from projections.search import SearchProjection
-from projections.stores.cassandra import CassandraProjections
+from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
 from projections.stores.null import NoTimelines, ReadOnlyDurable
 from projections.stores.redis import RedisProgress, RedisTimelines
 from projections.stores.redis_trends import RedisTrends
@@ -108,6 +108,7 @@ async def connect(settings: Settings) -> Stores:
     from projections.wire import set_media_base
 
     set_media_base(settings.media_base)  # pushed tweets carry the same media URLs as the API's pages
-    cluster, _ = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
+    cluster, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
     client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    return Stores(settings, client, cluster, VersionRegistry(client, settings.redis_prefix))
+    backup = await asyncio.to_thread(CassandraRegistryBackup, session)
+    return Stores(settings, client, cluster, VersionRegistry(client, settings.redis_prefix, backup))

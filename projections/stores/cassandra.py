@@ -189,3 +189,21 @@ class CassandraWrites:
         if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
             self.c.known_buckets.clear()
         self.c.known_buckets.update(self.buckets)
+
+
+class CassandraRegistryBackup:
+    """The version registry's durable copy, in the configured keyspace (never a rebuilt one)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self._all = session.prepare("SELECT name, body FROM read_model_versions")
+        self._put = session.prepare("INSERT INTO read_model_versions (name, body) VALUES (?, ?)")
+        self._drop = session.prepare("DELETE FROM read_model_versions WHERE name = ?")
+
+    async def load(self) -> dict[str, str]:
+        return {r.name: r.body for r in await execute(self.s, self._all)}
+
+    async def save(self, rows: dict[str, str]) -> None:
+        gone = set(await self.load()) - set(rows)
+        pending = [(self._put, (k, v)) for k, v in rows.items()] + [(self._drop, (k,)) for k in gone]
+        await execute_unordered(self.s, pending)

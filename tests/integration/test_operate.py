@@ -273,3 +273,25 @@ def test_replay_from_a_time_replays_only_what_came_after_it(dep: Deployment) -> 
     import redis
 
     assert not list(redis.Redis.from_url(dep.settings.redis_url).scan_iter(f"{dep.settings.redis_prefix}v4:*"))
+
+
+def test_a_wiped_registry_is_restored_from_its_copy_in_cassandra(dep: Deployment) -> None:
+    """After Redis loses the registry, the live version (and the keyspace it reads) is not forgotten."""
+    import redis
+
+    from infra.operate import _client, _registry
+
+    s = dep.settings
+    r = redis.Redis.from_url(s.redis_url)
+    before = dep.cli("status").stdout.split("\n\n")[1]  # the versions table
+    r.delete(f"{s.redis_prefix}versions", f"{s.redis_prefix}live")
+
+    async def live() -> tuple[str, str]:
+        client = _client(s)
+        v = await _registry(s, client).live()
+        await client.aclose()
+        return v.name, v.keyspace
+
+    assert asyncio.run(live()) == ("v3", f"{s.keyspace}_v3")
+    assert r.get(f"{s.redis_prefix}live") == b"v3"  # written back to Redis
+    assert dep.cli("status").stdout.split("\n\n")[1] == before
