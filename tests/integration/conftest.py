@@ -3,7 +3,6 @@ keyspace and Redis prefix, never by restarting services. A missing service fails
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,19 +12,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.settings import Settings
-from tests.integration.support import WorkerProcess
+from tests.integration.support import WorkerProcess, free_port
 
 RUN = uuid.uuid4().hex[:8]
 # Small on purpose: tests cross the celebrity threshold and page past the Redis cap with few events.
 CELEBRITY_THRESHOLD = 3
 TIMELINE_CAP = 12
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

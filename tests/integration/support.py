@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fastavro
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from fastapi.testclient import TestClient
@@ -213,3 +216,38 @@ def timeline(api: TestClient, user: str, auth: dict[str, str], limit: int = 100,
         if not cursor:
             break
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ApiProcess:
+    """The real API (`python -m api`) on a free port, sharing the test settings; ready when constructed."""
+
+    def __init__(self, settings: Settings, node_id: int | None = None, **env: str) -> None:
+        port = free_port()
+        extra = {"CHIRP_API_PORT": str(port), **({"CHIRP_NODE_ID": str(node_id)} if node_id is not None else {})}
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT,
+                                     env={**settings.child_env(), **extra, **env},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else "api exited"
+            assert time.monotonic() < deadline, "API did not become ready"
+            time.sleep(0.1)
+
+    def stop(self) -> str:
+        """SIGTERM; returns the output."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        return out

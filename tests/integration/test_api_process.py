@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from infra.settings import REPO_ROOT, Settings
+from infra.settings import Settings
+from tests.integration.support import ApiProcess
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "CHIRP_API_PORT": str(port), "CHIRP_TOPIC_PREFIX": settings.topic_prefix,
-           "CHIRP_KEYSPACE": settings.keyspace, "CHIRP_REDIS_PREFIX": settings.redis_prefix}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "api exited"
-            assert time.monotonic() < deadline, "API did not become ready"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    api = ApiProcess(settings)
+    yield api.url
+    api.stop()
 
 
 def test_register_post_follow_over_http(base_url: str, uniq: str) -> None:

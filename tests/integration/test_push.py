@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import queue
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,49 +15,21 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect as ws_connect
 
-from infra.settings import REPO_ROOT, Settings
+from infra.settings import Settings
 from projections.push import channel, online_index, presence_key
 from projections.timeline import decode_cursor, encode_cursor
-from tests.integration.conftest import CELEBRITY_THRESHOLD, free_port
-from tests.integration.support import WorkerProcess, register, wait_idle
+from tests.integration.conftest import CELEBRITY_THRESHOLD
+from tests.integration.support import ApiProcess, WorkerProcess, register, wait_idle
 
 pytestmark = pytest.mark.integration
 DEADLINE_S = 30.0
 
 
-class ApiProcess:
-    """One `python -m api` on a free port, with its own node id, sharing the test settings."""
-
-    def __init__(self, settings: Settings, node_id: int) -> None:
-        port = free_port()
-        env = {**settings.child_env(), "CHIRP_API_PORT": str(port), "CHIRP_NODE_ID": str(node_id),
-               "CHIRP_PUSH_HEARTBEAT_S": "0.5"}  # fmt: skip
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else "api exited"
-            assert time.monotonic() < deadline, "API did not become ready"
-            time.sleep(0.1)
-
-    def stop(self) -> str:
-        """SIGTERM; returns the output. Open streams must not keep it from stopping."""
-        self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=30)
-        return out
-
-
 @pytest.fixture(scope="module")
 def apis(settings: Settings) -> Iterator[tuple[ApiProcess, ApiProcess]]:
-    one = ApiProcess(settings, 901)
+    one = ApiProcess(settings, 901, CHIRP_PUSH_HEARTBEAT_S="0.5")
     try:
-        two = ApiProcess(settings, 902)
+        two = ApiProcess(settings, 902, CHIRP_PUSH_HEARTBEAT_S="0.5")
     except BaseException:
         one.stop()
         raise
@@ -337,7 +307,7 @@ def test_the_worker_publishes_only_for_users_online(
 def test_shutdown_ends_open_streams(api: TestClient, settings: Settings, pair: dict[str, Any]) -> None:
     """uvicorn waits for open responses before it shuts the app down; a stream never ends by itself, so the
     API ends them on SIGTERM and stops promptly (`stop` waits 30 s at most)."""
-    proc = ApiProcess(settings, 903)
+    proc = ApiProcess(settings, 903, CHIRP_PUSH_HEARTBEAT_S="0.5")
     sse = Sse(proc.url, token(pair["rauth"]))
     with ws_connect(proc.url.replace("http", "ws") + f"/timeline/ws?access_token={token(pair['rauth'])}") as ws:
         out = proc.stop()
