@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from infra.logs import setup_logging
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from infra.operate import Promoted
 
 
 def _settings() -> Settings:
@@ -19,7 +23,7 @@ def _settings() -> Settings:
     return settings
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(1)
 
@@ -119,18 +123,25 @@ def promote(version: str) -> None:
       chirp promote v2
     """
     from infra.operate import promote as run
-    from projections.versions import VersionError
 
     settings = _settings()
-    try:
-        done = asyncio.run(run(settings, version))
-    except VersionError as exc:
-        _fail(exc)
-        return
+    done = _version_change(run, settings, version)
     click.echo(f"{version} is live; {done.old.name} retired, {_removed(settings, done)}")
 
 
-def _removed(settings: Settings, done: Any) -> str:
+def _version_change(
+    run: Callable[[Settings, str], Coroutine[Any, Any, Promoted]], settings: Settings, version: str
+) -> Promoted:
+    """Runs `promote` or `retire`; a version error (unknown, wrong state) ends the command with exit 1."""
+    from projections.versions import VersionError
+
+    try:
+        return asyncio.run(run(settings, version))
+    except VersionError as exc:
+        _fail(exc)
+
+
+def _removed(settings: Settings, done: Promoted) -> str:
     removed = f"{done.keys_removed:,} keys no version uses removed"
     if done.keyspace_removed == settings.keyspace:
         removed += f", projection tables of keyspace {done.keyspace_removed} emptied"
@@ -150,14 +161,9 @@ def retire(version: str) -> None:
       chirp retire v3
     """
     from infra.operate import retire as run
-    from projections.versions import VersionError
 
     settings = _settings()
-    try:
-        done = asyncio.run(run(settings, version))
-    except VersionError as exc:
-        _fail(exc)
-        return
+    done = _version_change(run, settings, version)
     click.echo(f"{version} retired, {_removed(settings, done)}")
 
 
