@@ -54,10 +54,11 @@ test: up ## Start the services, then run the whole test suite against them
 test-unit: install ## Only the tests that need no service
 	$(BIN)/pytest tests/unit
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy (code and tests) and the import-linter layer contract
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: install ## Format the code
 	$(BIN)/ruff format .

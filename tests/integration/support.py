@@ -117,7 +117,7 @@ def register(api: TestClient, handle: str) -> tuple[str, dict[str, str]]:
 
 def chirp_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "ops.cli", *args],
         capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=env, check=False,
     )  # fmt: skip
 

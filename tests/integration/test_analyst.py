@@ -230,7 +230,7 @@ class Lines:
 
 def _spawn_tap(settings: Settings, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "tap", *args], cwd=REPO_ROOT, env=settings.child_env(),
+        [sys.executable, "-m", "ops.cli", "tap", *args], cwd=REPO_ROOT, env=settings.child_env(),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

@@ -32,7 +32,7 @@ class Deployment:
         return chirp_cli(*args, env=self.settings.child_env(), timeout=600)
 
     def caught_up(self) -> None:
-        from infra.operate import _client, wait_caught_up
+        from ops.operate import _client, wait_caught_up
         from projections.stores.redis import RedisProgress
         from projections.versions import VersionRegistry
 
@@ -279,7 +279,7 @@ def test_a_wiped_registry_is_restored_from_its_copy_in_cassandra(dep: Deployment
     """After Redis loses the registry, the live version (and the keyspace it reads) is not forgotten."""
     import redis
 
-    from infra.operate import _client, _registry
+    from ops.operate import _client, _registry
 
     s = dep.settings
     r = redis.Redis.from_url(s.redis_url)

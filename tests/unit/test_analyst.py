@@ -19,11 +19,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from click.testing import CliRunner
 
-from infra.analyst import AnalystError, iso, parse_time
-from infra.analyst.export import AvroSink, ParquetSink, RowBuilder, Window, format_of
-from infra.analyst.flat import arrow_schema, column_names, flat_schema, id_fields
-from infra.analyst.tap import Renderer
-from infra.cli import main
+from ops.analyst import AnalystError, iso, parse_time
+from ops.analyst.export import AvroSink, ParquetSink, RowBuilder, Window, format_of
+from ops.analyst.flat import arrow_schema, column_names, flat_schema, id_fields
+from ops.analyst.tap import Renderer
+from ops.cli import main
 from schemas.codec import SCHEMA_DIR, Codec, default_codec
 from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetPosted, UserFollowed
 from schemas.topics import DEAD_LETTERS, EVENT_TOPICS, LIKES, TWEETS, USERS

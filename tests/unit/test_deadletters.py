@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from infra.deadletters import (
+from infra.migrate import topic_config
+from infra.settings import Settings
+from ops.deadletters import (
     DeadLetter,
     DeadLetterError,
     LetterId,
@@ -35,8 +37,6 @@ from infra.deadletters import (
     text_or_hex,
     truncate,
 )
-from infra.migrate import topic_config
-from infra.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import Meta, TweetEdited
 from schemas.topics import ALL_TOPICS, DEAD_LETTER_REQUEUES, DEAD_LETTERS, EVENT_TOPICS, TWEETS
@@ -218,7 +218,7 @@ def test_the_requeue_record_topic_is_compacted_and_no_event_topic() -> None:
 
 @pytest.mark.parametrize("args", [["dlq"], ["dlq", "list"], ["dlq", "show"], ["dlq", "requeue"]])
 def test_every_dlq_command_has_help_with_examples(args: list[str]) -> None:
-    from infra.cli import main
+    from ops.cli import main
 
     result = CliRunner().invoke(main, [*args, "--help"])
     assert result.exit_code == 0, result.output
@@ -227,7 +227,7 @@ def test_every_dlq_command_has_help_with_examples(args: list[str]) -> None:
 
 @pytest.mark.parametrize("args", [[], ["0:1", "--all"], ["0:1", "--reason", "x"]])
 def test_requeue_needs_ids_or_all(args: list[str]) -> None:
-    from infra.cli import main
+    from ops.cli import main
 
     result = CliRunner().invoke(main, ["dlq", "requeue", *args])
     assert result.exit_code == 2 and "Error" in result.output

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from infra.analyst import AnalystError
+from ops.analyst import AnalystError
 from schemas.codec import ENVELOPE_FIELDS, Codec
 from schemas.topics import Topic
 

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 from fastavro.write import Writer
 from tqdm import tqdm
 
-from infra.analyst import AnalystError
-from infra.analyst.flat import arrow_schema, column_names, event_types, flat_schema
-from infra.analyst.reader import Record, Span, TopicReader, stop_on_signals
 from infra.settings import Settings
+from ops.analyst import AnalystError
+from ops.analyst.flat import arrow_schema, column_names, event_types, flat_schema
+from ops.analyst.reader import Record, Span, TopicReader, stop_on_signals
 from schemas.codec import Codec, DecodeError, default_codec
 from schemas.topics import EVENT_TOPICS, Topic
 

@@ -18,8 +18,8 @@ from typing import Literal, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from infra.analyst import AnalystError
 from infra.settings import Settings
+from ops.analyst import AnalystError
 from schemas.topics import Topic
 
 Start = Literal["beginning", "end"] | datetime

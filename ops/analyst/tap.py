@@ -18,10 +18,10 @@ from typing import Any, BinaryIO, TextIO
 
 import orjson
 
-from infra.analyst import AnalystError, iso
-from infra.analyst.flat import event_types, id_fields
-from infra.analyst.reader import Record, Span, TopicReader, stop_on_signals
 from infra.settings import Settings
+from ops.analyst import AnalystError, iso
+from ops.analyst.flat import event_types, id_fields
+from ops.analyst.reader import Record, Span, TopicReader, stop_on_signals
 from schemas.codec import Codec, DecodeError, default_codec
 from schemas.topics import DEAD_LETTERS, EVENT_TOPICS, Topic
 

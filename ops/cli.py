@@ -66,7 +66,7 @@ def status(only: str | None) -> None:
         click.echo(f"{s.name:<10} {state:<9} {s.address:<22} {pid:<8} {s.log_file}")
     healthy = all(s.healthy for s in rows)
     if healthy and only is None:
-        from infra.operate_cli import echo_pipeline
+        from ops.operate_cli import echo_pipeline
 
         echo_pipeline(settings)
     sys.exit(0 if healthy else 1)
@@ -127,7 +127,7 @@ def demo(users: int, tweets: int, seed: int | None, url: str | None) -> None:
     """Load a small social graph through the running API and print commands that show a timeline."""
     import json
 
-    from infra.demo import DemoError, load, wait_visible
+    from ops.demo import DemoError, load, wait_visible
 
     settings = Settings()
     base = url or f"http://{settings.api_host}:{settings.api_port}"
@@ -157,18 +157,18 @@ def demo(users: int, tweets: int, seed: int | None, url: str | None) -> None:
     click.echo(f"  open {base}/docs for every route")
 
 
-from infra.dlq_cli import dlq  # noqa: E402  (registered here, at the end, to keep edits apart)
+from ops.dlq_cli import dlq  # noqa: E402  (registered here, at the end, to keep edits apart)
 
 main.add_command(dlq)
 
 
-from infra.analyst.commands import export, tap  # noqa: E402  (analysts' tools: infra/analyst/)
+from ops.analyst.commands import export, tap  # noqa: E402  (analysts' tools: ops/analyst/)
 
 main.add_command(tap)
 main.add_command(export)
 
 
-from infra.operate_cli import promote, replay, retire, verify  # noqa: E402  (operators' tools: infra/operate.py)
+from ops.operate_cli import promote, replay, retire, verify  # noqa: E402  (operators' tools: ops/operate.py)
 
 main.add_command(replay)
 main.add_command(promote)

@@ -1,4 +1,4 @@
-"""`chirp replay`, `chirp promote`, `chirp verify` and the pipeline part of `chirp status` (logic: infra/operate.py)."""
+"""`chirp replay`, `chirp promote`, `chirp verify` and the pipeline part of `chirp status` (logic: ops/operate.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from infra.logs import setup_logging
 from infra.settings import Settings
 
 if TYPE_CHECKING:
-    from infra.operate import Promoted
+    from ops.operate import Promoted
 
 
 def _settings() -> Settings:
@@ -79,8 +79,8 @@ def replay(what: str, start: str, user_id: int | None) -> None:
       chirp promote v2                    # reads switch at once; the old data is then removed
       chirp replay timelines --user 3830415688119   # one damaged timeline, rebuilt in place
     """
-    from infra.operate import OperateError, rebuild_user
-    from infra.operate import replay as run
+    from ops.operate import OperateError, rebuild_user
+    from ops.operate import replay as run
     from projections.versions import VersionError
 
     since = _since(start)
@@ -122,7 +122,7 @@ def promote(version: str) -> None:
     Example:
       chirp promote v2
     """
-    from infra.operate import promote as run
+    from ops.operate import promote as run
 
     settings = _settings()
     done = _version_change(run, settings, version)
@@ -160,7 +160,7 @@ def retire(version: str) -> None:
     Example:
       chirp retire v3
     """
-    from infra.operate import retire as run
+    from ops.operate import retire as run
 
     settings = _settings()
     done = _version_change(run, settings, version)
@@ -185,8 +185,8 @@ def verify(sample: int | None, everyone: bool, depth: int) -> None:
       chirp verify --all
       chirp verify --users 1000 --depth 20
     """
-    from infra.operate import OperateError
-    from infra.operate import verify as run
+    from ops.operate import OperateError
+    from ops.operate import verify as run
 
     if everyone and sample is not None:
         _fail(click.UsageError("--users and --all are alternatives"))
@@ -206,7 +206,7 @@ def echo_pipeline(settings: Settings) -> None:
     """The versions, the worker's lag per partition and the dead letters, under the service table."""
     from aiokafka.errors import UnknownTopicOrPartitionError
 
-    from infra.operate import pipeline_status
+    from ops.operate import pipeline_status
 
     try:
         status = asyncio.run(pipeline_status(settings))

@@ -1,6 +1,6 @@
 """The `chirp tap` and `chirp export` commands: option parsing and messages only; the work is in tap/export.
 
-Kept here rather than in infra/cli.py so that file only registers them; heavy imports (pyarrow, aiokafka)
+Kept here rather than in ops/cli.py so that file only registers them; heavy imports (pyarrow, aiokafka)
 wait until a command runs, so `chirp --help` stays fast.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from infra.analyst import AnalystError, parse_time
 from infra.settings import Settings
+from ops.analyst import AnalystError, parse_time
 from schemas.topics import DEAD_LETTERS, EVENT_TOPICS, by_name
 
 # The event topics and the dead letters; other registry topics (bookkeeping) carry no events to read.
@@ -73,8 +73,8 @@ def tap(topic: str, from_beginning: bool, follow: bool, event_type: str | None) 
       chirp tap deadletters --from-beginning | jq -r '[.headers.reason, .headers.origin_offset] | @tsv'
       chirp tap users --from-beginning | jq -s 'map(.handle) | length'
     """
-    from infra.analyst.tap import check_type
-    from infra.analyst.tap import tap as run
+    from ops.analyst.tap import check_type
+    from ops.analyst.tap import tap as run
 
     chosen = by_name(topic)
     try:
@@ -134,8 +134,8 @@ def export(topic: str, out: Path, since: datetime | None, until: datetime | None
       python -c "import fastavro; print(next(fastavro.reader(open('likes.avro', 'rb'))))"
       spark.read.format('avro').load('likes.avro')      # with the spark-avro package
     """
-    from infra.analyst.export import Interrupted, Window, format_of
-    from infra.analyst.export import export as run
+    from ops.analyst.export import Interrupted, Window, format_of
+    from ops.analyst.export import export as run
 
     try:
         format_of(out)
