@@ -14,8 +14,10 @@ import logging
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
+from infra import kafka
 from infra.settings import Settings
 from schemas.codec import Codec
 from schemas.events import Event
@@ -35,17 +37,10 @@ class KafkaEventLog:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._timeout_s = settings.kafka_send_timeout_ms / 1000
+        self._partitioner = DefaultPartitioner()  # the producer's own, so an append knows its partition first
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=1,
-            request_timeout_ms=self.settings.kafka_send_timeout_ms,
-            metadata_max_age_ms=30_000,
-            client_id="chirp-api",
-        )
+        return kafka.producer(self.settings, "chirp-api", partitioner=self._partitioner)
 
     async def start(self) -> None:
         """Connects if Kafka answers; otherwise appends retry the connection and answer 503 meanwhile."""
@@ -93,7 +88,7 @@ class KafkaEventLog:
         there already (the common case), else it waits for them under the caller's deadline."""
         partitions = await producer.partitions_for(topic)
         ordered = sorted(partitions)
-        partition: int = producer._partitioner(key, ordered, ordered)
+        partition: int = self._partitioner(key, ordered, ordered)
         leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
         if leader is None or leader == -1:
             raise EventLogUnavailable(f"partition {topic}/{partition} has no leader")
@@ -105,7 +100,7 @@ class KafkaEventLog:
         """Drops what this producer still holds so that nothing reported as failed is sent later."""
         if self._producer is producer:
             self._producer = None
-        producer._message_accumulator.fail_all(KafkaTimeoutError("discarded after a timed-out append"))
+        kafka.fail_pending(producer, "discarded after a timed-out append")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), 1)
         log.warning("Kafka append timed out; producer replaced")

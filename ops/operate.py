@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from tqdm import tqdm
 
 from infra import cassandra
-from infra.offsets import end_offsets
+from infra.kafka import end_offsets
 from infra.settings import Settings
 from projections.reference import ReferenceModel
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup

@@ -15,7 +15,6 @@ from typing import Any
 
 import fastavro
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from fastapi.testclient import TestClient
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -54,41 +53,26 @@ class Message:
 
 
 async def _read_all(settings: Settings, topic: str) -> list[Message]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    from infra.kafka import TopicMissing, read_all
+
     try:
-        await consumer._client._wait_on_metadata(topic)
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        assert parts, f"topic {topic} does not exist"
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        end = await consumer.end_offsets(parts)
-        out: list[Message] = []
-        remaining = {tp for tp in parts if end[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batch.items():
-                for r in records:
-                    out.append(Message(tp.topic, tp.partition, r.key, r.value, dict(r.headers)))
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        return out
-    finally:
-        await consumer.stop()
+        records = await read_all(settings, [topic])
+    except TopicMissing:
+        raise AssertionError(f"topic {topic} does not exist") from None
+    return [Message(r.topic, r.partition, r.key, r.value, dict(r.headers)) for r in records]
 
 
 async def _produce_tweets(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
+    from infra.kafka import producer
     from schemas.topics import TWEETS
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
+    out = producer(settings, "chirp-tests")
+    await out.start()
     try:
         for key, value in messages:
-            await producer.send_and_wait(TWEETS.kafka_name(settings.topic_prefix), value, key=key)
+            await out.send_and_wait(TWEETS.kafka_name(settings.topic_prefix), value, key=key)
     finally:
-        await producer.stop()
+        await out.stop()
 
 
 def produce_tweets(settings: Settings, *messages: tuple[bytes, bytes]) -> None:
@@ -160,7 +144,7 @@ async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: floa
     import redis.asyncio as aioredis
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from infra.offsets import end_offsets
+    from infra.kafka import end_offsets
 
     ends = await end_offsets(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from infra.offsets import end_offsets
+from infra.kafka import end_offsets
 from infra.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import Meta, TweetEdited, TweetPosted
