@@ -20,14 +20,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from tqdm import tqdm
 
 from infra import cassandra
-from infra.offsets import end_offsets
+from infra.kafka import BoundedReader, Offsets
 from infra.settings import Settings
 from projections.model import BatchStats
 from projections.projector import Projector
@@ -37,13 +37,12 @@ from projections.stores.redis import RedisProgress, RedisTimelines
 from projections.versions import Version
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event
+from schemas.topics import EVENT_TOPICS
 from streams.wiring import side_projections
 
 log = logging.getLogger("chirp.replay")
 
 Rebuilt = Literal["timelines", "projections", "all"]
-FETCH_RECORDS = 5_000
-Offsets = dict[TopicPartition, int]
 WARM_CHUNK = 100
 
 
@@ -139,62 +138,24 @@ class LogReader:
         self.ends: Offsets = {}
 
     async def batches(self) -> AsyncIterator[list[bytes]]:
-        self.ends = {_tp(k): end for k, end in (await end_offsets(self.settings)).items() if end > 0}
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        topics = [t.kafka_name(self.settings.topic_prefix) for t in EVENT_TOPICS]
+        reader = BoundedReader(
+            self.settings,
+            topics,
+            "beginning" if self.since is None else self.since,
+            group=self.group,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
-        await consumer.start()
-        try:
-            consumer.assign(list(self.ends))
-            first = await self._first_offsets(consumer)
-            start = {tp: (await consumer.committed(tp) if self.group else None) or first[tp] for tp in self.ends}
-            for tp, offset in start.items():
-                consumer.seek(tp, offset)
-            todo = {tp for tp in self.ends if start[tp] < self.ends[tp]}
-            total = sum(self.ends[tp] - start[tp] for tp in todo)
+        async with reader:
+            await reader.plan()
+            self.ends = {tp: end for tp, end in reader.ends.items() if end > 0}
             with tqdm(
-                total=total, desc=self.desc, unit="ev", unit_scale=True, disable=not self.show, mininterval=1
+                total=reader.total, desc=self.desc, unit="ev", unit_scale=True, disable=not self.show, mininterval=1
             ) as bar:
-                while todo:
-                    fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=FETCH_RECORDS)
-                    batch, reached = _until_end(fetched, self.ends)
-                    yield batch
-                    if reached and self.group:
-                        await consumer.commit(reached)
-                    for tp in list(todo):
-                        if await consumer.position(tp) >= self.ends[tp]:
-                            todo.discard(tp)
+                async for batch in reader.batches():
+                    yield [r.value or b"" for r in batch]
                     bar.update(len(batch))
-        finally:
-            await consumer.stop()
-
-    async def _first_offsets(self, consumer: AIOKafkaConsumer) -> Offsets:
-        """Where reading starts without a commit: offset 0, or the first message at or after `since`."""
-        if self.since is None:
-            return {tp: 0 for tp in self.ends}
-        at = int(self.since.timestamp() * 1000)
-        found = await consumer.offsets_for_times({tp: at for tp in self.ends})
-        return {tp: (hit.offset if (hit := found.get(tp)) else self.ends[tp]) for tp in self.ends}
-
-
-def _until_end(
-    fetched: dict[TopicPartition, list[Any]], ends: dict[TopicPartition, int]
-) -> tuple[list[bytes], dict[TopicPartition, int]]:
-    """The values below each partition's end offset, and the next offset reached per partition."""
-    values: list[bytes] = []
-    reached: dict[TopicPartition, int] = {}
-    for tp, records in fetched.items():
-        for r in records:
-            if r.offset >= ends[tp]:
-                break
-            values.append(r.value or b"")
-            reached[tp] = r.offset + 1
-    return values, reached
 
 
 async def _warm(timelines: RedisTimelines, users: Sequence[int], show: bool) -> int:
@@ -208,25 +169,11 @@ async def _warm(timelines: RedisTimelines, users: Sequence[int], show: bool) -> 
     return built
 
 
-def _tp(key: str) -> TopicPartition:
-    topic, _, partition = key.rpartition(":")
-    return TopicPartition(topic, int(partition))
-
-
 async def read_range(
     settings: Settings, topic: str, partition: int, start: int, end: int
 ) -> AsyncIterator[list[tuple[int, bytes | None, bytes | None]]]:
     """(offset, key, value) of one partition's messages in [start, end), in chunks; no consumer group."""
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        while await consumer.position(tp) < end:
-            records = (await consumer.getmany(tp, timeout_ms=1000, max_records=FETCH_RECORDS)).get(tp, [])
-            chunk = [(r.offset, r.key, r.value) for r in records if r.offset < end]
-            if chunk:
-                yield chunk
-    finally:
-        await consumer.stop()
+    async with BoundedReader(settings, [topic], {tp: start}, until={tp: end}) as reader:
+        async for batch in reader.batches():
+            yield [(r.offset, r.key, r.value) for r in batch]

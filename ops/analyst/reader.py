@@ -9,37 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Literal, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-
+from infra.kafka import BoundedReader, Record, Span, Start, TopicMissing
 from infra.settings import Settings
 from ops.analyst import AnalystError
 from schemas.topics import Topic
 
-Start = Literal["beginning", "end"] | datetime
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
+__all__ = ["Record", "Span", "Start", "TopicReader", "stop_on_signals"]
+
 POLL_MS = 200  # how long one fetch waits; bounds how soon a stop request is noticed
-MAX_RECORDS = 5_000  # per fetch call: with Kafka's per-partition fetch limit, what bounds memory
-
-
-@dataclass(frozen=True)
-class Span:
-    """One partition's offsets to read: from `start` up to `end` (exclusive, the end when reading began)."""
-
-    partition: int
-    start: int
-    end: int
-
-    @property
-    def count(self) -> int:
-        return max(0, self.end - self.start)
 
 
 class TopicReader:
@@ -47,77 +29,44 @@ class TopicReader:
 
     def __init__(self, settings: Settings, topic: Topic) -> None:
         self.name = topic.kafka_name(settings.topic_prefix)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
+        self.reader = BoundedReader(
+            settings,
+            [self.name],
             client_id="chirp-analyst",
+            poll_ms=POLL_MS,
             max_partition_fetch_bytes=1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
         )
-        self.spans: list[Span] = []
+
+    @property
+    def spans(self) -> list[Span]:
+        return self.reader.spans
 
     async def __aenter__(self) -> TopicReader:
-        await self.consumer.start()
+        await self.reader.__aenter__()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.consumer.stop()
+        await self.reader.__aexit__(exc_type, exc, tb)
 
     async def plan(self, start: Start) -> list[Span]:
         """Fixes where each partition starts and ends, and positions the consumer there."""
-        parts = await self._partitions()
-        ends = await self.consumer.end_offsets(parts)
-        if start == "end":
-            starts = ends
-        elif start == "beginning":
-            starts = await self.consumer.beginning_offsets(parts)
-        else:
-            starts = await self._offsets_at(parts, start, ends)
-        self.consumer.assign(parts)
-        for tp in parts:
-            self.consumer.seek(tp, starts[tp])
-        self.spans = [Span(tp.partition, starts[tp], ends[tp]) for tp in parts]
-        return self.spans
-
-    async def _partitions(self) -> list[TopicPartition]:
-        if self.name not in await self.consumer.topics():
+        self.reader.start = start
+        try:
+            return await self.reader.plan()
+        except TopicMissing:
             raise AnalystError(
                 f"topic {self.name} does not exist (is CHIRP_TOPIC_PREFIX right? `chirp migrate` creates topics)"
-            )
-        await self.consumer._client._wait_on_metadata(self.name)  # as infra/offsets.py: fills partitions_for_topic
-        return [TopicPartition(self.name, p) for p in sorted(self.consumer.partitions_for_topic(self.name) or ())]
-
-    async def _offsets_at(
-        self, parts: list[TopicPartition], when: datetime, ends: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
-        """Kafka's time index: the first offset stamped at or after `when` (the end if there is none)."""
-        ms = max(0, (when - EPOCH) // timedelta(milliseconds=1))  # Kafka's unit, rounded down: never too late
-        found = await self.consumer.offsets_for_times(dict.fromkeys(parts, ms))
-        return {tp: ends[tp] if found[tp] is None else found[tp].offset for tp in parts}
+            ) from None
 
     async def batches(self, follow: bool, stop: asyncio.Event) -> AsyncIterator[list[Record]]:
         """Records of one partition at a time, in offset order, up to the planned ends (or, following,
         until `stop` is set)."""
-        ends = {TopicPartition(self.name, s.partition): s.end for s in self.spans}
-        pending = {TopicPartition(self.name, s.partition) for s in self.spans if follow or s.count > 0}
-        self.consumer.pause(*(set(ends) - pending))
-        while pending and not stop.is_set():
-            fetched = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
-            for tp, records in fetched.items():
-                wanted = records if follow else [r for r in records if r.offset < ends[tp]]
-                if wanted:
-                    yield wanted
-            if not follow:
-                await self._drop_finished(pending, ends)
-
-    async def _drop_finished(self, pending: set[TopicPartition], ends: dict[TopicPartition, int]) -> None:
-        for tp in list(pending):
-            if await self.consumer.position(tp) >= ends[tp]:
-                pending.discard(tp)
-                self.consumer.pause(tp)
+        async for batch in self.reader.batches(follow, stop):
+            for _, records in itertools.groupby(batch, key=lambda r: r.partition):
+                yield list(records)
 
 
 @contextlib.contextmanager

@@ -22,10 +22,10 @@ from typing import IO, Any
 import fastavro
 import pandas as pd
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi.testclient import TestClient
 
+from infra import kafka
 from infra.settings import REPO_ROOT, Settings
 from schemas.codec import default_codec
 from schemas.events import Meta, TweetPosted
@@ -380,7 +380,7 @@ def poisoned(settings: Settings) -> Iterator[tuple[Settings, list[tuple[int, int
 
 
 async def _produce(settings: Settings, values: list[bytes]) -> list[tuple[int, int]]:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = kafka.producer(settings, "chirp-tests")
     await producer.start()
     try:
         placed = []
