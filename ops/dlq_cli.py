@@ -1,4 +1,4 @@
-"""`chirp dlq`: list, show and requeue dead letters. A thin click layer over ops/deadletters.py,
+"""`chirp dlq`: list, show and requeue dead letters. A thin click layer over ops/deadletters/,
 kept apart so that `chirp` itself does not import Kafka clients until a dlq command runs."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import click
 from infra.settings import Settings
 
 if TYPE_CHECKING:
-    from ops.deadletters import DeadLetter, Plan, Snapshot
+    from ops.deadletters.kafkaio import Snapshot
+    from ops.deadletters.letters import DeadLetter, Plan
 
 EXIT_FAILED = 1  # something asked for was not requeued: unknown id, refused, or Kafka did not acknowledge
 EXIT_NOT_RECORDED = 3  # resent, but the record of it could not be written (see `requeue --help`)
@@ -20,7 +21,8 @@ PROGRESS_FROM = 10  # show a progress bar from this many sends on
 
 
 def _snapshot(settings: Settings) -> Snapshot:
-    from ops.deadletters import DeadLetterError, read_snapshot
+    from ops.deadletters.kafkaio import read_snapshot
+    from ops.deadletters.letters import DeadLetterError
 
     try:
         return asyncio.run(read_snapshot(settings))
@@ -70,7 +72,8 @@ def list_(limit: int, reason: str | None, key: str | None) -> None:
       chirp dlq list --limit 0 --reason undecodable
       chirp dlq list --key 383041568811982848
     """
-    from ops.deadletters import in_order, list_rows, matches, summary, table
+    from ops.deadletters.letters import in_order, matches
+    from ops.deadletters.render import list_rows, summary, table
     from schemas.codec import default_codec
 
     snap = _snapshot(Settings())
@@ -95,7 +98,8 @@ def show(dead_letter_id: str) -> None:
       chirp dlq show 3:17
       chirp dlq show 17      (when only one partition has a dead letter at offset 17)
     """
-    from ops.deadletters import DeadLetterError, resolve, show_text
+    from ops.deadletters.letters import DeadLetterError, resolve
+    from ops.deadletters.render import show_text
     from schemas.codec import default_codec
     from schemas.topics import DEAD_LETTERS
 
@@ -141,7 +145,7 @@ def requeue(ids: tuple[str, ...], everything: bool, reason: str | None) -> None:
       chirp dlq requeue 3:17 0:42 2:5
       chirp dlq requeue --all --reason "unknown tweet"
     """
-    from ops.deadletters import DeadLetterError, plan, resolve
+    from ops.deadletters.letters import DeadLetterError, plan, resolve
 
     if bool(ids) == everything:
         raise click.UsageError("give dead-letter ids or --all (not both)")
@@ -164,13 +168,15 @@ def requeue(ids: tuple[str, ...], everything: bool, reason: str | None) -> None:
 
 
 def _pending(snap: Snapshot, reason: str | None) -> list[DeadLetter]:
-    from ops.deadletters import matches
+    from ops.deadletters.letters import matches
 
     return [d for d in snap.letters if d.id not in snap.done and matches(d, reason, None)]
 
 
 def _send(settings: Settings, todo: Plan) -> None:
-    from ops.deadletters import DeadLetterError, RecordFailed, already_text
+    from ops.deadletters.kafkaio import RecordFailed
+    from ops.deadletters.letters import DeadLetterError
+    from ops.deadletters.render import already_text
 
     for letter, done in todo.already:
         click.echo(already_text(letter, done))
@@ -190,7 +196,8 @@ async def _send_all(settings: Settings, todo: Plan) -> int:
     """Sends one by one, in order; a failure stops the rest (they stay unsent and unrecorded)."""
     from tqdm import tqdm
 
-    from ops.deadletters import Requeuer, requeued_text
+    from ops.deadletters.kafkaio import Requeuer
+    from ops.deadletters.render import requeued_text
 
     sent = 0
     async with Requeuer(settings) as requeuer:

@@ -10,31 +10,31 @@ from click.testing import CliRunner
 
 from infra.migrate import topic_config
 from infra.settings import Settings
-from ops.deadletters import (
+from ops.deadletters.kafkaio import RecordFailed, Requeuer, SendFailed
+from ops.deadletters.letters import (
     DeadLetter,
     DeadLetterError,
     LetterId,
     Position,
-    RecordFailed,
     Requeue,
-    Requeuer,
-    SendFailed,
     decode,
-    event_json,
     event_type,
-    hexdump,
     in_order,
-    list_rows,
     matches,
     parse_failed_at,
     plan,
     requeue_records,
-    requeued_text,
     resolve,
+    text_or_hex,
+)
+from ops.deadletters.render import (
+    event_json,
+    hexdump,
+    list_rows,
+    requeued_text,
     show_text,
     summary,
     table,
-    text_or_hex,
     truncate,
 )
 from schemas.codec import default_codec
