@@ -258,20 +258,9 @@ class RedisProgress:
     async def clear_delays(self) -> None:
         await self.r.delete(self.keys.delays())
 
-    async def wait_until(
-        self,
-        ends: dict[str, int],
-        timeout_s: float,
-        *,
-        poll_s: float = 0.02,
-        check: Callable[[], None] | None = None,
-        reached: Callable[[int, int], None] | None = None,
-    ) -> float:
-        """Polls until the recorded progress reaches `ends` (`topic:partition` -> end offset) on every partition;
-        returns the monotonic time it saw it did. Raises CatchUpTimeout after `timeout_s`. `check` is called on
-        every poll while behind, to raise when waiting is pointless (the worker exited); `reached(events, total)`
-        reports how far it is."""
-        return await wait_caught_up(self, ends, timeout_s, poll_s=poll_s, check=check, reached=reached)
+    async def wait_until(self, ends: dict[str, int], timeout_s: float, **options: Any) -> float:
+        """Polls until the recorded progress reaches `ends` (`topic:partition` -> end offset): `wait_caught_up`."""
+        return await wait_caught_up(self, ends, timeout_s, **options)
 
     async def record_progress(self, stats: BatchStats) -> None:
         """After each batch: offsets reached (idle checks, lag), running totals, recent delays (benchmarks)."""
@@ -301,8 +290,11 @@ async def wait_caught_up(
     check: Callable[[], None] | None = None,
     reached: Callable[[int, int], None] | None = None,
 ) -> float:
-    """The one "wait until the worker caught up" loop (see RedisProgress.wait_until): bounded by `timeout_s`,
-    polling `progress` every `poll_s`, against end offsets taken by the caller (infra.offsets.end_offsets)."""
+    """The one "wait until the worker caught up" loop: polls `progress` every `poll_s` until it reaches `ends`
+    (`topic:partition` -> end offset, as infra.offsets.end_offsets gives them) on every partition, and returns
+    the monotonic time it saw it did; raises CatchUpTimeout after `timeout_s`. `check` is called on every poll
+    while behind, to raise when waiting is pointless (the worker exited); `reached(events, total)` reports how
+    far it is."""
     ends = {k: end for k, end in ends.items() if end > 0}
     total = sum(ends.values())
     deadline = time.monotonic() + timeout_s
