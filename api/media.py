@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from api.presign import presign, uri_encode
 from infra.settings import Settings
+from projections.stores import keys
 
 MAX_ALT_TEXT = 1000  # as on Twitter
 # type -> (content types with the key's extension, the largest size in bytes); Twitter's limits
@@ -86,17 +87,17 @@ class Uploads(Protocol):
 
 
 class RedisUploads:
-    """`<prefix>media:<media_id>`, JSON, expiring: command-side state, outside the read-model versions."""
+    """One record per upload (`keys.upload`), JSON, expiring: command-side state, outside the read-model versions."""
 
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.r = client
         self.p = prefix
 
     async def save(self, media_id: int, upload: Upload, ttl_s: int) -> None:
-        await self.r.set(f"{self.p}media:{media_id}", json.dumps(asdict(upload)), ex=ttl_s)
+        await self.r.set(keys.upload(self.p, media_id), json.dumps(asdict(upload)), ex=ttl_s)
 
     async def get(self, media_id: int) -> Upload | None:
-        raw = await self.r.get(f"{self.p}media:{media_id}")
+        raw = await self.r.get(keys.upload(self.p, media_id))
         return Upload(**json.loads(raw)) if raw else None
 
 

@@ -15,14 +15,13 @@ from api.media import MemoryUploads, RedisUploads, Uploads
 from api.push import PushHub
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
+from projections.factory import StoreFactory, VersionStores
 from projections.notifications import NotificationStore, PendingMarks
 from projections.ports import TrendsReader
 from projections.queries import Queries
 from projections.search import SearchQueries
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
 from projections.stores.redis import RedisTimelines
-from projections.stores.redis_trends import RedisTrends
-from projections.stores.search_cassandra import CassandraSearchStore
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -142,11 +141,9 @@ async def connect(settings: Settings) -> Wiring:
         closers=[close_cassandra, r.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
     )
-    keyspaces = Keyspaces(cluster, settings.keyspace, session)
-    _serve_version(
-        w, r, await keyspaces.durable(live.keyspace_in(settings.keyspace)), live.prefix(settings.redis_prefix)
-    )
-    follower = asyncio.create_task(_follow_live(w, r, keyspaces, registry, live))
+    factory = StoreFactory(settings, r, cluster, {settings.keyspace: session})
+    _serve_version(w, await factory.version(live))
+    follower = asyncio.create_task(_follow_live(w, factory, registry, live))
 
     async def stop_following() -> None:
         follower.cancel()
@@ -158,42 +155,15 @@ async def connect(settings: Settings) -> Wiring:
     return w
 
 
-class Keyspaces:
-    """The durable projections of each keyspace a version used, one session each (statements are prepared
-    against a keyspace); the configured keyspace reuses the command side's session."""
-
-    def __init__(self, cluster: Any, base: str, session: Any) -> None:
-        self.cluster = cluster
-        self.sessions = {base: session}
-        self.stores: dict[str, CassandraProjections] = {}
-
-    async def durable(self, keyspace: str) -> CassandraProjections:
-        if keyspace not in self.stores:
-            if keyspace not in self.sessions:
-                self.sessions[keyspace] = await asyncio.to_thread(self.cluster.connect, keyspace)
-            self.stores[keyspace] = await asyncio.to_thread(CassandraProjections, self.sessions[keyspace])
-        return self.stores[keyspace]
-
-
-def _serve_version(w: Wiring, r: Any, durable: CassandraProjections, prefix: str) -> None:
+def _serve_version(w: Wiring, stores: VersionStores) -> None:
     """Points reads (and the command-side tweet checks) at one version's locations."""
-    s = w.settings
-    timelines = RedisTimelines(r, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
-    w.queries, w.tweets = Queries(timelines, durable), StoreTweetState(timelines, durable)
-    _serve_notifications(w, r, durable.s)
-    w.search = SearchQueries(CassandraSearchStore(durable.s), w.queries.hydrate)
-    w.trends = RedisTrends(r, prefix)
+    w.queries, w.tweets = stores.queries, StoreTweetState(stores.timelines, stores.durable)
+    w.notifications, w.read_marks = stores.notifications, stores.read_marks
+    w.search = stores.search
+    w.trends = stores.trends
 
 
-def _serve_notifications(w: Wiring, r: Any, session: Any) -> None:
-    from projections.stores.cassandra_notifications import CassandraNotifications
-    from projections.stores.redis_notifications import RedisPendingMarks
-
-    w.notifications = CassandraNotifications(session)
-    w.read_marks = RedisPendingMarks(r, w.settings.redis_prefix)
-
-
-async def _follow_live(w: Wiring, r: Any, keyspaces: Keyspaces, registry: Any, current: Any) -> None:
+async def _follow_live(w: Wiring, factory: StoreFactory, registry: Any, current: Any) -> None:
     """Re-reads the live version every CHIRP_VERSION_REFRESH_S; `chirp promote` waits longer than that
     before it removes the old version's data, so every read in flight finds whole data."""
     s = w.settings
@@ -202,8 +172,7 @@ async def _follow_live(w: Wiring, r: Any, keyspaces: Keyspaces, registry: Any, c
         try:
             live = await registry.live()
             if live.name != current.name:
-                durable = await keyspaces.durable(live.keyspace_in(s.keyspace))
-                _serve_version(w, r, durable, live.prefix(s.redis_prefix))
+                _serve_version(w, await factory.version(live))
                 log.info("serving read-model version %s (was %s)", live.name, current.name)
                 current = live
         except Exception as exc:  # Redis or Cassandra away for a moment: keep serving the version we have

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from infra import kafka
 from infra.kafka import end_offsets
 from infra.settings import REPO_ROOT, Settings
+from projections.stores.keys import RedisKeys
 from schemas.codec import default_codec
 from schemas.events import Event
 from schemas.topics import key_for, topic_for
@@ -103,27 +104,36 @@ class Worker:
                 self.proc.kill()
 
     def stats(self) -> dict[str, int]:
-        raw = self.r.hgetall(f"{self.settings.redis_prefix}stats")
+        raw = self.r.hgetall(RedisKeys(self.settings.redis_prefix).stats())
         return {_text(k): int(v) for k, v in raw.items()}
 
     def wait_idle(self, deadline_s: float = 1800, desc: str = "worker") -> float:
         """Blocks until the recorded progress reaches the end offsets taken now; returns when it did."""
-        ends = asyncio.run(end_offsets(self.settings))
-        total = sum(ends.values())
-        deadline = time.monotonic() + deadline_s
-        with tqdm(total=total, desc=desc, unit="ev", mininterval=1) as bar:
-            while True:
-                raw = self.r.hgetall(f"{self.settings.redis_prefix}progress")
-                done = {_text(k): int(v) for k, v in raw.items()}
-                reached = sum(min(done.get(k, 0), end) for k, end in ends.items())
-                bar.update(reached - bar.n)
-                if reached >= total:
-                    return time.monotonic()
-                if self.proc is None or self.proc.poll() is not None:
-                    raise RuntimeError(f"the worker exited; see {self.logdir}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the worker did not catch up within {deadline_s}s")
-                time.sleep(0.01)
+        return asyncio.run(self._wait_idle(deadline_s, desc))
+
+    async def _wait_idle(self, deadline_s: float, desc: str) -> float:
+        import redis.asyncio as aioredis
+
+        from projections.factory import progress_of
+        from projections.versions import VersionRegistry
+
+        ends = await end_offsets(self.settings)
+        client = aioredis.Redis.from_url(self.settings.redis_url)
+        try:
+            live = await VersionRegistry(client, self.settings.redis_prefix).live()
+            progress = progress_of(self.settings, client, live)
+            with tqdm(total=sum(ends.values()), desc=desc, unit="ev", mininterval=1) as bar:
+                return await progress.wait_until(
+                    ends, deadline_s, poll_s=0.01, check=self._running, reached=lambda n, _: bar.update(n - bar.n)
+                )
+        except TimeoutError:
+            raise RuntimeError(f"the worker did not catch up within {deadline_s}s") from None
+        finally:
+            await client.aclose()
+
+    def _running(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"the worker exited; see {self.logdir}")
 
 
 class Api:

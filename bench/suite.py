@@ -12,15 +12,19 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from bench.harness import Api, Worker, produce, wrk
 from bench.workload import Workload
 from infra.settings import Settings
+from projections.stores.keys import RedisKeys
 from projections.timeline import encode_entry
 from schemas.ids import IdGenerator
+
+if TYPE_CHECKING:
+    from projections.versions import Version
 
 READ_CONNECTIONS = (1, 16, 64)
 INGEST_CONNECTIONS = (16, 64)
@@ -53,6 +57,7 @@ class Bench:
             celebrity_threshold=w.profile.celebrity_threshold,
         )
         self.r = redis.Redis.from_url(self.settings.redis_url)
+        self.keys = RedisKeys(self.settings.redis_prefix)  # the live version, v1: the base prefix
         self.worker = Worker(self.settings, logdir)
         self.celebrities = w.celebrities()
         self.out: dict[str, Any] = {
@@ -103,11 +108,12 @@ class Bench:
         """Every user has read recently: their timelines are materialized (fan-out writes to them)."""
         import redis.asyncio as aioredis
 
-        from projections.stores.redis import RedisTimelines
+        from projections.factory import timelines_of
+        from projections.versions import VersionRegistry
 
-        s = self.settings
-        client = aioredis.Redis.from_url(s.redis_url)
-        tl = RedisTimelines(client, s.redis_prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+        client = aioredis.Redis.from_url(self.settings.redis_url)
+        live = await VersionRegistry(client, self.settings.redis_prefix).live()
+        tl = timelines_of(self.settings, client, live)
         for i in range(0, len(self.w.users), 100):
             await tl.rebuild_many(self.w.users[i : i + 100])
         await client.aclose()
@@ -172,12 +178,12 @@ class Bench:
     # Post -> visible --------------------------------------------------------------------------------
 
     def _delays(self) -> list[float]:
-        return [float(x) for x in self.r.lrange(f"{self.settings.redis_prefix}stats:delays", 0, -1)]
+        return [float(x) for x in self.r.lrange(self.keys.delays(), 0, -1)]
 
     def delays(self) -> None:
         """Post -> visible (event time to the end of its fan-out write), at a fixed load and at saturation."""
         rate = max(20.0, min(500.0, self.out["fanout"]["events_per_s"] * 0.2))
-        key = f"{self.settings.redis_prefix}stats:delays"
+        key = self.keys.delays()
         out: dict[str, Any] = {}
         for name, tweets, pace in (("fixed_load", self.paced, rate), ("saturation", self.burst, None)):
             self.r.delete(key)
@@ -264,7 +270,6 @@ class Bench:
         from streams.replay import rebuild
 
         version = Version("r", "building", "")  # a scratch version: its own prefix, the live keyspace
-        prefix = version.prefix(self.settings.redis_prefix)
         group = f"{self.settings.topic_prefix}bench-replay"
         result = asyncio.run(rebuild(self.settings, version, "timelines", group, warm=lambda: self.w.users))
         self.out["replay"] = {
@@ -275,38 +280,28 @@ class Bench:
             "timelines": result.timelines,
             "warm_seconds": result.warm_seconds,
             "timelines_per_s": result.timelines / result.warm_seconds if result.warm_seconds else 0.0,
-            **asyncio.run(self._compare(prefix)),
+            **asyncio.run(self._compare(version)),
         }
 
-    async def _compare(self, rebuilt: str) -> dict[str, int]:
+    async def _compare(self, rebuilt: Version) -> dict[str, int]:
         """Sampled home timelines as the API serves them, live against rebuilt: the same tweets, in order."""
-        import redis.asyncio as aioredis
+        from projections.factory import StoreFactory
+        from projections.versions import VersionRegistry
 
-        from infra import cassandra
-        from projections.queries import Queries
-        from projections.stores.cassandra import CassandraProjections
-        from projections.stores.redis import RedisTimelines
-
-        s = self.settings
-        client = aioredis.Redis.from_url(s.redis_url)
-        cluster, session = cassandra.connect(s, s.keyspace)
-        durable = CassandraProjections(session)
-        live, new = (
-            Queries(RedisTimelines(client, p, s.timeline_cap, s.celebrity_threshold, s.active_window_s), durable)
-            for p in (s.redis_prefix, rebuilt)
-        )
+        factory = await StoreFactory.open(self.settings)
+        live_version = await VersionRegistry(factory.redis, self.settings.redis_prefix).live()
+        live, new = [(await factory.version(v)).queries for v in (live_version, rebuilt)]
         mismatches = 0
         sample = random.Random(self.w.seed).sample(self.w.users, min(REPLAY_CHECKED, len(self.w.users)))
         for u in sample:
             a, b = await live.home(u, None, 20), await new.home(u, None, 20)
             if [t.tweet_id for t in a.tweets] != [t.tweet_id for t in b.tweets]:
                 mismatches += 1
-        await client.aclose()
-        cluster.shutdown()
+        await factory.close()
         return {"checked": len(sample), "mismatches": mismatches}
 
     def sizes(self) -> None:
-        pattern = f"{self.settings.redis_prefix}tl:*"
+        pattern = self.keys.timelines()
         keys = [k for _, k in zip(range(500), self.r.scan_iter(pattern, count=1000), strict=False)]
         used = sum(self.r.memory_usage(k) or 0 for k in keys)
         entries = sum(self.r.zcard(k) for k in keys)
@@ -325,7 +320,7 @@ class Bench:
         """The run's keys, topics and keyspace: a benchmark leaves nothing behind."""
         from infra.migrate import drop
 
-        for k in self.r.scan_iter(f"{self.settings.redis_prefix}*", count=5000):
+        for k in self.r.scan_iter(self.keys.everything(), count=5000):
             self.r.unlink(k)
         drop(self.settings)
 

@@ -11,7 +11,6 @@ current until it is promoted. Promoting moves one pointer; the API follows it wi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,14 +22,14 @@ from tqdm import tqdm
 from infra import cassandra
 from infra.kafka import end_offsets
 from infra.settings import Settings
+from projections.factory import StoreFactory, progress_of, timelines_of
 from projections.reference import ReferenceModel
+from projections.stores import redis as redis_store
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
-from projections.stores.redis import RedisProgress, RedisTimelines
+from projections.stores.redis import CatchUpTimeout, RedisProgress
 from projections.versions import Version, VersionError, VersionRegistry, leftovers
 from schemas.codec import DecodeError, default_codec
 from streams.replay import LogReader, RebuildResult, Rebuilt, rebuild
-
-UNLINK_CHUNK = 1_000
 
 
 class OperateError(RuntimeError):
@@ -83,9 +82,10 @@ async def _close(client: aioredis.Redis) -> None:
         await _backups.pop().close()
 
 
-def _timelines(settings: Settings, client: aioredis.Redis, prefix: str) -> RedisTimelines:
-    s = settings
-    return RedisTimelines(client, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
+async def _stores_factory(settings: Settings, client: aioredis.Redis, keyspace: str) -> StoreFactory:
+    """The command's Redis client, and Cassandra connected to `keyspace` (shut down by the caller)."""
+    cluster, session = await asyncio.to_thread(cassandra.connect, settings, keyspace)
+    return StoreFactory(settings, client, cluster, {keyspace: session})
 
 
 # Rebuild ---------------------------------------------------------------------------------------------
@@ -97,13 +97,12 @@ async def replay(
     """A new version rebuilt from the log, caught up by the worker, left `ready` for `promote`. It has its own
     timelines (`timelines`, `all`) and its own keyspace (`projections`, `all`); the rest it shares with the
     live version, which keeps writing that."""
-    base = settings.redis_prefix
     client = _client(settings)
     try:
         registry = _registry(settings, client)
         live = await registry.live()
         own_timelines, own_keyspace = what in ("timelines", "all"), what in ("projections", "all")
-        active = await active_users(client, live.prefix(base)) if own_timelines else []
+        active = await timelines_of(settings, client, live).materialized_users() if own_timelines else []
         since_note = f" since {since.isoformat()}" if since else ""
         version = await registry.create(
             note=f"{what} rebuilt from the log{since_note} while {live.name} was live",
@@ -115,7 +114,7 @@ async def replay(
         group = f"{settings.topic_prefix}rebuild-{version.name}"
         result = await rebuild(settings, version, what, group, warm=lambda: active, show=show, since=since)
         await registry.set_state(version.name, "following")  # the worker takes it from here
-        progress = RedisProgress(client, version.own_prefix(base))
+        progress = progress_of(settings, client, version)
         await wait_caught_up(settings, progress, show, f"worker catching {version.name} up")
         return await registry.set_state(version.name, "ready"), result
     finally:
@@ -128,33 +127,21 @@ def create_keyspace(settings: Settings, keyspace: str) -> None:
     ensure_keyspace(settings.model_copy(update={"keyspace": keyspace}), report=lambda _: None)
 
 
-async def active_users(client: aioredis.Redis, prefix: str) -> list[int]:
-    """Users whose home timeline is materialized (read within the activity window)."""
-    found = [int(k[len(prefix) + 3 :]) async for k in client.scan_iter(match=f"{prefix}tl:*", count=5000)]
-    return sorted(found)
-
-
 async def wait_caught_up(
-    settings: Settings, timelines: RedisProgress, show: bool, desc: str, deadline_s: float | None = None
+    settings: Settings, progress: RedisProgress, show: bool, desc: str, deadline_s: float | None = None
 ) -> None:
     """Until a version's progress reaches the end offsets taken now (the worker writes it)."""
-    ends = {k: v for k, v in (await end_offsets(settings)).items() if v > 0}
-    total = sum(ends.values())
+    ends = await end_offsets(settings)
     wait_s = deadline_s or settings.operate_timeout_s
-    deadline = time.monotonic() + wait_s
+    total = sum(end for end in ends.values() if end > 0)
     with tqdm(total=total, desc=desc, unit="ev", unit_scale=True, disable=not show, mininterval=1) as bar:
-        while True:
-            progress = await timelines.progress()
-            reached = sum(min(progress.get(k, 0), end) for k, end in ends.items())
-            bar.update(reached - bar.n)
-            if reached >= total:
-                return
-            if time.monotonic() > deadline:
-                raise OperateError(
-                    f"{desc}: still {total - reached} events behind after {wait_s:.0f}s; the stream worker "
-                    "keeps versions up to date: is it running (`make worker`)?"
-                )
-            await asyncio.sleep(0.05)
+        try:
+            await progress.wait_until(ends, wait_s, poll_s=0.05, reached=lambda n, _: bar.update(n - bar.n))
+        except CatchUpTimeout as exc:
+            raise OperateError(
+                f"{desc}: still {exc.events} events behind after {wait_s:.0f}s; the stream worker "
+                "keeps versions up to date: is it running (`make worker`)?"
+            ) from None
 
 
 async def rebuild_user(settings: Settings, user_id: int) -> int:
@@ -162,22 +149,14 @@ async def rebuild_user(settings: Settings, user_id: int) -> int:
     then the timeline from the authors' lists. Returns its entries."""
     client = _client(settings)
     live = await _registry(settings, client).live()
-    cluster, session = cassandra.connect(settings, live.keyspace_in(settings.keyspace))
+    factory = await _stores_factory(settings, client, live.keyspace_in(settings.keyspace))
     try:
-        p = live.prefix(settings.redis_prefix)
-        followees = await _all_following(CassandraProjections(session), user_id)
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.delete(f"{p}fg:{user_id}", f"{p}tl:{user_id}")
-            if followees:
-                pipe.sadd(f"{p}fg:{user_id}", *followees)
-            for f in followees:
-                pipe.sadd(f"{p}fo:{f}", user_id)
-            await pipe.execute()
-        await _timelines(settings, client, p).rebuild(user_id)
-        return int(await client.zcard(f"{p}tl:{user_id}")) - 1  # less the horizon sentinel
+        stores = await factory.version(live)
+        followees = await _all_following(stores.durable, user_id)
+        return await stores.timelines.rebuild_from_graph(user_id, followees)
     finally:
         await _close(client)
-        cluster.shutdown()
+        factory.cluster.shutdown()
 
 
 async def _all_following(durable: CassandraProjections, user_id: int) -> list[int]:
@@ -249,20 +228,8 @@ async def _remove_leftovers(
 
 async def remove_keys(client: aioredis.Redis, patterns: list[str], desc: str, show: bool = True) -> int:
     """Deletes keys in batches (UNLINK frees memory in the background, never blocking Redis)."""
-    removed = 0
     with tqdm(desc=desc, unit="keys", unit_scale=True, disable=not show, mininterval=1) as bar:
-        for pattern in patterns:
-            chunk: list[Any] = []
-            async for key in client.scan_iter(match=pattern, count=UNLINK_CHUNK):
-                chunk.append(key)
-                if len(chunk) >= UNLINK_CHUNK:
-                    removed += await client.unlink(*chunk)
-                    bar.update(len(chunk))
-                    chunk = []
-            if chunk:
-                removed += await client.unlink(*chunk)
-                bar.update(len(chunk))
-    return removed
+        return await redis_store.remove_keys(client, patterns, bar.update)
 
 
 # Verify -----------------------------------------------------------------------------------------------
@@ -297,14 +264,12 @@ async def verify(
     Returns (users checked, mismatches). Waits for the worker to reach the end of the log first; a
     timeline the check had to materialize is dropped again, so verifying does not make users active.
     """
-    from projections.queries import Queries
-
     client = _client(settings)
     live = await _registry(settings, client).live()
-    cluster, session = cassandra.connect(settings, live.keyspace_in(settings.keyspace))
+    factory = await _stores_factory(settings, client, live.keyspace_in(settings.keyspace))
     try:
-        timelines = _timelines(settings, client, live.prefix(settings.redis_prefix))
-        progress = RedisProgress(client, live.own_prefix(settings.redis_prefix))
+        stores = await factory.version(live)
+        progress = stores.progress
         if await progress.progress():
             await wait_caught_up(settings, progress, show, f"waiting for the worker ({live.name})")
         else:  # wiped, or never written: nothing to wait for, and the check will say what is missing
@@ -315,14 +280,14 @@ async def verify(
             import random
 
             users = sorted(random.Random(0).sample(users, sample))
-        queries = Queries(timelines, CassandraProjections(session))
+        queries = stores.queries
         mismatches: list[Mismatch] = []
         for u in tqdm(users, desc=f"verifying {live.name}", unit="tl", disable=not show, mininterval=1):
             page = await queries.home(u, None, depth)
             served = [(t.tweet_id, t.content) for t in page.tweets]
             expected = [(t, model.content[t]) for t in model.home(u, depth)]
             if page.rebuilt:
-                await client.unlink(f"{live.prefix(settings.redis_prefix)}tl:{u}")
+                await stores.timelines.forget_timeline(u)
             if served != expected:
                 mismatch = Mismatch(u, expected, served)
                 mismatches.append(mismatch)
@@ -330,7 +295,7 @@ async def verify(
         return len(users), mismatches
     finally:
         await _close(client)
-        cluster.shutdown()
+        factory.cluster.shutdown()
 
 
 async def reference_model(settings: Settings, show: bool = True) -> ReferenceModel:
@@ -372,7 +337,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
         for v in await _registry(settings, client).all():
             behind = -1
             if v.state != "retired":
-                progress = await RedisProgress(client, v.own_prefix(settings.redis_prefix)).progress()
+                progress = await progress_of(settings, client, v).progress()
                 behind = sum(max(0, end - progress.get(k, 0)) for k, end in ends.items())
             versions.append((v, behind))
         committed = await admin.list_consumer_group_offsets(settings.worker_group)

@@ -1,9 +1,12 @@
 """The push contract between the worker (publishes) and the API (subscribes, relays): key names and messages.
 
-Presence: `<prefix>online:<user>` exists (with a TTL of about three heartbeats) while an API process has a
-client of that user connected; the worker publishes for a user only then. Channel: `<prefix>push:<user>`.
-A message is one JSON object `{"event", "id", "data"}` that the API relays verbatim (SSE or WebSocket).
-`<prefix>online` (online_index) lists the online users for cheap checks in the worker.
+Presence: a user's presence key (`presence_key`) exists (with a TTL of about three heartbeats) while an API
+process has a client of that user connected; the worker publishes for a user only then, on the user's
+`channel`. A message is one JSON object `{"event", "id", "data"}` that the API relays verbatim (SSE or WebSocket).
+The `online_index` lists the online users for cheap checks in the worker: a sorted set (score:
+when their presence lapses, epoch seconds), beside the presence keys: the worker skips all publishing when it
+is empty, and walks it instead of a follower set when it is the smaller one. The presence key stays the
+authority (its TTL); API processes prune it. The key names are in projections/stores/keys.py.
 `prefix` is the BASE Redis prefix (settings.redis_prefix), never a timeline version's prefix.
 """
 
@@ -13,20 +16,9 @@ from typing import Any
 
 import orjson
 
+from projections.stores.keys import channel, online_index, presence_key
 
-def presence_key(prefix: str, user_id: int) -> str:
-    return f"{prefix}online:{user_id}"
-
-
-def channel(prefix: str, user_id: int) -> str:
-    return f"{prefix}push:{user_id}"
-
-
-def online_index(prefix: str) -> str:
-    """A sorted set of the users online (score: when their presence lapses, epoch seconds), beside the
-    presence keys: the worker skips all publishing when it is empty, and walks it instead of a follower set
-    when it is the smaller one. The presence key stays the authority (its TTL); API processes prune it."""
-    return f"{prefix}online"
+__all__ = ["channel", "message", "online_index", "presence_key"]
 
 
 def message(event: str, id: str, data: dict[str, Any]) -> bytes:

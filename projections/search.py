@@ -57,7 +57,7 @@ class SearchStore(Protocol):
 
 
 class SearchProjection:
-    """The `Projection` the worker and replays feed (see streams/wiring.side_projections)."""
+    """The `Projection` the worker and replays feed (see projections/factory.VersionStores.side_projections)."""
 
     def __init__(self, store: SearchStore) -> None:
         self.store = store

@@ -23,14 +23,14 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from projections.stores.keys import data_patterns, own_patterns, registry_keys
+
 FIRST = "v1"
 STATES = ("building", "following", "ready", "live", "retired")
 WRITTEN = ("following", "ready", "live")
-# What a version holds (see docs/architecture.md): single keys and key families. Removing v1, whose prefix
-# is the base prefix itself, goes by these patterns so it never touches another version's keys.
-SINGLE_KEYS = ("celebs", "progress", "stats")
-OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
-FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt")
+# What a version holds (see docs/architecture.md) is spelled by the key layout (projections/stores/keys.py).
+# Removing v1, whose prefix is the base prefix itself, goes key family by family so it never touches another
+# version's keys.
 
 
 class VersionError(ValueError):
@@ -94,7 +94,7 @@ def leftovers(base: str, retired: Version, versions: Sequence[Version]) -> Lefto
     in_use = [v for v in versions if v.state != "retired" and v.name != retired.name]
     tl_owner = retired.timelines or retired.name
     own = retired.own_prefix(base)
-    patterns = [f"{own}{k}" for k in OWN_KEYS] + [f"{own}stats:*"]
+    patterns = own_patterns(own)
     if all((v.timelines or v.name) != tl_owner for v in in_use):
         patterns += key_patterns(base, tl_owner)
     keyspace = None if any(v.keyspace == retired.keyspace for v in in_use) else retired.keyspace
@@ -109,7 +109,7 @@ def key_patterns(base: str, name: str) -> list[str]:
     """SCAN patterns covering exactly one version's keys."""
     if name != FIRST:
         return [f"{prefix_of(base, name)}*"]
-    return [f"{base}{k}" for k in SINGLE_KEYS] + [f"{base}{f}:*" for f in FAMILIES]
+    return data_patterns(base)
 
 
 def written(versions: Sequence[Version]) -> list[Version]:
@@ -136,8 +136,7 @@ class VersionRegistry:
     def __init__(self, client: aioredis.Redis, base: str, backup: RegistryBackup | None = None) -> None:
         self.r = client
         self.base = base
-        self.key = f"{base}versions"
-        self.live_key = f"{base}live"
+        self.key, self.live_key = registry_keys(base)
         self.backup = backup
 
     async def _read(self) -> tuple[dict[str, str], str | None]:

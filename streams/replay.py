@@ -29,16 +29,14 @@ from tqdm import tqdm
 from infra import cassandra
 from infra.kafka import BoundedReader, Offsets
 from infra.settings import Settings
+from projections.factory import StoreFactory, Writes
 from projections.model import BatchStats
 from projections.projector import Projector
-from projections.stores.cassandra import CassandraProjections
-from projections.stores.null import NoTimelines, ReadOnlyDurable
-from projections.stores.redis import RedisProgress, RedisTimelines
+from projections.stores.redis import RedisTimelines
 from projections.versions import Version
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event
 from schemas.topics import EVENT_TOPICS
-from streams.wiring import side_projections
 
 log = logging.getLogger("chirp.replay")
 
@@ -73,25 +71,20 @@ async def rebuild(
     timelines, materializes those of the users `warm()` names."""
     s = settings
     client = aioredis.Redis.from_url(s.redis_url, socket_timeout=30)
-    cluster, session = cassandra.connect(s, version.keyspace_in(s.keyspace))
-    prefix = version.prefix(s.redis_prefix)
-    timelines = RedisTimelines(client, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s, push=False)
-    store = CassandraProjections(session)
+    keyspace = version.keyspace_in(s.keyspace)
+    cluster, session = cassandra.connect(s, keyspace)
     with_timelines, with_durable = what in ("timelines", "all"), what in ("projections", "all")
-    projector = Projector(
-        store if with_durable else ReadOnlyDurable(store),
-        timelines if with_timelines else NoTimelines(),
-        side_projections(s, client, prefix, session, write_redis=with_timelines, write_cassandra=with_durable),
-    )
+    factory = StoreFactory(s, client, cluster, {keyspace: session})
     try:
+        stores = await factory.version(version, Writes(timelines=with_timelines, durable=with_durable, fan_out=False))
         t0 = time.monotonic()
-        events, skipped, ends = await _replay(settings, group, projector, show, since)
-        await RedisProgress(client, version.own_prefix(s.redis_prefix)).record_progress(
+        events, skipped, ends = await _replay(settings, group, stores.projector, show, since)
+        await stores.progress.record_progress(
             BatchStats(progress={f"{tp.topic}:{tp.partition}": n for tp, n in ends.items()})
         )
         t1 = time.monotonic()
         users = list(warm()) if warm and with_timelines else []
-        built = await _warm(timelines.with_push(), users, show)
+        built = await _warm(stores.timelines.with_push(), users, show)
         return RebuildResult(events, skipped, t1 - t0, built, time.monotonic() - t1)
     finally:
         await client.aclose()

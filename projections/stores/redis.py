@@ -4,17 +4,20 @@ sets), so redelivered and replayed events change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
 
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
+from projections.stores.keys import RedisKeys
 from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
 from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
@@ -24,6 +27,8 @@ SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild")
 READS = ("read", "hydrate", "home")  # with readlib.lua too
 ZERO8 = b"\0" * 8
 DELAY_SAMPLES = 100_000
+SCAN_COUNT = 5_000
+UNLINK_CHUNK = 1_000
 
 
 def _micros(ts: datetime) -> int:
@@ -53,6 +58,7 @@ class RedisTimelines:
         self.push = push
         self.publish = publish
         self.p = prefix
+        self.keys = RedisKeys(prefix)
         self.cap = cap
         self.threshold = threshold
         self.ttl_s = ttl_s
@@ -127,6 +133,33 @@ class RedisTimelines:
     async def rebuild(self, user_id: int) -> bool:
         return bool(await self._run("rebuild", user_id, self.cap, self.ttl_s))
 
+    def timeline_key(self, user_id: int | str) -> str:
+        """The key of a home timeline, for tests and tools that look at Redis itself."""
+        return self.keys.timeline(user_id)
+
+    async def materialized_users(self) -> list[int]:
+        """Users whose home timeline is materialized (read within the activity window), in id order."""
+        pattern, skip = self.keys.timelines(), len(self.keys.timeline(""))
+        return sorted([int(k[skip:]) async for k in self.r.scan_iter(match=pattern, count=SCAN_COUNT)])
+
+    async def rebuild_from_graph(self, user_id: int, followees: Sequence[int]) -> int:
+        """One user's home timeline rebuilt in place: the follow list replaced by `followees` (from the durable
+        follow graph), then the timeline materialized from the authors' lists. Returns its entries."""
+        k = self.keys
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(k.following(user_id), k.timeline(user_id))
+            if followees:
+                pipe.sadd(k.following(user_id), *followees)
+            for f in followees:
+                pipe.sadd(k.followers(f), user_id)
+            await pipe.execute()
+        await self.rebuild(user_id)
+        return int(await self.r.zcard(k.timeline(user_id))) - 1  # less the horizon sentinel
+
+    async def forget_timeline(self, user_id: int) -> None:
+        """Drops a materialized home timeline (as the activity window does): the next read rebuilds it."""
+        await self.r.unlink(self.keys.timeline(user_id))
+
     async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
         """Tweets (with counts and authors) cached in Redis, in one round trip; misses are left out."""
         if not pairs:
@@ -185,29 +218,125 @@ class RedisTimelines:
         await RedisProgress(self.r, self.p).record_progress(stats)
 
 
+class CatchUpTimeout(TimeoutError):
+    """A version's progress did not reach the end offsets in time: `behind` is `topic:partition` -> (end offset,
+    progress) of the partitions still behind."""
+
+    def __init__(self, behind: dict[str, tuple[int, int]], waited_s: float) -> None:
+        self.behind = behind
+        self.waited_s = waited_s
+        self.events = sum(end - done for end, done in behind.values())
+        super().__init__(f"still {self.events} events behind after {waited_s:.0f}s: {behind}")
+
+
+def _text(k: bytes | str) -> str:
+    return k.decode() if isinstance(k, bytes) else k
+
+
 class RedisProgress:
     """A version's bookkeeping under its own prefix (even when its data is shared with another version)."""
 
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.r = client
         self.p = prefix
+        self.keys = RedisKeys(prefix)
 
     async def progress(self) -> dict[str, int]:
         """`topic:partition` -> the next offset this version has applied."""
-        raw = await self.r.hgetall(f"{self.p}progress")
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        raw = await self.r.hgetall(self.keys.progress())
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    async def stats(self) -> dict[str, int]:
+        """Running totals: `events` applied and home-timeline `deliveries` made."""
+        raw = await self.r.hgetall(self.keys.stats())
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    async def delays(self) -> list[float]:
+        """The recent post -> visible delays (ms), newest first."""
+        return [float(x) for x in await self.r.lrange(self.keys.delays(), 0, -1)]
+
+    async def clear_delays(self) -> None:
+        await self.r.delete(self.keys.delays())
+
+    async def wait_until(self, ends: dict[str, int], timeout_s: float, **options: Any) -> float:
+        """Polls until the recorded progress reaches `ends` (`topic:partition` -> end offset): `wait_caught_up`."""
+        return await wait_caught_up(self, ends, timeout_s, **options)
 
     async def record_progress(self, stats: BatchStats) -> None:
         """After each batch: offsets reached (idle checks, lag), running totals, recent delays (benchmarks)."""
         async with self.r.pipeline(transaction=False) as pipe:
             if stats.progress:
-                pipe.hset(f"{self.p}progress", mapping=dict(stats.progress.items()))
-            pipe.hincrby(f"{self.p}stats", "events", stats.events)
-            pipe.hincrby(f"{self.p}stats", "deliveries", stats.deliveries)
+                pipe.hset(self.keys.progress(), mapping=dict(stats.progress.items()))
+            pipe.hincrby(self.keys.stats(), "events", stats.events)
+            pipe.hincrby(self.keys.stats(), "deliveries", stats.deliveries)
             if stats.delays_ms:
-                pipe.lpush(f"{self.p}stats:delays", *(f"{d:.3f}" for d in stats.delays_ms))
-                pipe.ltrim(f"{self.p}stats:delays", 0, DELAY_SAMPLES - 1)
+                pipe.lpush(self.keys.delays(), *(f"{d:.3f}" for d in stats.delays_ms))
+                pipe.ltrim(self.keys.delays(), 0, DELAY_SAMPLES - 1)
             await pipe.execute()
+
+
+class Progress(Protocol):
+    """What `wait_caught_up` polls: a version's progress (RedisProgress), or a view combining it with more."""
+
+    async def progress(self) -> dict[str, int]: ...
+
+
+async def wait_caught_up(
+    progress: Progress,
+    ends: dict[str, int],
+    timeout_s: float,
+    *,
+    poll_s: float = 0.02,
+    check: Callable[[], None] | None = None,
+    reached: Callable[[int, int], None] | None = None,
+) -> float:
+    """The one "wait until the worker caught up" loop: polls `progress` every `poll_s` until it reaches `ends`
+    (`topic:partition` -> end offset, as infra.kafka.end_offsets gives them) on every partition, and returns
+    the monotonic time it saw it did; raises CatchUpTimeout after `timeout_s`. `check` is called on every poll
+    while behind, to raise when waiting is pointless (the worker exited); `reached(events, total)` reports how
+    far it is."""
+    ends = {k: end for k, end in ends.items() if end > 0}
+    total = sum(ends.values())
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = await progress.progress()
+        count = sum(min(done.get(k, 0), end) for k, end in ends.items())
+        if reached is not None:
+            reached(count, total)
+        now = time.monotonic()
+        if count >= total:
+            return now
+        if check is not None:
+            check()
+        if now > deadline:
+            behind = {k: (end, done.get(k, 0)) for k, end in ends.items() if done.get(k, 0) < end}
+            raise CatchUpTimeout(behind, timeout_s)
+        await asyncio.sleep(poll_s)
+
+
+async def remove_keys(
+    client: aioredis.Redis, patterns: Sequence[str], removed: Callable[[int], None] | None = None
+) -> int:
+    """Deletes the keys matching `patterns` (a version's leftovers, projections/versions.py) in batches: UNLINK
+    frees memory in the background, never blocking Redis. `removed(n)` is told of each batch."""
+    count = 0
+    for pattern in patterns:
+        chunk: list[Any] = []
+        async for key in client.scan_iter(match=pattern, count=UNLINK_CHUNK):
+            chunk.append(key)
+            if len(chunk) >= UNLINK_CHUNK:
+                count += await _unlink(client, chunk, removed)
+                chunk = []
+        if chunk:
+            count += await _unlink(client, chunk, removed)
+    return count
+
+
+async def _unlink(client: aioredis.Redis, chunk: list[Any], removed: Callable[[int], None] | None) -> int:
+    n = int(await client.unlink(*chunk))
+    if removed is not None:
+        removed(len(chunk))
+    return n
 
 
 def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, TweetView]:

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from projections.hashtags import WINDOWS, hashtags, live_buckets
 from projections.model import Trend
 from projections.ports import Authors
+from projections.stores.keys import RedisKeys
 from schemas.events import Event, TweetDeleted, TweetEdited, TweetPosted
 from schemas.ids import id_time
 
@@ -48,6 +49,10 @@ class RedisTrends:
 
     def writes(self) -> RedisTrendsWrites:
         return RedisTrendsWrites(self)
+
+    def key_patterns(self) -> list[str]:
+        """The SCAN patterns of this version's trends keys (for tests and tools that look at Redis itself)."""
+        return RedisKeys(self.p).trends()
 
     async def top(self, window: str, now: datetime, limit: int) -> list[Trend]:
         """The `limit` most tweeted tags of the window ending at `now`: most tweets first, then by tag."""

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from infra.settings import REPO_ROOT, Settings
+from projections.stores.redis import wait_caught_up
 
 AVSC_DIR = REPO_ROOT / "schemas" / "avro"
 
@@ -140,37 +141,49 @@ class WorkerProcess:
         return "\n".join(text.splitlines()[-40:])
 
 
+class _Applied:
+    """What the worker has surely applied per partition: the least of the progress it records after each batch
+    and the offsets its consumer group committed (a fresh broker has no group coordinator for a while)."""
+
+    def __init__(self, settings: Settings, progress: Any, admin: Any) -> None:
+        self.settings, self.recorded, self.admin = settings, progress, admin
+        self.last: dict[str, tuple[int, int]] = {}  # `topic:partition` -> (recorded, committed), for messages
+
+    async def progress(self) -> dict[str, int]:
+        try:
+            offsets = await self.admin.list_consumer_group_offsets(self.settings.worker_group)
+        except KafkaError:
+            offsets = {}
+        committed = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in offsets.items()}
+        done = await self.recorded.progress()
+        self.last = {k: (done.get(k, 0), committed.get(k, 0)) for k in {*done, *committed}}
+        return {k: min(pair) for k, pair in self.last.items()}
+
+
 async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: float) -> None:
     import redis.asyncio as aioredis
     from aiokafka.admin import AIOKafkaAdminClient
 
     from infra.kafka import end_offsets
+    from projections.factory import progress_of
+    from projections.stores.redis import CatchUpTimeout
+    from projections.versions import VersionRegistry
+
+    def alive() -> None:
+        assert worker.proc is not None and worker.proc.poll() is None, "worker died:\n" + worker.log_tail()
 
     ends = await end_offsets(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     client = aioredis.Redis.from_url(settings.redis_url)
     await admin.start()
     try:
-        group = settings.worker_group
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + deadline_s
-        while True:
-            try:
-                offsets = await admin.list_consumer_group_offsets(group)
-            except KafkaError:  # on a fresh broker the group coordinator appears only after a while
-                offsets = {}
-            committed = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in offsets.items()}
-            done = {k.decode(): int(v) for k, v in (await client.hgetall(f"{settings.redis_prefix}progress")).items()}
-            behind = {
-                k: (end, done.get(k, 0), committed.get(k, 0))
-                for k, end in ends.items()
-                if end > 0 and min(done.get(k, 0), committed.get(k, 0)) < end
-            }
-            if not behind:
-                return
-            assert worker.proc is not None and worker.proc.poll() is None, "worker died:\n" + worker.log_tail()
-            assert loop.time() < deadline, f"worker behind (end, done, committed) {behind}:\n{worker.log_tail()}"
-            await asyncio.sleep(0.02)
+        live = await VersionRegistry(client, settings.redis_prefix).live()
+        applied = _Applied(settings, progress_of(settings, client, live), admin)
+        try:
+            await wait_caught_up(applied, ends, deadline_s, check=alive)
+        except CatchUpTimeout as exc:
+            behind = {k: (end, *applied.last.get(k, (0, 0))) for k, (end, _) in exc.behind.items()}
+            raise AssertionError(f"worker behind (end, done, committed) {behind}:\n{worker.log_tail()}") from None
     finally:
         await admin.close()
         await client.aclose()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from infra.settings import Settings
 from projections.reference import ReferenceModel
+from projections.stores.keys import RedisKeys
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event
 from schemas.topics import EVENT_TOPICS
@@ -104,13 +105,13 @@ class Run:
             r = self.api.get("/timeline", headers=h, params={"user_id": u, "limit": 5})
             assert r.status_code == 200, r.text
         elif kind == "away":
-            self.redis.delete(f"{self.settings.redis_prefix}tl:{u}")
+            self.redis.delete(RedisKeys(self.settings.redis_prefix).timeline(u))
 
     def check(self) -> None:
         ref = ReferenceModel(log_events(self.settings))
         likes, replies = ref.like_counts(), ref.reply_counts()
         for u in self.users:
-            was_away = not self.redis.exists(f"{self.settings.redis_prefix}tl:{u}")
+            was_away = not self.redis.exists(RedisKeys(self.settings.redis_prefix).timeline(u))
             served, statuses = self.home(u)
             expected = ref.home(int(u), 10_000)
             assert [int(t["tweet_id"]) for t in served] == expected, f"home timeline of {u}"

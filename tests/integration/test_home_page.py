@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra.settings import Settings
+from projections.stores.keys import RedisKeys
 from projections.stores.redis import RedisTimelines
 from projections.timeline import encode_entry, id_bytes
 from schemas.ids import MAX_ID
@@ -35,26 +36,26 @@ MISSING = 2**60 + 1  # in the timeline, never cached in Redis
 @pytest.fixture
 def prefix(settings: Settings, redis_client: Any) -> Iterator[str]:
     p = f"{settings.redis_prefix}hp{uuid.uuid4().hex[:6]}:"
-    r = redis_client
-    r.hset(f"{p}u:{USER}", mapping={"h": "me", "n": "Me"})
-    r.hset(f"{p}u:{FRIEND}", mapping={"h": "friend", "n": "Friend"})
-    r.hset(f"{p}u:{CELEB}", mapping={"h": "celeb", "n": "Célèbre"})
+    r, k = redis_client, RedisKeys(p)
+    r.hset(k.user(USER), mapping={"h": "me", "n": "Me"})
+    r.hset(k.user(FRIEND), mapping={"h": "friend", "n": "Friend"})
+    r.hset(k.user(CELEB), mapping={"h": "celeb", "n": "Célèbre"})
     for t, a in TWEETS.items():
-        r.hset(f"{p}t:{t}", mapping={"a": a, "c": f"tweet {t}", "ts": 1_700_000_000_000_000 + t % 1000,
+        r.hset(k.tweet(t), mapping={"a": a, "c": f"tweet {t}", "ts": 1_700_000_000_000_000 + t % 1000,
                                       "r": "", "m": "", **({"d": 1} if t == 2**53 + 3 else {})})  # fmt: skip
-    r.sadd(f"{p}lk:{MAX_ID - 1}", 1, 2, 3)
-    r.sadd(f"{p}rp:{MAX_ID - 1}", 9)
-    r.sadd(f"{p}celebs", CELEB, 12345)
-    r.sadd(f"{p}fg:{USER}", FRIEND, CELEB)
+    r.sadd(k.likes(MAX_ID - 1), 1, 2, 3)
+    r.sadd(k.replies(MAX_ID - 1), 9)
+    r.sadd(k.celebrities(), CELEB, 12345)
+    r.sadd(k.following(USER), FRIEND, CELEB)
     # The user's timeline holds their friend's tweets and one celebrity tweet pushed before the account
     # became a celebrity (also in the celebrity's list: a duplicate to drop). Horizon: 3.
     own = [t for t, a in TWEETS.items() if a != CELEB] + [2**53 + 1, MISSING]
-    r.zadd(f"{p}tl:{USER}", {ZERO8 + id_bytes(3): 0, **{encode_entry(t, TWEETS.get(t, FRIEND)): 0 for t in own}})
+    r.zadd(k.timeline(USER), {ZERO8 + id_bytes(3): 0, **{encode_entry(t, TWEETS.get(t, FRIEND)): 0 for t in own}})
     celeb = [t for t, a in TWEETS.items() if a == CELEB]
-    r.zadd(f"{p}ut:{CELEB}", {ZERO8 + ZERO8: 0, **{encode_entry(t, CELEB): 0 for t in celeb}})
+    r.zadd(k.user_tweets(CELEB), {ZERO8 + ZERO8: 0, **{encode_entry(t, CELEB): 0 for t in celeb}})
     yield p
-    for k in r.scan_iter(f"{p}*"):
-        r.delete(k)
+    for key in r.scan_iter(k.everything()):
+        r.delete(key)
 
 
 def both(settings: Settings, prefix: str, before: int | None, limit: int) -> tuple[Any, Any]:
@@ -100,7 +101,7 @@ def test_home_page_reads_exact_ids_and_fields(settings: Settings, prefix: str) -
 
 
 def test_home_page_of_a_timeline_that_is_not_there(settings: Settings, prefix: str, redis_client: Any) -> None:
-    redis_client.delete(f"{prefix}tl:{USER}")
+    redis_client.delete(RedisKeys(prefix).timeline(USER))
     assert both(settings, prefix, None, 20) == (None, None)
 
 

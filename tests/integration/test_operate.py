@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.settings import Settings
+from projections.stores.keys import RedisKeys, registry_keys
+from projections.versions import prefix_of
 from tests.integration.support import WorkerProcess, chirp_cli, register
 
 pytestmark = pytest.mark.integration
@@ -33,37 +35,28 @@ class Deployment:
 
     def caught_up(self) -> None:
         from ops.operate import _client, wait_caught_up
-        from projections.stores.redis import RedisProgress
+        from projections.factory import progress_of
         from projections.versions import VersionRegistry
 
         async def wait() -> None:
             client = _client(self.settings)
             live = await VersionRegistry(client, self.settings.redis_prefix).live()
-            progress = RedisProgress(client, live.own_prefix(self.settings.redis_prefix))
-            await wait_caught_up(self.settings, progress, False, "worker", deadline_s=90)
+            await wait_caught_up(self.settings, progress_of(self.settings, client, live), False, "worker", 90)
             await client.aclose()
 
         asyncio.run(wait())
 
-    def pages(self, prefix: str, keyspace: str | None = None) -> dict[str, list[str]]:
-        """Every user's first home page as the read side serves it from one version's locations."""
-        import redis.asyncio as aioredis
-
-        from infra import cassandra
-        from projections.queries import Queries
-        from projections.stores.cassandra import CassandraProjections
-        from projections.stores.redis import RedisTimelines
-
-        s = self.settings
+    def pages(self, timelines: str, keyspace: str = "") -> dict[str, list[str]]:
+        """Every user's first home page as the read side serves it from one version's locations: the timelines
+        of version `timelines`, the durable projections of `keyspace` (or the configured one)."""
+        from projections.factory import StoreFactory
+        from projections.versions import Version
 
         async def read() -> dict[str, list[str]]:
-            client = aioredis.Redis.from_url(s.redis_url)
-            cluster, session = cassandra.connect(s, keyspace or s.keyspace)
-            tl = RedisTimelines(client, prefix, s.timeline_cap, s.celebrity_threshold, s.active_window_s)
-            q = Queries(tl, CassandraProjections(session))
+            factory = await StoreFactory.open(self.settings, keyspace or None)
+            q = (await factory.version(Version(timelines, "ready", "", keyspace=keyspace))).queries
             out = {u: [f"{t.tweet_id}:{t.content}" for t in (await q.home(int(u), None, 50)).tweets] for u in self.auth}
-            await client.aclose()
-            cluster.shutdown()
+            await factory.close()
             return out
 
         return asyncio.run(read())
@@ -90,7 +83,7 @@ def dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         import redis
 
         r = redis.Redis.from_url(s.redis_url)
-        for k in r.scan_iter(f"{s.redis_prefix}*", count=5000):
+        for k in r.scan_iter(RedisKeys(s.redis_prefix).everything(), count=5000):
             r.unlink(k)
         drop(s)
 
@@ -127,6 +120,10 @@ def _story(d: Deployment) -> None:
     d.caught_up()
 
 
+def _timeline_key(settings: Settings, version: str, user: str) -> str:
+    return RedisKeys(prefix_of(settings.redis_prefix, version)).timeline(user)
+
+
 def _digest(pages: dict[str, list[str]]) -> str:
     return hashlib.sha256(repr(sorted(pages.items())).encode()).hexdigest()
 
@@ -135,7 +132,7 @@ def test_replay_builds_a_version_identical_to_the_live_one(dep: Deployment) -> N
     out = dep.cli("replay", "timelines")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "v2 ready" in out.stdout and "chirp promote v2" in out.stdout
-    live, rebuilt = dep.pages(dep.settings.redis_prefix), dep.pages(f"{dep.settings.redis_prefix}v2:")
+    live, rebuilt = dep.pages("v1"), dep.pages("v2")
     assert any(live.values())
     assert _digest(live) == _digest(rebuilt), (live, rebuilt)
     status = dep.cli("status")
@@ -144,7 +141,7 @@ def test_replay_builds_a_version_identical_to_the_live_one(dep: Deployment) -> N
 
 
 def test_promote_under_a_read_loop_gives_no_failed_or_short_reads(dep: Deployment) -> None:
-    reader = next(u for u, p in dep.pages(dep.settings.redis_prefix).items() if len(p) >= 10)
+    reader = next(u for u, p in dep.pages("v1").items() if len(p) >= 10)
     expected = len(dep.api.get("/timeline", headers=dep.auth[reader], params={"user_id": reader}).json()["tweets"])
     stop, bad, reads = threading.Event(), [], [0]
 
@@ -168,8 +165,8 @@ def test_promote_under_a_read_loop_gives_no_failed_or_short_reads(dep: Deploymen
     import redis
 
     r = redis.Redis.from_url(dep.settings.redis_url)
-    assert not r.exists(f"{dep.settings.redis_prefix}tl:{reader}")  # v1's keys are gone
-    assert r.exists(f"{dep.settings.redis_prefix}v2:tl:{reader}")
+    assert not r.exists(_timeline_key(dep.settings, "v1", reader))  # v1's keys are gone
+    assert r.exists(_timeline_key(dep.settings, "v2", reader))
 
 
 def test_new_events_reach_the_promoted_version_and_verify_catches_damage(dep: Deployment) -> None:
@@ -186,7 +183,7 @@ def test_new_events_reach_the_promoted_version_and_verify_catches_damage(dep: De
     import redis
 
     rc = redis.Redis.from_url(dep.settings.redis_url)
-    key = f"{dep.settings.redis_prefix}v2:tl:{author}"
+    key = _timeline_key(dep.settings, "v2", author)
     newest = rc.zrange(key, -1, -1)[0]
     rc.zrem(key, newest)  # a timeline loses its newest entry
     bad = dep.cli("verify", "--all")
@@ -234,12 +231,12 @@ def test_replay_projections_builds_a_keyspace_identical_to_the_live_one_and_prom
     finally:
         cluster.shutdown()
 
-    before = dep.pages(f"{s.redis_prefix}v2:", f"{s.keyspace}_v3")
+    before = dep.pages("v2", f"{s.keyspace}_v3")
     promoted = dep.cli("promote", "v3")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     assert f"projection tables of keyspace {s.keyspace} emptied" in promoted.stdout, promoted.stdout
     assert _tables(s, s.keyspace)["tweets"].startswith("0 rows")  # the old projections are gone...
-    assert dep.pages(f"{s.redis_prefix}v2:", f"{s.keyspace}_v3") == before  # ...what v3 shares with v2 is not
+    assert dep.pages("v2", f"{s.keyspace}_v3") == before  # ...what v3 shares with v2 is not
 
     author = next(iter(dep.auth))  # accounts (command side) still work; new events reach the new keyspace
     r = dep.api.post("/tweets", headers=dep.auth[author], json={"user_id": author, "content": "into v3"})
@@ -272,7 +269,8 @@ def test_replay_from_a_time_replays_only_what_came_after_it(dep: Deployment) -> 
     assert dep.cli("retire", "v3").returncode == 1  # the live version cannot be discarded
     import redis
 
-    assert not list(redis.Redis.from_url(dep.settings.redis_url).scan_iter(f"{dep.settings.redis_prefix}v4:*"))
+    v4 = RedisKeys(prefix_of(dep.settings.redis_prefix, "v4")).everything()
+    assert not list(redis.Redis.from_url(dep.settings.redis_url).scan_iter(v4))
 
 
 def test_a_wiped_registry_is_restored_from_its_copy_in_cassandra(dep: Deployment) -> None:
@@ -284,7 +282,8 @@ def test_a_wiped_registry_is_restored_from_its_copy_in_cassandra(dep: Deployment
     s = dep.settings
     r = redis.Redis.from_url(s.redis_url)
     before = dep.cli("status").stdout.split("\n\n")[1]  # the versions table
-    r.delete(f"{s.redis_prefix}versions", f"{s.redis_prefix}live")
+    versions_key, live_key = registry_keys(s.redis_prefix)
+    r.delete(versions_key, live_key)
 
     async def live() -> tuple[str, str]:
         client = _client(s)
@@ -293,5 +292,5 @@ def test_a_wiped_registry_is_restored_from_its_copy_in_cassandra(dep: Deployment
         return v.name, v.keyspace
 
     assert asyncio.run(live()) == ("v3", f"{s.keyspace}_v3")
-    assert r.get(f"{s.redis_prefix}live") == b"v3"  # written back to Redis
+    assert r.get(live_key) == b"v3"  # written back to Redis
     assert dep.cli("status").stdout.split("\n\n")[1] == before

@@ -17,6 +17,7 @@ from websockets.sync.client import connect as ws_connect
 
 from infra.settings import Settings
 from projections.push import channel, online_index, presence_key
+from projections.stores.keys import channels
 from projections.timeline import decode_cursor, encode_cursor
 from tests.integration.conftest import CELEBRITY_THRESHOLD
 from tests.integration.support import ApiProcess, WorkerProcess, register, wait_idle
@@ -279,7 +280,7 @@ def test_the_worker_publishes_only_for_users_online(
     timeline(api, rauth, reader)  # materialized: the fan-out delivers to it
     wait_idle(settings, worker)
     watch = redis_client.pubsub()
-    watch.psubscribe(f"{settings.redis_prefix}push:*")
+    watch.psubscribe(channels(settings.redis_prefix))
     try:
         unseen = post(api, aauth, author, "nobody is online")
         wait_idle(settings, worker)

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
+from projections.stores.keys import RedisKeys
 from projections.timeline import encode_entry
 from tests.integration.conftest import CELEBRITY_THRESHOLD, TIMELINE_CAP
 from tests.integration.support import WorkerProcess, register, timeline, wait_idle
@@ -91,7 +92,7 @@ def test_tweet_reaches_follower_timeline(net: Net, settings: Settings, redis_cli
         t0 = time.monotonic()
         tweet = net.post(author, f"hello #{i}")
         member = encode_entry(int(tweet), int(author))
-        key = f"{settings.redis_prefix}tl:{reader}"
+        key = RedisKeys(settings.redis_prefix).timeline(reader)
         wait_for(lambda k=key, m=member: redis_client.zscore(k, m) is not None, "fan-out")
         delays.append(time.monotonic() - t0)
     delays.sort()
@@ -132,8 +133,9 @@ def test_celebrity_tweets_are_merged_in_order(net: Net, settings: Settings, redi
         expected.append(net.post(regular, f"regular {i}"))
     net.idle()
 
-    assert redis_client.sismember(f"{settings.redis_prefix}celebs", celeb)
-    stored = redis_client.zrange(f"{settings.redis_prefix}tl:{fan}", 0, -1)
+    keys = RedisKeys(settings.redis_prefix)
+    assert redis_client.sismember(keys.celebrities(), celeb)
+    stored = redis_client.zrange(keys.timeline(fan), 0, -1)
     assert not any(m[8:] == int(celeb).to_bytes(8, "big") for m in stored), "celebrity tweets were fanned out"
 
     got = net.home_ids(fan, limit=5)
@@ -156,7 +158,8 @@ def test_returning_inactive_user_gets_complete_timeline(net: Net, settings: Sett
     net.idle()
     assert len(expected) > TIMELINE_CAP
 
-    redis_client.delete(f"{settings.redis_prefix}tl:{reader}")  # what the activity window does
+    key = RedisKeys(settings.redis_prefix).timeline(reader)
+    redis_client.delete(key)  # what the activity window does
     r = net.api.get("/timeline", headers=net.auth[reader], params={"user_id": reader, "limit": 100})
     assert r.status_code == 200
     assert r.json()["status"] == "rebuilt"
@@ -165,10 +168,10 @@ def test_returning_inactive_user_gets_complete_timeline(net: Net, settings: Sett
     r = net.api.get("/timeline", headers=net.auth[reader], params={"user_id": reader})
     assert r.json()["status"] == "ready"
     # skipped while away: fan-out does not write to a timeline that is not materialized
-    redis_client.delete(f"{settings.redis_prefix}tl:{reader}")
+    redis_client.delete(key)
     later = net.post(authors[0], "while you were away")
     net.idle()
-    assert not redis_client.exists(f"{settings.redis_prefix}tl:{reader}")
+    assert not redis_client.exists(key)
     assert net.home_ids(reader)[0] == later
 
 

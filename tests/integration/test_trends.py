@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from infra.settings import Settings
 from projections.projector import Projector
+from projections.stores.keys import RedisKeys
 from projections.stores.redis_trends import RedisTrends
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -80,8 +81,8 @@ def events_of(settings: Settings) -> list[Event]:
 async def dump(client: aioredis.Redis, prefix: str) -> dict[bytes, Any]:
     """Every trends key of one version with its value and absolute expiry."""
     out: dict[bytes, Any] = {}
-    for family in ("tr:", "trt:"):
-        async for key in client.scan_iter(match=f"{prefix}{family}*", count=1000):
+    for pattern in RedisTrends(client, prefix).key_patterns():
+        async for key in client.scan_iter(match=pattern, count=1000):
             kind = (await client.type(key)).decode()
             value: Any = {
                 "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
@@ -93,7 +94,7 @@ async def dump(client: aioredis.Redis, prefix: str) -> dict[bytes, Any]:
 
 
 async def drop(client: aioredis.Redis, prefix: str) -> None:
-    async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+    async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
         await client.delete(key)
 
 

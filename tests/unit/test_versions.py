@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from projections.stores.keys import RedisKeys, registry_keys
 from projections.versions import Version, gaps, key_patterns, prefix_of, written
 
 
@@ -31,10 +32,10 @@ def test_gaps_are_what_a_version_lacks_before_the_batch() -> None:
 def test_each_version_owns_its_keys_only() -> None:
     assert prefix_of("chirp:", "v1") == "chirp:" and prefix_of("chirp:", "v2") == "chirp:v2:"
     assert key_patterns("chirp:", "v2") == ["chirp:v2:*"]
-    v1 = key_patterns("chirp:", "v1")
-    assert "chirp:tl:*" in v1 and "chirp:celebs" in v1 and "chirp:progress" in v1
-    assert not any(p.startswith("chirp:v") or p == "chirp:*" for p in v1)  # never another version's keys
-    assert "chirp:live" not in v1 and "chirp:versions" not in v1  # the registry outlives versions
+    v1, keys = key_patterns("chirp:", "v1"), RedisKeys("chirp:")
+    assert keys.timelines() in v1 and keys.celebrities() in v1 and keys.progress() in v1
+    assert not any(p.startswith("chirp:v") or p == keys.everything() for p in v1)  # never another version's keys
+    assert not set(registry_keys("chirp:")) & set(v1)  # the registry outlives versions
 
 
 def test_each_location_is_written_once_the_live_pass_first() -> None:
@@ -54,10 +55,11 @@ def test_a_retired_version_leaves_only_what_nobody_uses() -> None:
 
     v1 = Version("v1", "retired", "")
     v2 = Version("v2", "live", "", timelines="v1", keyspace="ks_v2")  # projections rebuilt: timelines shared
+    c, c_v2 = RedisKeys("c:"), RedisKeys(prefix_of("c:", "v2"))
     gone = leftovers("c:", v1, [v1, v2])
     assert gone.keyspace == ""  # the configured keyspace's projection tables (v2 has its own keyspace)
-    assert "c:tl:*" not in gone.patterns and "c:progress" in gone.patterns  # v2 still reads v1's timelines
+    assert c.timelines() not in gone.patterns and c.progress() in gone.patterns  # v2 still reads v1's timelines
     v3 = Version("v3", "live", "", keyspace="ks_v2")  # then timelines rebuilt: v1's prefix is free
     v2r = Version("v2", "retired", "", timelines="v1", keyspace="ks_v2")
     gone = leftovers("c:", v2r, [v1, v2r, v3])
-    assert gone.keyspace is None and "c:tl:*" in gone.patterns and "c:v2:progress" in gone.patterns
+    assert gone.keyspace is None and c.timelines() in gone.patterns and c_v2.progress() in gone.patterns

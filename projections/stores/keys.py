@@ -1,0 +1,123 @@
+"""The Redis key layout: every key name chirp writes, in one place (with the Lua scripts in lua/, which spell
+the same names). Everything outside projections/stores/ asks here, or asks a store, for a key; none spells one.
+
+Under a version's prefix `p` (its timelines, trends and caches; see projections/versions.py):
+`p tl:<user>` home timeline, `p ut:<user>` an author's recent tweets, `p fo:<user>` followers, `p fg:<user>`
+followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
+`p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p celebs` the celebrities,
+`p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
+`topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
+presence and push channels (`online:<user>`, `online`, `push:<user>`), read markers (`nread:<user>`) and
+uploads (`media:<id>`).
+"""
+
+from __future__ import annotations
+
+Id = int | str  # user and tweet ids, as the API spells them or as integers
+
+SINGLE_KEYS = ("celebs", "progress", "stats")
+OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
+FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt")
+TREND_FAMILIES = ("tr", "trt")
+
+
+class RedisKeys:
+    """The key names under one prefix (a version's, or the base prefix)."""
+
+    __slots__ = ("p",)
+
+    def __init__(self, prefix: str) -> None:
+        self.p = prefix
+
+    def timeline(self, user_id: Id) -> str:
+        """A home timeline (a sorted set of 16-byte entries and the horizon sentinel)."""
+        return f"{self.p}tl:{user_id}"
+
+    def timelines(self) -> str:
+        """The SCAN pattern of every materialized home timeline."""
+        return f"{self.p}tl:*"
+
+    def user_tweets(self, user_id: Id) -> str:
+        return f"{self.p}ut:{user_id}"
+
+    def followers(self, user_id: Id) -> str:
+        return f"{self.p}fo:{user_id}"
+
+    def following(self, user_id: Id) -> str:
+        return f"{self.p}fg:{user_id}"
+
+    def tweet(self, tweet_id: Id) -> str:
+        return f"{self.p}t:{tweet_id}"
+
+    def user(self, user_id: Id) -> str:
+        return f"{self.p}u:{user_id}"
+
+    def likes(self, tweet_id: Id) -> str:
+        return f"{self.p}lk:{tweet_id}"
+
+    def replies(self, tweet_id: Id) -> str:
+        return f"{self.p}rp:{tweet_id}"
+
+    def pending(self, tweet_id: Id) -> str:
+        return f"{self.p}pt:{tweet_id}"
+
+    def celebrities(self) -> str:
+        return f"{self.p}celebs"
+
+    def trends(self) -> list[str]:
+        """The SCAN patterns of the trends read model."""
+        return [f"{self.p}{f}:*" for f in TREND_FAMILIES]
+
+    def progress(self) -> str:
+        return f"{self.p}progress"
+
+    def stats(self) -> str:
+        return f"{self.p}stats"
+
+    def delays(self) -> str:
+        return f"{self.p}stats:delays"
+
+    def everything(self) -> str:
+        """The SCAN pattern of every key under the prefix (for a base prefix: every version's too)."""
+        return f"{self.p}*"
+
+
+def own_patterns(own_prefix: str) -> list[str]:
+    """A version's bookkeeping (progress and stats), never shared with another version."""
+    return [f"{own_prefix}{k}" for k in OWN_KEYS] + [f"{own_prefix}stats:*"]
+
+
+def data_patterns(prefix: str) -> list[str]:
+    """Every key of the version whose prefix is `prefix`, family by family: for the first version, whose prefix
+    is the base prefix itself, so the patterns never reach the keys of the versions under `<prefix>vN:`."""
+    return [f"{prefix}{k}" for k in SINGLE_KEYS] + [f"{prefix}{f}:*" for f in FAMILIES]
+
+
+def registry_keys(base: str) -> tuple[str, str]:
+    """The version registry: the hash of versions, and the name of the live one."""
+    return f"{base}versions", f"{base}live"
+
+
+def presence_key(prefix: str, user_id: Id) -> str:
+    return f"{prefix}online:{user_id}"
+
+
+def channel(prefix: str, user_id: Id) -> str:
+    return f"{prefix}push:{user_id}"
+
+
+def channels(prefix: str) -> str:
+    """The PSUBSCRIBE pattern of every user's push channel."""
+    return f"{prefix}push:*"
+
+
+def online_index(prefix: str) -> str:
+    return f"{prefix}online"
+
+
+def read_mark(prefix: str, user_id: Id) -> str:
+    return f"{prefix}nread:{user_id}"
+
+
+def upload(prefix: str, media_id: Id) -> str:
+    return f"{prefix}media:{media_id}"
