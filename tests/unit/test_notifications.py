@@ -14,11 +14,11 @@ from projections.notifications import (
     Notification,
     NotificationFeed,
     NotificationsProjection,
-    mentioned_handles,
     notification_id,
     now_id,
 )
 from projections.stores.memory_notifications import MemoryNotifications
+from projections.text import mentioned_handles
 from schemas.events import (
     Event,
     Meta,
