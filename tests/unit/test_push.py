@@ -11,7 +11,8 @@ import orjson
 import pytest
 from fastapi import HTTPException
 
-from api.push import HEARTBEAT, Client, PushHub, PushUnavailable, missed, sse_frame, stream
+from api.push.hub import PushHub, PushUnavailable
+from api.push.session import HEARTBEAT, Client, missed, sse_frame, stream
 from api.routers.stream import resume_point
 from infra.settings import Settings
 from projections.model import TweetView, UserView
