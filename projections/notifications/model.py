@@ -103,7 +103,7 @@ Ref = set[tuple[int, int]]  # (recipient, notification id)
 
 
 class NotificationStore(Protocol):
-    """The notifications read model (Cassandra; a memory fake for tests)."""
+    """The notifications read model (Cassandra; tests/fakes/notifications.py for unit tests)."""
 
     async def refs(self, refs: Sequence[str]) -> dict[str, Ref]: ...
     async def write(self, ops: Sequence[Op]) -> None:

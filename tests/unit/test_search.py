@@ -14,8 +14,8 @@ from projections.model import TweetView
 from projections.queries import Page
 from projections.search import SearchProjection, SearchQueries
 from projections.search_terms import parse_query
-from projections.stores.search_memory import MemorySearchStore
 from schemas.events import Event, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted
+from tests.fakes.search import MemorySearchStore
 from tests.unit.search_contract import SearchStoreContract, at, tid
 
 
