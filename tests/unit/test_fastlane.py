@@ -36,7 +36,7 @@ class FakeQueries:
     """A home timeline of ids below `before`, newest first; records what it was asked."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[int, ...] | tuple[int, int | None, int]] = []
+        self.calls: list[tuple[int | None, ...]] = []
 
     async def home(self, user_id: int, before: int | None, limit: int, after: int | None = None) -> Page:
         self.calls.append((user_id, before, limit) if after is None else (user_id, before, limit, after))
