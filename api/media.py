@@ -99,16 +99,3 @@ class RedisUploads:
     async def get(self, media_id: int) -> Upload | None:
         raw = await self.r.get(keys.upload(self.p, media_id))
         return Upload(**json.loads(raw)) if raw else None
-
-
-class MemoryUploads:
-    """In-memory fake for unit tests."""
-
-    def __init__(self) -> None:
-        self.uploads: dict[int, Upload] = {}
-
-    async def save(self, media_id: int, upload: Upload, ttl_s: int) -> None:
-        self.uploads[media_id] = upload
-
-    async def get(self, media_id: int) -> Upload | None:
-        return self.uploads.get(media_id)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
-from api.media import MemoryUploads, RedisUploads, Uploads
+from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
@@ -60,22 +60,6 @@ class StoreTweetState:
         await self.timelines.mark_pending(tweet_id, author_id)
 
 
-class MemoryTweetState:
-    """In-memory fake for unit tests."""
-
-    def __init__(self) -> None:
-        self.tweets: dict[int, int | None] = {}
-
-    async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]:
-        if tweet_id not in self.tweets:
-            return None, False
-        author = self.tweets[tweet_id]
-        return author, author is None
-
-    async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
-        self.tweets[tweet_id] = author_id
-
-
 Check = Callable[[], Awaitable[bool]]
 
 
@@ -85,14 +69,14 @@ class Wiring:
     events: EventLog
     accounts: Accounts
     ids: IdGenerator
-    tweets: TweetState = field(default_factory=MemoryTweetState)
+    tweets: TweetState
     queries: Queries | None = None
     notifications: NotificationStore | None = None
     read_marks: PendingMarks | None = None
     search: SearchQueries | None = None
     push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
     trends: TrendsReader | None = None
-    uploads: Uploads = field(default_factory=MemoryUploads)
+    uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -132,17 +116,19 @@ async def connect(settings: Settings) -> Wiring:
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
     registry = VersionRegistry(r, settings.redis_prefix, backup)
     live = await registry.live()
+    factory = StoreFactory(settings, r, cluster, {settings.keyspace: session})
+    stores = await factory.version(live)
     w = Wiring(
         settings=settings,
         events=events,
         accounts=CassandraAccounts(session),
         ids=IdGenerator(settings.effective_node_id()),
+        tweets=StoreTweetState(stores.timelines, stores.durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         closers=[close_cassandra, r.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
     )
-    factory = StoreFactory(settings, r, cluster, {settings.keyspace: session})
-    _serve_version(w, await factory.version(live))
+    _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))
 
     async def stop_following() -> None:

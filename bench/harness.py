@@ -172,10 +172,10 @@ def ensure_wrk() -> None:
     """wrk drives the HTTP load (C, event-driven: it does not steal the machine from the API)."""
     import shutil
 
-    from infra.services.launcher import _apt_install
+    from infra.services.provision import apt_install
 
     if shutil.which("wrk") is None:
-        _apt_install("wrk")
+        apt_install("wrk")
 
 
 def wrk(url: str, script: str, data: Iterable[str], connections: int, seconds: int, threads: int = 1) -> dict[str, Any]:

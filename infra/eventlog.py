@@ -111,16 +111,3 @@ class KafkaEventLog:
             return bool(await asyncio.wait_for(producer.client.fetch_all_metadata(), 3))
         except (EventLogUnavailable, KafkaError, TimeoutError, OSError):
             return False
-
-
-class MemoryEventLog:
-    """In-memory fake for unit tests: records appended events; `fail` makes appends raise like Kafka down."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.fail = False
-
-    async def append(self, event: Event) -> None:
-        if self.fail:
-            raise EventLogUnavailable("memory event log set to fail")
-        self.events.append(event)

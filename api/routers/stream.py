@@ -1,5 +1,6 @@
 """Push: the home timeline as it grows, over Server-Sent Events (`GET /timeline/stream`) and a WebSocket
-(`/timeline/ws`), the way Mastodon streams. The machinery is in api/push.py."""
+(`/timeline/ws`), the way Mastodon streams. The machinery is in api/push/ (the hub, and
+one client's stream session)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
 from api.models import Id, Problem
-from api.push import HEARTBEAT, Client, PushHub, PushUnavailable, sse_frame, stream
+from api.push.hub import PushHub, PushUnavailable
+from api.push.session import HEARTBEAT, Client, sse_frame, stream
 from api.routers.common import errors
 from api.wiring import Wiring, wiring
 from projections.queries import Queries

@@ -22,7 +22,7 @@ from api.render import json_response, media_base, page_json, tweet_created_json,
 from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.wiring import Wiring, wiring
-from projections.notifications import mentioned_handles
+from projections.text import mentioned_handles
 from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
 router = APIRouter(tags=["tweets"])

@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from infra.services.launcher import _apt_install
+from infra.services.provision import apt_install
 from infra.settings import REPO_ROOT
 
 log = logging.getLogger("chirp.bench.postgres")
@@ -232,7 +232,7 @@ def _bindir() -> Path:
     """The newest Debian-packaged PostgreSQL, installed with apt on first use."""
     found = _installed()
     if not found:
-        _apt_install("postgresql")
+        apt_install("postgresql")
         found = _installed()
     if not found:
         raise BaselineError("installed the postgresql package but found no /usr/lib/postgresql/*/bin/postgres")

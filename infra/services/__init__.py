@@ -1,1 +1,2 @@
-"""The local Kafka, Cassandra and Redis that `make up` starts (see launcher.py)."""
+"""The local Kafka, Cassandra and Redis that `make up` starts (launcher.py), and what they need installed
+(provision.py)."""

@@ -3,7 +3,8 @@
 Idempotent by design: `up` first probes the configured address and reuses a healthy service,
 whoever started it; it only starts a process when the address is on this machine and nothing
 answers there. Readiness is a real request (Kafka metadata, a CQL query, a Redis PING).
-State (jars, data, logs, pid files) lives under `Settings.state_dir`.
+State (jars, data, logs, pid files) lives under `Settings.state_dir`. Installing what a service needs
+(redis-server, Java, Maven, the jars) is provision.py's; this module runs, probes and stops the processes.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -24,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from infra.services.provision import ServiceError as ServiceError  # the launcher's error, for its callers
+from infra.services.provision import require_java, require_redis_server, resolve_jars
 from infra.settings import Settings
 
 log = logging.getLogger("chirp.services")
-HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 CASSANDRA_JVM_EXPORTS = (
@@ -43,10 +43,6 @@ CASSANDRA_JVM_OPENS = (
     "java.base/java.io", "java.base/java.lang.reflect", "java.base/java.lang", "java.base/java.util",
     "java.base/java.nio",
 )  # fmt: skip
-
-
-class ServiceError(RuntimeError):
-    """A service could not be started or reached; the message names what to look at."""
 
 
 @dataclass(frozen=True)
@@ -264,8 +260,7 @@ class Redis(Service):
             return False
 
     def prepare(self) -> None:
-        if shutil.which("redis-server") is None:
-            _apt_install("redis-server")
+        require_redis_server()
         (self.home / "data").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
 
@@ -319,41 +314,6 @@ def status(settings: Settings, only: str | None = None) -> list[Status]:
 
 
 # Helpers -----------------------------------------------------------------------------------------
-
-
-def require_java() -> None:
-    if shutil.which("java") is None or shutil.which("mvn") is None:
-        _apt_install("openjdk-17-jre-headless", "maven")
-
-
-def resolve_jars(name: str, state_dir: Path) -> Path:
-    """Copies a service's runtime jars from Maven Central (through ~/.m2) once per pom version."""
-    pom = HERE / "maven" / name / "pom.xml"
-    lib = state_dir / "lib" / name
-    stamp = lib / ".pom-sha256"
-    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
-        return lib
-    shutil.rmtree(lib, ignore_errors=True)
-    log.info("resolving %s jars with Maven (first run only)", name)
-    cmd = ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-           f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ServiceError(f"maven could not resolve {name} jars:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    stamp.write_text(digest)
-    return lib
-
-
-def _apt_install(*packages: str) -> None:
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise ServiceError(f"missing {' '.join(packages)}: install it (apt-get install {' '.join(packages)})")
-    log.info("installing %s with apt-get", " ".join(packages))
-    for cmd in (["apt-get", "update", "-qq"],
-                ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", *packages]):  # fmt: skip
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise ServiceError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
 
 
 async def _kafka_metadata(bootstrap: str) -> bool:

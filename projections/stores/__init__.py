@@ -1,2 +1,2 @@
 """One module per technology: redis.py (timelines, graph cache, hydration), cassandra.py (durable
-projections); memory fakes live beside the tests that use them."""
+projections); the in-memory fakes unit tests use are in tests/fakes/."""

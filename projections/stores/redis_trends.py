@@ -1,4 +1,5 @@
-"""Redis: trending hashtags, counted in time buckets of the tweet's own time (projections/hashtags.py).
+"""Redis: trending hashtags (parsed in projections/text.py), counted in time buckets of the tweet's own time
+(projections/trends.py).
 
 Keys, under a version's prefix `p` (so every timeline version, a rebuild too, has its own trends):
 
@@ -21,10 +22,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from projections.hashtags import WINDOWS, hashtags, live_buckets
 from projections.model import Trend
 from projections.ports import Authors
 from projections.stores.keys import RedisKeys
+from projections.text import hashtags
+from projections.trends import WINDOWS, live_buckets
 from schemas.events import Event, TweetDeleted, TweetEdited, TweetPosted
 from schemas.ids import id_time
 

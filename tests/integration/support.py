@@ -40,7 +40,8 @@ class AvscDecoder:
 
     def decode(self, data: bytes) -> dict[str, Any]:
         assert data[:2] == b"\xc3\x01", "not Avro single-object encoding"
-        record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(data[10:]), self.writers[data[2:10]], None)
+        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), self.writers[data[2:10]], None)
+        assert isinstance(record, dict), f"not a record: {record!r}"
         return record
 
 
@@ -198,9 +199,11 @@ def wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: float = 90)
     asyncio.run(_wait_idle(settings, worker, deadline_s))
 
 
-def timeline(api: TestClient, user: str, auth: dict[str, str], limit: int = 100, pages: int = 50) -> list[dict]:
+def timeline(
+    api: TestClient, user: str, auth: dict[str, str], limit: int = 100, pages: int = 50
+) -> list[dict[str, Any]]:
     """Every entry of a home timeline, following cursors."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     cursor = None
     for _ in range(pages):
         params: dict[str, Any] = {"user_id": user, "limit": limit}

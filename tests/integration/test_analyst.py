@@ -287,7 +287,7 @@ def _read_export(path: Path) -> list[dict[str, Any]]:
         with path.open("rb") as f:
             return list(fastavro.reader(f))  # type: ignore[arg-type]
     df = pd.read_parquet(path)
-    rows = df.astype(object).where(df.notna(), None).to_dict("records")
+    rows: list[dict[str, Any]] = df.astype(object).where(df.notna(), None).to_dict("records")
     for row in rows:
         for k, v in row.items():
             if isinstance(v, pd.Timestamp):

@@ -19,7 +19,7 @@ def test_writes_get_503_while_kafka_is_down(api: TestClient, settings: Settings,
 
     def post(tag: str) -> int:
         content = f"{uniq}-{tag}"
-        code = api.post("/tweets", headers=auth, json={"user_id": uid, "content": content}).status_code
+        code: int = api.post("/tweets", headers=auth, json={"user_id": uid, "content": content}).status_code
         outcomes[content] = code
         return code
 

@@ -202,7 +202,7 @@ def test_websocket_receives_pushes_and_heartbeats(
     ws_url = apis[1].url.replace("http", "ws") + "/timeline/ws"
     with ws_connect(f"{ws_url}?access_token={token(pair['rauth'])}", open_timeout=DEADLINE_S) as ws:
         tweet_id = post(api, pair["aauth"], pair["author"], "over a websocket")
-        events = []
+        events: list[dict[str, Any]] = []
         while not any(e["event"] == "update" for e in events):
             events.append(json.loads(ws.recv(timeout=DEADLINE_S)))
         update = next(e for e in events if e["event"] == "update")

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from infra import cassandra
 from infra.settings import Settings
+from projections.ports import Authors
 from projections.search import SearchProjection
 from projections.stores.search_cassandra import CassandraSearchStore
 from schemas.codec import DecodeError, default_codec
@@ -165,7 +166,7 @@ def test_replaying_the_events_leaves_the_same_index(
             events.append(e)
     assert len(events) == 5
     projection = SearchProjection(CassandraSearchStore(session))
-    authors = {e.tweet_id: (e.author_id, None) for e in events if isinstance(e, TweetPosted)}
+    authors: Authors = {e.tweet_id: (e.author_id, None) for e in events if isinstance(e, TweetPosted)}
 
     async def replay() -> None:
         for _ in range(2):

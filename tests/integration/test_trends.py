@@ -83,7 +83,8 @@ async def dump(client: aioredis.Redis, prefix: str) -> dict[bytes, Any]:
     out: dict[bytes, Any] = {}
     for pattern in RedisTrends(client, prefix).key_patterns():
         async for key in client.scan_iter(match=pattern, count=1000):
-            kind = (await client.type(key)).decode()
+            kind = await client.type(key)
+            kind = kind.decode() if isinstance(kind, bytes) else kind
             value: Any = {
                 "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
                 "hash": client.hgetall,

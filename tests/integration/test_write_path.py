@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -92,7 +93,7 @@ def test_every_command_lands_in_its_topic_with_its_key(api: TestClient, settings
 
     dec = AvscDecoder()
 
-    def events(topic: str) -> list[tuple[bytes | None, dict]]:
+    def events(topic: str) -> list[tuple[bytes | None, dict[str, Any]]]:
         return [(m.key, e) for m in read_topic(settings, topic) if (e := dec.decode(m.value))["actor_id"] == int(a)]
 
     tweets = events("tweets")

@@ -14,6 +14,7 @@ from projections.notifications import (
     Mark,
     Notification,
     NotificationStore,
+    Op,
     Remove,
     notification_id,
 )
@@ -72,7 +73,7 @@ class NotificationStoreContract:
         s, u = self.store(), self.user()
         ref = f"like:5:{u}"
         liked, reliked = note(u, 1, "like-1"), note(u, 3, "like-3")
-        undo = [Remove(u, liked.notification_id, at(2)), DropRef(ref, at(2))]
+        undo: list[Op] = [Remove(u, liked.notification_id, at(2)), DropRef(ref, at(2))]
         self.run(s.write([Insert(reliked, (ref,), reliked.created_at)]))  # the re-like is written first
         self.run(s.write(undo))
         self.run(s.write([Insert(liked, (ref,), liked.created_at)]))  # then the first like (a replay of it)

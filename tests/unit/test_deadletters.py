@@ -257,15 +257,15 @@ class FakeProducer:
 async def test_requeue_records_only_after_the_send_was_acknowledged() -> None:
     requeuer = Requeuer(SETTINGS)
     records = DEAD_LETTER_REQUEUES.kafka_name("u.")
-    requeuer.producer = FakeProducer()  # type: ignore[assignment]
+    requeuer.producer = FakeProducer()
     done = await requeuer.requeue(letter(0, 7))
     assert requeuer.producer.sent == [(TWEETS_TOPIC, b"42", GARBAGE), (records, b"0:7", done.encode())]
 
-    requeuer.producer = FakeProducer(fail=TWEETS_TOPIC)  # type: ignore[assignment]
+    requeuer.producer = FakeProducer(fail=TWEETS_TOPIC)
     with pytest.raises(SendFailed, match="not recorded"):
         await requeuer.requeue(letter(0, 7))
     assert requeuer.producer.sent == []
 
-    requeuer.producer = FakeProducer(fail=records)  # type: ignore[assignment]
+    requeuer.producer = FakeProducer(fail=records)
     with pytest.raises(RecordFailed, match=f"0:7 was resent as {TWEETS_TOPIC}:2@0, but recording that failed"):
         await requeuer.requeue(letter(0, 7))

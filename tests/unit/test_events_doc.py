@@ -29,7 +29,8 @@ def test_every_schema_version_and_field_is_documented() -> None:
 
 
 def _example() -> str:
-    (code,) = re.findall(r"```python\n(.*?)```", render(), flags=re.S)
+    found: list[str] = re.findall(r"```python\n(.*?)```", render(), flags=re.S)
+    (code,) = found
     return code
 
 

@@ -18,13 +18,15 @@ from api.app import create_app
 from api.auth import current_user
 from api.fastlane import TimelineFastLane, timeline_params
 from api.wiring import Wiring
-from infra.accounts import MemoryAccounts, token_digest
-from infra.eventlog import MemoryEventLog
+from infra.accounts import token_digest
 from infra.settings import Settings
 from projections.model import TweetView, UserView
 from projections.queries import Page, Queries
 from projections.timeline import encode_cursor
 from schemas.ids import MAX_ID, IdGenerator
+from tests.fakes.accounts import MemoryAccounts
+from tests.fakes.api import MemoryTweetState, MemoryUploads
+from tests.fakes.eventlog import MemoryEventLog
 
 ME, OTHER = 7251846523904000, 7251846523904777
 TOKEN = "chirp_secret"
@@ -34,7 +36,7 @@ class FakeQueries:
     """A home timeline of ids below `before`, newest first; records what it was asked."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[int, ...] | tuple[int, int | None, int]] = []
+        self.calls: list[tuple[int | None, ...]] = []
 
     async def home(self, user_id: int, before: int | None, limit: int, after: int | None = None) -> Page:
         self.calls.append((user_id, before, limit) if after is None else (user_id, before, limit, after))
@@ -51,7 +53,14 @@ def build(lane: bool) -> tuple[FastAPI, FakeQueries]:
     settings = Settings()
     accounts = MemoryAccounts()
     queries = FakeQueries()
-    w = Wiring(settings=settings, events=MemoryEventLog(), accounts=accounts, ids=IdGenerator(1))
+    w = Wiring(
+        settings=settings,
+        events=MemoryEventLog(),
+        accounts=accounts,
+        ids=IdGenerator(1),
+        tweets=MemoryTweetState(),
+        uploads=MemoryUploads(),
+    )
     w.queries = cast(Queries, queries)
     app = create_app(settings, w)
     if not lane:

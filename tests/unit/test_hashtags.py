@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from projections.hashtags import SLACK_S, WINDOWS, hashtags, live_buckets, normalize
 from projections.stores.redis_trends import script_args
+from projections.text import hashtags, normalize
+from projections.trends import SLACK_S, WINDOWS, live_buckets
 from schemas.ids import EPOCH_MS, NODE_BITS, SEQ_BITS
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

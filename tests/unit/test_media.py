@@ -15,11 +15,12 @@ from api.media import check_upload, new_key, sign_put
 from api.presign import presign
 from api.render import media_json, set_media_base
 from api.wiring import Wiring
-from infra.accounts import MemoryAccounts
-from infra.eventlog import MemoryEventLog
 from infra.settings import Settings
 from schemas.events import Media, TweetPosted
 from schemas.ids import IdGenerator
+from tests.fakes.accounts import MemoryAccounts
+from tests.fakes.api import MemoryTweetState, MemoryUploads
+from tests.fakes.eventlog import MemoryEventLog
 from tests.unit.test_api_validation import register
 
 CDN = "https://cdn.example.com/media/"
@@ -75,7 +76,14 @@ def log() -> MemoryEventLog:
 
 
 def client_with(settings: Settings, log: MemoryEventLog) -> TestClient:
-    w = Wiring(settings=settings, events=log, accounts=MemoryAccounts(), ids=IdGenerator(1))
+    w = Wiring(
+        settings=settings,
+        events=log,
+        accounts=MemoryAccounts(),
+        ids=IdGenerator(1),
+        tweets=MemoryTweetState(),
+        uploads=MemoryUploads(),
+    )
     return TestClient(create_app(settings, w))
 
 

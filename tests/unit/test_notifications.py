@@ -14,11 +14,10 @@ from projections.notifications import (
     Notification,
     NotificationFeed,
     NotificationsProjection,
-    mentioned_handles,
     notification_id,
     now_id,
 )
-from projections.stores.memory_notifications import MemoryNotifications
+from projections.text import mentioned_handles
 from schemas.events import (
     Event,
     Meta,
@@ -31,6 +30,7 @@ from schemas.events import (
     UserUnfollowed,
 )
 from schemas.ids import EPOCH_MS
+from tests.fakes.notifications import MemoryNotifications
 from tests.unit.notification_store_contract import NotificationStoreContract
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ import orjson
 import pytest
 from fastapi import HTTPException
 
-from api.push import HEARTBEAT, Client, PushHub, PushUnavailable, missed, sse_frame, stream
+from api.push.hub import PushHub, PushUnavailable
+from api.push.session import HEARTBEAT, Client, missed, sse_frame, stream
 from api.routers.stream import resume_point
 from infra.settings import Settings
 from projections.model import TweetView, UserView
@@ -102,7 +103,11 @@ class FakeHub:
 async def _collect(client: Client, queries: FakeQueries, after: int | None, most: int = 1000) -> list[Any]:
     out: list[Any] = []
     async for raw, msg in stream(cast(PushHub, FakeHub()), cast(Queries, queries), client, after, most):
-        out.append("heartbeat" if raw is HEARTBEAT else (msg or {}).get("event") + ":" + str((msg or {}).get("id")))
+        if raw is HEARTBEAT:
+            out.append("heartbeat")
+        else:
+            assert msg is not None
+            out.append(f"{msg['event']}:{msg.get('id')}")
     return out
 
 

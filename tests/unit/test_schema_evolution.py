@@ -7,6 +7,7 @@ import json
 from dataclasses import fields
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import avro.schema
 import pytest
@@ -18,17 +19,17 @@ from schemas.events import EVENT_TYPES
 LOCK = SCHEMA_DIR / "FINGERPRINTS"
 
 
-def _parse(raw: dict) -> avro.schema.Schema:
+def _parse(raw: dict[str, Any]) -> avro.schema.Schema:
     return avro.schema.parse(json.dumps(raw))
 
 
-def compatible(reader: dict, writer: dict) -> bool:
+def compatible(reader: dict[str, Any], writer: dict[str, Any]) -> bool:
     result = ReaderWriterCompatibilityChecker().get_compatibility(_parse(reader), _parse(writer))
     return result.compatibility is SchemaCompatibilityType.compatible
 
 
-def versions() -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
+def versions() -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
     for s in sorted(default_codec().by_fingerprint.values(), key=lambda s: s.version):
         out.setdefault(s.event_type, []).append(s.raw)
     return out

@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.model import TweetView
+from projections.ports import Authors
 from projections.queries import Page
 from projections.search import SearchProjection, SearchQueries
 from projections.search_terms import parse_query
-from projections.stores.search_memory import MemorySearchStore
 from schemas.events import Event, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted
+from tests.fakes.search import MemorySearchStore
 from tests.unit.search_contract import SearchStoreContract, at, tid
 
 
@@ -69,7 +70,7 @@ class World:
         """Applies the events not projected yet (all of them again with `replay`) in batches."""
         new = self.log if replay else self.log[self.done :]
         self.done = len(self.log)
-        authors = {t: (v.author_id, None) for t, v in self.tweets.items()}
+        authors: Authors = {t: (v.author_id, None) for t, v in self.tweets.items()}
 
         async def run() -> None:
             for i in range(0, len(new), batch):

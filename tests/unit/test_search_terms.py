@@ -106,8 +106,9 @@ def test_terms_are_distinct_capped_and_short() -> None:
 
 def test_queries() -> None:
     q = parse_query('Hello "big world" -spam #Chirp @ada_l')
-    assert q.required == (({"hello"},), ({"big"}, {"world"}), ({"#chirp", "chirp"},), ({"@ada_l"},))
-    assert q.excluded == (({"spam"},),)
+    f = frozenset
+    assert q.required == ((f({"hello"}),), (f({"big"}), f({"world"})), (f({"#chirp", "chirp"}),), (f({"@ada_l"}),))
+    assert q.excluded == ((f({"spam"}),),)
     assert q.terms == ("hello", "big", "world", "#chirp", "chirp", "@ada_l")
 
 

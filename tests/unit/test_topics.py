@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from schemas.events import EVENT_TYPES
+from schemas.events import EVENT_TYPES, TweetPosted, UserFollowed
 from schemas.topics import (
     ALL_TOPICS,
     COPARTITIONED,
@@ -31,8 +31,8 @@ def test_tweets_and_follows_share_partitioning_by_the_author() -> None:
     """A tweet's key (its author) equals the key of the follows of that author, byte for byte."""
     assert (TWEETS.key_field, FOLLOWS.key_field) == ("author_id", "followee_id")
     assert set(COPARTITIONED) == {TWEETS, FOLLOWS}
-    post = next(e for e in SAMPLES if type(e).__name__ == "TweetPosted")
-    follow = next(e for e in SAMPLES if type(e).__name__ == "UserFollowed")
+    post = next(e for e in SAMPLES if isinstance(e, TweetPosted))
+    follow = next(e for e in SAMPLES if isinstance(e, UserFollowed))
     assert topic_for(post) is TWEETS and topic_for(follow) is FOLLOWS
     assert key_for(post) == str(post.author_id).encode()
     assert key_for(follow) == str(follow.followee_id).encode()

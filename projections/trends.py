@@ -1,10 +1,4 @@
-"""Hashtags and the time buckets trends are counted in: pure functions, no I/O.
-
-A hashtag is `#` (or the full-width number sign, U+FF03) at the start of the text or after a character that is not part
-of a word, followed by word characters (letters, digits, underscore and combining marks, in any script),
-with at least one that is not a digit (`#2024` is not a hashtag, as on Twitter). Tags are compared in
-NFKC case-folded form, so `#Chirp`, `#CHIRP` and a full-width `#chirp` are one trend; the form first written is kept
-for display.
+"""The time buckets trends are counted in: pure functions, no I/O (hashtags are parsed in projections/text.py).
 
 Counts go into buckets of the tweet's own time (its id's time, which is the time of its `TweetPosted`),
 so replaying the log rebuilds exactly the same buckets whenever it runs; each window reads the buckets
@@ -13,42 +7,10 @@ of its own granularity that overlap it.
 
 from __future__ import annotations
 
-import re
-import sys
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-MAX_TAG = 100  # code points; longer runs are not hashtags (nobody trends on them)
 SLACK_S = 600  # buckets outlive their window by this much, so a window's oldest bucket is whole at read
-
-
-def _marks() -> str:
-    """Every combining mark (Mn, Mc, Me): Python's `\\w` lacks them, and many scripts need them in words
-    (Devanagari viramas, Thai vowels)."""
-    chars = (chr(c) for c in range(sys.maxunicode + 1))
-    return "".join(re.escape(c) for c in chars if unicodedata.category(c) in ("Mn", "Mc", "Me"))
-
-
-_WORD = rf"[\w{_marks()}]"
-_HASHTAG = re.compile(rf"(?<![\w{_marks()}&#])#({_WORD}+)")
-
-
-def normalize(tag: str) -> str:
-    """The form tags are compared in: NFKC, case-folded, NFKC again (what Unicode calls NFKC_Casefold,
-    near enough for hashtags)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", tag).casefold())
-
-
-def hashtags(text: str) -> dict[str, str]:
-    """The tweet's hashtags, each once: normalized tag -> the form first written (without `#`)."""
-    out: dict[str, str] = {}
-    for m in _HASHTAG.finditer(unicodedata.normalize("NFKC", text)):
-        display = m.group(1)
-        if len(display) > MAX_TAG or display.isdigit() or all(c.isdigit() or c == "_" for c in display):
-            continue
-        out.setdefault(normalize(display), display)
-    return out
 
 
 @dataclass(frozen=True)

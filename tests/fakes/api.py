@@ -1,0 +1,35 @@
+"""In-memory fakes of the API's command-side stores (api/wiring.py's TweetState, api/media.py's Uploads),
+for unit tests."""
+
+from __future__ import annotations
+
+from api.media import Upload
+
+
+class MemoryUploads:
+    """Uploads kept in a dict, without expiry."""
+
+    def __init__(self) -> None:
+        self.uploads: dict[int, Upload] = {}
+
+    async def save(self, media_id: int, upload: Upload, ttl_s: int) -> None:
+        self.uploads[media_id] = upload
+
+    async def get(self, media_id: int) -> Upload | None:
+        return self.uploads.get(media_id)
+
+
+class MemoryTweetState:
+    """Tweets accepted by this API: id -> author, None once deleted."""
+
+    def __init__(self) -> None:
+        self.tweets: dict[int, int | None] = {}
+
+    async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]:
+        if tweet_id not in self.tweets:
+            return None, False
+        author = self.tweets[tweet_id]
+        return author, author is None
+
+    async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
+        self.tweets[tweet_id] = author_id
