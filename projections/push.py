@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from projections.stores.keys import channel, online_index, presence_key
+from projections.stores.keys import channel, online_index, presence_key, user_of_channel
 
-__all__ = ["channel", "message", "online_index", "presence_key"]
+__all__ = ["channel", "message", "online_index", "presence_key", "user_of_channel"]
 
 
 def message(event: str, id: str, data: dict[str, Any]) -> bytes:

@@ -33,7 +33,7 @@ from redis.retry import Retry
 
 from api.push.session import Client
 from infra.settings import Settings
-from projections.push import channel, online_index, presence_key
+from projections.push import channel, online_index, presence_key, user_of_channel
 
 log = logging.getLogger("chirp.push")
 
@@ -160,9 +160,8 @@ class PushHub:
                 self._commands.put_nowait(("unsubscribe", channel(self.base, client.user_id).encode()))
 
     def _deliver(self, ch: bytes, raw: bytes) -> None:
-        try:
-            user_id = int(ch[len(self.base) + len("push:") :])
-        except ValueError:
+        user_id = user_of_channel(self.base, ch)
+        if user_id is None:
             return
         for c in list(self.clients.get(user_id, ())):
             if not c.offer(raw):

@@ -106,6 +106,17 @@ def channel(prefix: str, user_id: Id) -> str:
     return f"{prefix}push:{user_id}"
 
 
+def user_of_channel(prefix: str, name: bytes) -> int | None:
+    """The user a push channel name (as pub/sub hands it back) belongs to; None for another name."""
+    head = f"{prefix}push:".encode()
+    if not name.startswith(head):
+        return None
+    try:
+        return int(name[len(head) :])
+    except ValueError:
+        return None
+
+
 def channels(prefix: str) -> str:
     """The PSUBSCRIBE pattern of every user's push channel."""
     return f"{prefix}push:*"

@@ -4,6 +4,11 @@ for unit tests."""
 from __future__ import annotations
 
 from api.media import Upload
+from api.wiring import Wiring
+from infra.settings import Settings
+from schemas.ids import IdGenerator
+from tests.fakes.accounts import MemoryAccounts
+from tests.fakes.eventlog import MemoryEventLog
 
 
 class MemoryUploads:
@@ -33,3 +38,17 @@ class MemoryTweetState:
 
     async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
         self.tweets[tweet_id] = author_id
+
+
+def memory_wiring(
+    settings: Settings, events: MemoryEventLog | None = None, accounts: MemoryAccounts | None = None
+) -> Wiring:
+    """The API's wiring over in-memory fakes only (no read side: tests add what they need)."""
+    return Wiring(
+        settings=settings,
+        events=events if events is not None else MemoryEventLog(),
+        accounts=accounts if accounts is not None else MemoryAccounts(),
+        ids=IdGenerator(1),
+        tweets=MemoryTweetState(),
+        uploads=MemoryUploads(),
+    )

@@ -12,12 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.wiring import Wiring
 from infra.settings import Settings
 from schemas.events import TweetPosted, UserFollowed, UserRegistered, UserUnfollowed
-from schemas.ids import IdGenerator
 from tests.fakes.accounts import MemoryAccounts
-from tests.fakes.api import MemoryTweetState, MemoryUploads
+from tests.fakes.api import memory_wiring
 from tests.fakes.eventlog import MemoryEventLog
 
 
@@ -34,14 +32,7 @@ def accounts() -> MemoryAccounts:
 @pytest.fixture
 def client(log: MemoryEventLog, accounts: MemoryAccounts) -> Iterator[TestClient]:
     settings = Settings(max_body_bytes=4096)
-    w = Wiring(
-        settings=settings,
-        events=log,
-        accounts=accounts,
-        ids=IdGenerator(1),
-        tweets=MemoryTweetState(),
-        uploads=MemoryUploads(),
-    )
+    w = memory_wiring(settings, log, accounts)
     with TestClient(create_app(settings, w)) as c:
         yield c
 

@@ -17,16 +17,14 @@ from prometheus_client import REGISTRY
 from api.app import create_app
 from api.auth import current_user
 from api.fastlane import TimelineFastLane, timeline_params
-from api.wiring import Wiring
 from infra.accounts import token_digest
 from infra.settings import Settings
 from projections.model import TweetView, UserView
 from projections.queries import Page, Queries
 from projections.timeline import encode_cursor
-from schemas.ids import MAX_ID, IdGenerator
+from schemas.ids import MAX_ID
 from tests.fakes.accounts import MemoryAccounts
-from tests.fakes.api import MemoryTweetState, MemoryUploads
-from tests.fakes.eventlog import MemoryEventLog
+from tests.fakes.api import memory_wiring
 
 ME, OTHER = 7251846523904000, 7251846523904777
 TOKEN = "chirp_secret"
@@ -53,14 +51,7 @@ def build(lane: bool) -> tuple[FastAPI, FakeQueries]:
     settings = Settings()
     accounts = MemoryAccounts()
     queries = FakeQueries()
-    w = Wiring(
-        settings=settings,
-        events=MemoryEventLog(),
-        accounts=accounts,
-        ids=IdGenerator(1),
-        tweets=MemoryTweetState(),
-        uploads=MemoryUploads(),
-    )
+    w = memory_wiring(settings, None, accounts)
     w.queries = cast(Queries, queries)
     app = create_app(settings, w)
     if not lane:

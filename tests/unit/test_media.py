@@ -14,12 +14,9 @@ from api.app import create_app
 from api.media import check_upload, new_key, sign_put
 from api.presign import presign
 from api.render import media_json, set_media_base
-from api.wiring import Wiring
 from infra.settings import Settings
 from schemas.events import Media, TweetPosted
-from schemas.ids import IdGenerator
-from tests.fakes.accounts import MemoryAccounts
-from tests.fakes.api import MemoryTweetState, MemoryUploads
+from tests.fakes.api import memory_wiring
 from tests.fakes.eventlog import MemoryEventLog
 from tests.unit.test_api_validation import register
 
@@ -76,14 +73,7 @@ def log() -> MemoryEventLog:
 
 
 def client_with(settings: Settings, log: MemoryEventLog) -> TestClient:
-    w = Wiring(
-        settings=settings,
-        events=log,
-        accounts=MemoryAccounts(),
-        ids=IdGenerator(1),
-        tweets=MemoryTweetState(),
-        uploads=MemoryUploads(),
-    )
+    w = memory_wiring(settings, log)
     return TestClient(create_app(settings, w))
 
 

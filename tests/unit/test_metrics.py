@@ -15,13 +15,9 @@ from starlette.routing import Route
 
 from api import metrics as api_metrics
 from api.app import create_app
-from api.wiring import Wiring
 from infra.settings import Settings
-from schemas.ids import IdGenerator
 from streams import metrics as worker_metrics
-from tests.fakes.accounts import MemoryAccounts
-from tests.fakes.api import MemoryTweetState, MemoryUploads
-from tests.fakes.eventlog import MemoryEventLog
+from tests.fakes.api import memory_wiring
 
 DURATION = "chirp_http_request_duration_seconds_count"
 
@@ -92,14 +88,7 @@ def test_middleware_labels_by_template_method_and_status(small_app: TestClient) 
 
 def test_the_api_serves_and_documents_metrics() -> None:
     settings = Settings(max_body_bytes=1024)
-    w = Wiring(
-        settings=settings,
-        events=MemoryEventLog(),
-        accounts=MemoryAccounts(),
-        ids=IdGenerator(1),
-        tweets=MemoryTweetState(),
-        uploads=MemoryUploads(),
-    )
+    w = memory_wiring(settings)
     with TestClient(create_app(settings, w)) as client:
         refused = requests_seen("unmatched", "POST", 413)
         assert client.post("/users", content=b"x" * 2048).status_code == 413  # refused before routing

@@ -16,7 +16,7 @@ from api.push.session import HEARTBEAT, Client, missed, sse_frame, stream
 from api.routers.stream import resume_point
 from infra.settings import Settings
 from projections.model import TweetView, UserView
-from projections.push import channel, message, online_index, presence_key
+from projections.push import channel, message, online_index, presence_key, user_of_channel
 from projections.queries import Page, Queries
 from projections.timeline import encode_cursor
 from projections.wire import author_json, delete_message, tweet_json, update_head, update_message
@@ -29,8 +29,10 @@ def view(t: int, author: UserView | None = AUTHOR) -> TweetView:
 
 
 def test_key_names_and_messages_follow_the_contract() -> None:
-    assert presence_key("chirp:", 7) == "chirp:online:7" and channel("chirp:", 7) == "chirp:push:7"
-    assert online_index("chirp:") == "chirp:online"
+    names = {presence_key("chirp:", 7), channel("chirp:", 7), online_index("chirp:"), presence_key("chirp:", 8)}
+    assert len(names) == 4 and all(n.startswith("chirp:") for n in names)  # distinct, under the prefix
+    assert user_of_channel("chirp:", channel("chirp:", 7).encode()) == 7
+    assert user_of_channel("chirp:", presence_key("chirp:", 7).encode()) is None
     assert orjson.loads(message("delete", "", {"tweet_id": "1"})) == {
         "event": "delete",
         "id": "",

@@ -9,15 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.wiring import Wiring
 from infra.settings import Settings
 from projections.model import TweetView, UserView
 from projections.search import SearchProjection, SearchQueries
 from schemas.events import Meta, TweetPosted
-from schemas.ids import IdGenerator
-from tests.fakes.accounts import MemoryAccounts
-from tests.fakes.api import MemoryTweetState, MemoryUploads
-from tests.fakes.eventlog import MemoryEventLog
+from tests.fakes.api import memory_wiring
 from tests.fakes.search import MemorySearchStore
 from tests.unit.search_contract import at, tid
 
@@ -37,14 +33,7 @@ def client() -> Iterator[TestClient]:
         writes.apply(TweetPosted(Meta("e", at(0), 9), v.tweet_id, 9, v.content), {})
     asyncio.run(writes.flush())
     settings = Settings()
-    w = Wiring(
-        settings=settings,
-        events=MemoryEventLog(),
-        accounts=MemoryAccounts(),
-        ids=IdGenerator(1),
-        tweets=MemoryTweetState(),
-        uploads=MemoryUploads(),
-    )
+    w = memory_wiring(settings)
     w.search = SearchQueries(store, hydrate)
     with TestClient(create_app(settings, w)) as c:
         yield c
@@ -102,13 +91,6 @@ def test_the_route_is_documented(client: TestClient) -> None:
 
 def test_search_needs_the_read_side() -> None:
     settings = Settings()
-    w = Wiring(
-        settings=settings,
-        events=MemoryEventLog(),
-        accounts=MemoryAccounts(),
-        ids=IdGenerator(1),
-        tweets=MemoryTweetState(),
-        uploads=MemoryUploads(),
-    )
+    w = memory_wiring(settings)
     with TestClient(create_app(settings, w)) as c:
         assert c.get("/search", params={"q": "x"}).status_code == 503
