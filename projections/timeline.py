@@ -1,9 +1,12 @@
 """Pure timeline rules: entry encoding, cursors, buckets and the merge. No I/O.
 
-A timeline entry is 16 bytes: the tweet id then the author id, both big-endian. Sorted-set
-members compare bytewise, so with every score 0 the member order *is* the id order, exactly, for
-all 63-bit ids (a double score would round ids past 2^53). Carrying the author lets an unfollow
-purge an author's entries without looking anything up.
+A timeline entry is 16 bytes: the complemented tweet id (2^64 - 1 - id) then the author id, both
+big-endian. Sorted-set members compare bytewise, so with every score 0 the member order *is* the
+reverse id order, exactly, for all 63-bit ids (a double score would round ids past 2^53). Newest
+first matters for speed: Redis inserts into a listpack by walking it from the head, and a new tweet
+is the newest, so it goes in at once instead of after every entry (0.5 us instead of 8 us per
+delivery into an 800-entry timeline). Carrying the author lets an unfollow purge an author's entries
+without looking anything up.
 """
 
 from __future__ import annotations
@@ -27,13 +30,22 @@ class Entry:
     author_id: int
 
 
+_FLIP = (1 << 64) - 1
+HORIZON_MARK = b"\xff" * 8  # a timeline's sentinel: these 8 bytes (after every entry), then the horizon id
+
+
 def encode_entry(tweet_id: int, author_id: int) -> bytes:
-    return _ENTRY.pack(tweet_id, author_id)
+    return _ENTRY.pack(_FLIP - tweet_id, author_id)
 
 
 def decode_entry(member: bytes) -> Entry:
-    tweet_id, author_id = _ENTRY.unpack(member)
-    return Entry(tweet_id, author_id)
+    flipped, author_id = _ENTRY.unpack(member)
+    return Entry(_FLIP - flipped, author_id)
+
+
+def horizon_entry(horizon: int) -> bytes:
+    """The sentinel member of a timeline whose entries are complete above `horizon` (0: all of them)."""
+    return HORIZON_MARK + id_bytes(horizon)
 
 
 def id_bytes(value: int) -> bytes:

@@ -25,7 +25,6 @@ from schemas.events import Media
 LUA = Path(__file__).parent / "lua"
 SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild")
 READS = ("read", "hydrate", "home")  # with readlib.lua too
-ZERO8 = b"\0" * 8
 DELAY_SAMPLES = 100_000
 SCAN_COUNT = 5_000
 UNLINK_CHUNK = 1_000

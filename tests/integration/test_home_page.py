@@ -13,12 +13,11 @@ import pytest
 from infra.settings import Settings
 from projections.stores.keys import RedisKeys
 from projections.stores.redis import RedisTimelines
-from projections.timeline import encode_entry, id_bytes
+from projections.timeline import encode_entry, horizon_entry, id_bytes
 from schemas.ids import MAX_ID
 
 pytestmark = pytest.mark.integration
 
-ZERO8 = b"\0" * 8
 USER, FRIEND, CELEB = 7, 2**53 + 1, MAX_ID - 5
 TWEETS = {  # tweet id -> author
     3: FRIEND,
@@ -50,9 +49,9 @@ def prefix(settings: Settings, redis_client: Any) -> Iterator[str]:
     # The user's timeline holds their friend's tweets and one celebrity tweet pushed before the account
     # became a celebrity (also in the celebrity's list: a duplicate to drop). Horizon: 3.
     own = [t for t, a in TWEETS.items() if a != CELEB] + [2**53 + 1, MISSING]
-    r.zadd(k.timeline(USER), {ZERO8 + id_bytes(3): 0, **{encode_entry(t, TWEETS.get(t, FRIEND)): 0 for t in own}})
+    r.zadd(k.timeline(USER), {horizon_entry(3): 0, **{encode_entry(t, TWEETS.get(t, FRIEND)): 0 for t in own}})
     celeb = [t for t, a in TWEETS.items() if a == CELEB]
-    r.zadd(k.user_tweets(CELEB), {ZERO8 + ZERO8: 0, **{encode_entry(t, CELEB): 0 for t in celeb}})
+    r.zadd(k.user_tweets(CELEB), {horizon_entry(0): 0, **{encode_entry(t, CELEB): 0 for t in celeb}})
     yield p
     for key in r.scan_iter(k.everything()):
         r.delete(key)

@@ -17,6 +17,7 @@ from projections.timeline import (
     decode_entry,
     encode_cursor,
     encode_entry,
+    horizon_entry,
     merge_newest,
 )
 from schemas.events import (
@@ -35,10 +36,12 @@ ids = st.integers(1, MAX_ID)
 
 
 @given(a=ids, b=ids, c=ids, d=ids)
-def test_entries_sort_bytewise_in_id_order(a: int, b: int, c: int, d: int) -> None:
+def test_entries_sort_bytewise_newest_first(a: int, b: int, c: int, d: int) -> None:
     assert decode_entry(encode_entry(a, b)) == Entry(a, b)
-    assert (encode_entry(a, b) < encode_entry(c, d)) == ((a, b) < (c, d))
+    if a != c:
+        assert (encode_entry(a, b) < encode_entry(c, d)) == (a > c)  # a newer tweet sorts first
     assert len(encode_entry(a, b)) == 16
+    assert encode_entry(a, b) < horizon_entry(c)  # the sentinel sorts after every entry
 
 
 @given(ids)

@@ -25,7 +25,7 @@ local function update()
   return msg
 end
 local ut = p .. 'ut:' .. author
-if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, ZERO8 .. ZERO8) end
+if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
 push(ut, entry, cap)
 local delivered = 0
 local own = p .. 'tl:' .. author

@@ -12,8 +12,8 @@ if redis.call('SCARD', fo) > threshold then redis.call('SADD', celebs, followee)
 local tl = p .. 'tl:' .. follower
 if redis.call('EXISTS', tl) == 0 then return 0 end
 local ut = p .. 'ut:' .. followee
-local members = redis.call('ZRANGE', ut, 1, -1)
-for _, m in ipairs(members) do redis.call('ZADD', tl, 0, m) end
+local members = redis.call('ZRANGEBYLEX', ut, '-', '(' .. FF8, 'LIMIT', 0, cap) -- newest first, no sentinel
+add_all(tl, members)
 raise_horizon(tl, horizon(ut))
 trim(tl, cap)
 return #members

@@ -20,13 +20,13 @@ if #sources > 1 then
       end
     end
   end
-  table.sort(merged, gt)
+  table.sort(merged, function(a, b) return gt(b, a) end) -- newest (smallest) first
 end
 local out, ids = {1, h, 0}, {}
 local hh, hl = halves(h)
 for _, m in ipairs(merged) do
   if #ids == limit then break end
-  local mh, ml = halves(m)
+  local mh, ml = halves(flip(m))
   if mh < hh or (mh == hh and ml <= hl) then break end
   out[#out + 1] = m
   ids[#ids + 1] = decimal(mh, ml)

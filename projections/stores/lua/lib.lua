@@ -1,9 +1,13 @@
 -- Shared helpers, prepended to every chirp script. Keys are built inside the scripts from a
 -- prefix, so chirp's scripts expect one Redis (not a cluster); see docs/architecture.md.
--- A materialized sorted set (a home timeline or an author's recent tweets) always holds a
--- sentinel member: 8 zero bytes then the 8-byte "horizon" id. Entries newer than the horizon are
--- complete; older ones may have been trimmed, and readers go to Cassandra for them.
+-- A materialized sorted set (a home timeline or an author's recent tweets) holds entries of 16 bytes,
+-- the COMPLEMENTED tweet id (2^64 - 1 - id, big-endian) then the author id, every score 0: the newest
+-- entry sorts first, so a delivery inserts at the head of the listpack instead of walking all of it.
+-- It always holds a sentinel member, sorting last: 8 bytes of 0xFF then the 8-byte "horizon" id (not
+-- complemented). Entries newer than the horizon are complete; older ones may have been trimmed, and
+-- readers go to Cassandra for them.
 local ZERO8 = string.rep('\0', 8)
+local FF8 = string.rep('\255', 8)
 
 local function gt(a, b) -- bytewise a > b for equal-length strings (no locale-dependent compare)
   for i = 1, #a do
@@ -13,35 +17,60 @@ local function gt(a, b) -- bytewise a > b for equal-length strings (no locale-de
   return false
 end
 
+local function flip(s) -- the complement of 8 bytes: an entry's first 8 bytes <-> the tweet id
+  local a, b, c, d, e, f, g, h = s:byte(1, 8)
+  return string.char(255 - a, 255 - b, 255 - c, 255 - d, 255 - e, 255 - f, 255 - g, 255 - h)
+end
+
+local function sentinel_of(key)
+  local s = redis.call('ZRANGE', key, -1, -1)[1]
+  if s ~= nil and s:sub(1, 8) == FF8 then return s end
+  return nil
+end
+
 local function horizon(key)
-  local s = redis.call('ZRANGE', key, 0, 0)[1]
-  if s == nil or s:sub(1, 8) ~= ZERO8 then return ZERO8 end
+  local s = sentinel_of(key)
+  if s == nil then return ZERO8 end
   return s:sub(9, 16)
 end
 
 local function raise_horizon(key, h)
-  local s = redis.call('ZRANGE', key, 0, 0)[1]
-  if s ~= nil and s:sub(1, 8) == ZERO8 then
+  local s = sentinel_of(key)
+  if s ~= nil then
     if not gt(h, s:sub(9, 16)) then return end
     redis.call('ZREM', key, s)
   end
-  redis.call('ZADD', key, 0, ZERO8 .. h)
+  redis.call('ZADD', key, 0, FF8 .. h)
 end
 
 -- A set may overshoot its cap by an eighth before it is cut back to the cap: trimming (and moving
--- the horizon) rewrites the whole listpack, so it happens once per cap/8 pushes, not on every push.
+-- the horizon) rewrites the tail of the listpack, so it happens once per cap/8 pushes, not on every push.
+-- The oldest entries sit just before the sentinel; the oldest one kept becomes the horizon.
 local function trim(key, cap)
   local n = redis.call('ZCARD', key)
   if n > cap + 1 + math.floor(cap / 8) then
-    redis.call('ZREMRANGEBYRANK', key, 1, n - cap - 1)
-    local low = redis.call('ZRANGE', key, 1, 1)[1]
-    raise_horizon(key, low:sub(1, 8))
+    redis.call('ZREMRANGEBYRANK', key, cap, n - 2)
+    local low = redis.call('ZRANGE', key, cap - 1, cap - 1)[1]
+    raise_horizon(key, flip(low:sub(1, 8)))
   end
 end
 
 local function push(key, member, cap)
   redis.call('ZADD', key, 0, member)
   trim(key, cap)
+end
+
+-- Adds many entries with as few calls as Lua's stack allows.
+local function add_all(key, members)
+  local args = {}
+  for i, m in ipairs(members) do
+    args[#args + 1] = 0
+    args[#args + 1] = m
+    if #args >= 400 or i == #members then
+      redis.call('ZADD', key, unpack(args))
+      args = {}
+    end
+  end
 end
 
 -- Push (projections/push.py). `base` is the base prefix ('' when this pass does not publish); the sorted

@@ -7,18 +7,16 @@ local function home_sources(p, user, before, limit, ttl, after)
   local tl = p .. 'tl:' .. user
   if redis.call('EXISTS', tl) == 0 then return nil end
   redis.call('EXPIRE', tl, ttl)
-  local max, min = '+', '-'
-  if before ~= '' then max = '(' .. before end
-  if after ~= nil and after ~= '' then min = '(' .. after .. string.rep('\255', 8) end -- above every author
+  -- Entries sort newest first (complemented ids): older than `before` is above flip(before) and every
+  -- author; newer than `after` is below flip(after); the sentinel (FF8 ..) is past every entry.
+  local min, max = '-', '(' .. FF8
+  if before ~= '' then min = '(' .. flip(before) .. FF8 end
+  if after ~= nil and after ~= '' then max = '(' .. flip(after) end
   local keys = {tl}
   for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do keys[#keys + 1] = p .. 'ut:' .. c end
   local sources = {}
   for i, key in ipairs(keys) do
-    local members = {}
-    for _, m in ipairs(redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, limit + 1)) do
-      if m:sub(1, 8) ~= ZERO8 then members[#members + 1] = m end
-    end
-    sources[i] = {horizon(key), members}
+    sources[i] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}
   end
   return sources
 end

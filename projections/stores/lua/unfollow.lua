@@ -4,8 +4,9 @@ local p, follower, followee, suffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('SREM', p .. 'fo:' .. followee, follower)
 redis.call('SREM', p .. 'fg:' .. follower, followee)
 local tl = p .. 'tl:' .. follower
-local removed = 0
-for _, m in ipairs(redis.call('ZRANGE', tl, 1, -1)) do
-  if m:sub(9, 16) == suffix then removed = removed + redis.call('ZREM', tl, m) end
+local gone = {}
+for _, m in ipairs(redis.call('ZRANGEBYLEX', tl, '-', '(' .. FF8)) do
+  if m:sub(9, 16) == suffix then gone[#gone + 1] = m end
 end
-return removed
+if #gone == 0 then return 0 end
+return redis.call('ZREM', tl, unpack(gone))
