@@ -35,6 +35,15 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Followers above which an account is pulled at read time, not pushed."
     )
     active_window_s: int = Field(7 * 24 * 3600, ge=1, description="Timelines unread this long expire; rebuilt on read.")
+    fanout_chunk: int = Field(
+        256, ge=1, description="Followers one fan-out script call delivers to (reads wait at most one chunk)."
+    )
+    fanout_round: int = Field(
+        1024, ge=1, description="Deliveries the worker sends Redis in one round trip at most (chunks per pipeline)."
+    )
+    fanout_yield_ms: float = Field(
+        20.0, ge=0, description="A fan-out round trip slower than this means Redis is busy with reads: pause as long."
+    )
 
     # The stream worker.
     worker_batch: int = Field(500, ge=1, description="Events the worker takes per batch.")

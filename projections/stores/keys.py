@@ -2,13 +2,16 @@
 the same names). Everything outside projections/stores/ asks here, or asks a store, for a key; none spells one.
 
 Under a version's prefix `p` (its timelines, trends and caches; see projections/versions.py):
-`p tl:<user>` home timeline, `p ut:<user>` an author's recent tweets, `p fo:<user>` followers, `p fg:<user>`
-followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
+`p hl:<user>` home timeline (a list, newest first), `p ur:<user>` an author's recent tweets (a sorted set,
+newest first), `p fo:<user>` followers, `p fg:<user>` followees, `p t:<tweet>` the hydration cache,
+`p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p celebs` the celebrities,
 `p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
 presence and push channels (`online:<user>`, `online`, `push:<user>`), read markers (`nread:<user>`) and
-uploads (`media:<id>`).
+uploads (`media:<id>`). `p scratch:rebuild:<user>` lives only inside one rebuild script call.
+The timeline families were `tl:` and `ut:` (oldest first, sorted sets) before 2026-11-29; new names, so that a
+deployment of older data reads empty timelines rather than failing until `chirp replay timelines` rebuilds them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ Id = int | str  # user and tweet ids, as the API spells them or as integers
 
 SINGLE_KEYS = ("celebs", "progress", "stats")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
-FAMILIES = ("tl", "ut", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt")
+# "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
+FAMILIES = ("hl", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt", "scratch", "tl", "ut")
 TREND_FAMILIES = ("tr", "trt")
 
 
@@ -31,14 +35,14 @@ class RedisKeys:
 
     def timeline(self, user_id: Id) -> str:
         """A home timeline (a sorted set of 16-byte entries and the horizon sentinel)."""
-        return f"{self.p}tl:{user_id}"
+        return f"{self.p}hl:{user_id}"
 
     def timelines(self) -> str:
         """The SCAN pattern of every materialized home timeline."""
-        return f"{self.p}tl:*"
+        return f"{self.p}hl:*"
 
     def user_tweets(self, user_id: Id) -> str:
-        return f"{self.p}ut:{user_id}"
+        return f"{self.p}ur:{user_id}"
 
     def followers(self, user_id: Id) -> str:
         return f"{self.p}fo:{user_id}"

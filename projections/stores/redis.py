@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,12 +49,14 @@ class RedisTimelines:
         ttl_s: int,
         push: bool = True,
         publish: str = "",
+        pacing: Pacing | None = None,
     ) -> None:
         """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
         timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
         under which the fan-out publishes push messages to online users (projections/push.py); "" (the
         default) publishes nothing, as every pass but the live version's must."""
         self.r = client
+        self.pacing = pacing or Pacing()
         self.push = push
         self.publish = publish
         self.p = prefix
@@ -76,7 +79,7 @@ class RedisTimelines:
 
     def with_push(self) -> RedisTimelines:
         """The same store with fan-out on (after a bulk rebuild has recorded the log)."""
-        return RedisTimelines(self.r, self.p, self.cap, self.threshold, self.ttl_s, True, self.publish)
+        return RedisTimelines(self.r, self.p, self.cap, self.threshold, self.ttl_s, True, self.publish, self.pacing)
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
         """Materializes several home timelines in one round trip; returns how many were built."""
@@ -153,7 +156,7 @@ class RedisTimelines:
                 pipe.sadd(k.followers(f), user_id)
             await pipe.execute()
         await self.rebuild(user_id)
-        return int(await self.r.zcard(k.timeline(user_id))) - 1  # less the horizon sentinel
+        return int(await self.r.llen(k.timeline(user_id))) - 1  # less the horizon sentinel
 
     async def forget_timeline(self, user_id: int) -> None:
         """Drops a materialized home timeline (as the activity window does): the next read rebuilds it."""
@@ -365,27 +368,52 @@ def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, Tw
     return out
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How the fan-out shares Redis with reads. A fan-out script call delivers to at most `chunk` followers;
+    a round trip carries at most `round` deliveries' worth of calls, so a read queued behind the worker waits
+    for one round at most; a round slower than `yield_s` means Redis is busy serving others (reads), and
+    the worker pauses as long before its next round: fan-out lags, reads do not."""
+
+    chunk: int = 256
+    round: int = 1024
+    yield_s: float = 0.02
+
+
 class RedisTimelineWrites:
-    """One batch of events' changes, queued in log order on one pipeline: a single round trip. The
-    pipeline keeps the order, so one author's posts, edits and deletes apply as the log has them."""
+    """One batch of events' changes, queued in log order on pipelines of bounded work (`Pacing`), sent one
+    after another: the order is the log's, so one author's posts, edits and deletes apply as the log has
+    them. Fan-out to more followers than a chunk continues after the batch's other changes, chunk by chunk
+    (fanout.lua skips a tweet deleted meanwhile; unfollows and follows in between are safe by construction)."""
 
     def __init__(self, tl: RedisTimelines) -> None:
         self.tl = tl
         self.p = tl.p
-        self.pipe = tl.r.pipeline(transaction=False)
+        self.rounds: list[Any] = []
+        self.weight = 0
+        self.pipe: Any = None
         self.queued = 0
-        self.fanouts: list[int] = []  # positions of fan-out results ({deliveries, celebrity})
-        self.backfills: list[int] = []  # positions of follow backfills (entries delivered)
+        self._new_round()
+        self.fanouts: list[tuple[int, int, tuple[EncodableT, ...]]] = []  # (round, position, script args)
+        self.backfills: list[tuple[int, int]] = []  # (round, position) of follow backfills (entries delivered)
 
-    def _script(self, name: str, *args: EncodableT) -> int:
+    def _new_round(self) -> None:
+        self.pipe = self.tl.r.pipeline(transaction=False)
+        self.rounds.append(self.pipe)
+        self.weight = 0
+
+    def _script(self, name: str, *args: EncodableT, weight: int = 1) -> tuple[int, int]:
+        if self.weight and self.weight + weight > self.tl.pacing.round:
+            self._new_round()
+        self.weight += weight
         script = self.tl._scripts[name]
-        self.pipe.scripts.add(script)  # type: ignore[arg-type]  # loaded first if Redis lacks it
+        self.pipe.scripts.add(script)  # loaded first if Redis lacks it
         self.pipe.evalsha(script.sha, 0, self.p, *args)
-        return self._count()
+        return len(self.rounds) - 1, self._count()
 
     def _count(self) -> int:
         self.queued += 1
-        return self.queued - 1
+        return len(self.pipe.command_stack) - 1
 
     def save_user(self, user_id: int, handle: str, display_name: str) -> None:
         self.pipe.hset(f"{self.p}u:{user_id}", mapping={"h": handle, "n": display_name})
@@ -408,9 +436,12 @@ class RedisTimelineWrites:
         entry = encode_entry(t.tweet_id, t.author_id)
         tl = self.tl
         head = update_head(t) if tl.publish else b""
-        self.fanouts.append(
-            self._script("fanout", t.author_id, entry, tl.cap, tl.threshold, int(tl.push), tl.publish, head)
-        )
+        fixed = (t.author_id, entry, tl.cap, tl.threshold, int(tl.push), tl.publish, head)
+        self._fan_out(fixed, b"0", t.tweet_id)
+
+    def _fan_out(self, fixed: tuple[EncodableT, ...], cursor: EncodableT, tweet_id: int) -> None:
+        args = (*fixed, cursor, self.tl.pacing.chunk, tweet_id)
+        self.fanouts.append((*self._script("fanout", *args, weight=self.tl.pacing.chunk), args))
 
     def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
         self.pipe.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
@@ -437,7 +468,28 @@ class RedisTimelineWrites:
         self._count()
 
     async def flush(self) -> int:
-        if not self.queued:
-            return 0
-        results = await self.pipe.execute()
-        return sum(int(results[i][0]) for i in self.fanouts) + sum(int(results[i]) for i in self.backfills)
+        """Sends the rounds in order, then the continuations of fan-outs to larger follower sets until every
+        one is done; returns the deliveries (fan-out and follow backfills)."""
+        delivered = 0
+        while self.queued:
+            results = [await self._send(pipe) for pipe in self.rounds]
+            fanouts, backfills = self.fanouts, self.backfills
+            self.rounds, self.fanouts, self.backfills, self.queued = [], [], [], 0
+            self._new_round()
+            delivered += sum(int(results[r][i]) for r, i in backfills)
+            for r, i, args in fanouts:
+                count, _, cursor = results[r][i]
+                delivered += int(count)
+                if cursor not in (b"0", "0", 0):
+                    self._fan_out(args[:-3], cursor, int(args[-1]))
+        return delivered
+
+    async def _send(self, pipe: Any) -> list[Any]:
+        if not pipe.command_stack:
+            return []
+        t0 = time.monotonic()
+        results: list[Any] = await pipe.execute()
+        took = time.monotonic() - t0
+        if took > self.tl.pacing.yield_s > 0:
+            await asyncio.sleep(min(took, 0.25))  # Redis is busy serving others: let reads through first
+        return results

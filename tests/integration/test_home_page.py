@@ -49,7 +49,7 @@ def prefix(settings: Settings, redis_client: Any) -> Iterator[str]:
     # The user's timeline holds their friend's tweets and one celebrity tweet pushed before the account
     # became a celebrity (also in the celebrity's list: a duplicate to drop). Horizon: 3.
     own = [t for t, a in TWEETS.items() if a != CELEB] + [2**53 + 1, MISSING]
-    r.zadd(k.timeline(USER), {horizon_entry(3): 0, **{encode_entry(t, TWEETS.get(t, FRIEND)): 0 for t in own}})
+    r.rpush(k.timeline(USER), *sorted({encode_entry(t, TWEETS.get(t, FRIEND)) for t in own}), horizon_entry(3))
     celeb = [t for t, a in TWEETS.items() if a == CELEB]
     r.zadd(k.user_tweets(CELEB), {horizon_entry(0): 0, **{encode_entry(t, CELEB): 0 for t in celeb}})
     yield p

@@ -11,7 +11,7 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -184,9 +184,9 @@ def test_new_events_reach_the_promoted_version_and_verify_catches_damage(dep: De
 
     rc = redis.Redis.from_url(dep.settings.redis_url)
     key = _timeline_key(dep.settings, "v2", author)
-    newest = rc.zrange(key, 0, 0)[0]  # entries sort newest first
+    newest = rc.lindex(key, 0)  # entries sort newest first
     assert isinstance(newest, bytes)
-    rc.zrem(key, newest)  # a timeline loses its newest entry
+    rc.lrem(key, 1, cast(Any, newest))  # a timeline loses its newest entry
     bad = dep.cli("verify", "--all")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert f"user {author}:" in bad.stdout and "1 of" in bad.stderr

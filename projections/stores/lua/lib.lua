@@ -60,6 +60,82 @@ local function push(key, member, cap)
   trim(key, cap)
 end
 
+-- Home timelines are LISTS of the same entries, kept sorted newest first with no repeats, the sentinel
+-- last: a delivery of the newest tweet is an LPUSH after one LINDEX, whatever the timeline's length
+-- (a sorted set's ZADD first walks its whole listpack to look for the member). An entry that arrives
+-- out of order (another partition's older tweet) or twice (a redelivery) walks from the head to its
+-- place, which for a recent tweet is near the head.
+local function tl_horizon(key)
+  local s = redis.call('LINDEX', key, -1)
+  if s and s:sub(1, 8) == FF8 then return s:sub(9, 16) end
+  return ZERO8
+end
+
+local function tl_raise_horizon(key, h)
+  local s = redis.call('LINDEX', key, -1)
+  if s and s:sub(1, 8) == FF8 then
+    if not gt(h, s:sub(9, 16)) then return end
+    redis.call('RPOP', key)
+  end
+  redis.call('RPUSH', key, FF8 .. h)
+end
+
+-- Cut a timeline of n members (sentinel included) back to `cap` entries once it overshoots by an eighth;
+-- the oldest entry kept becomes the horizon.
+local function tl_trim(key, n, cap)
+  if n > cap + 1 + math.floor(cap / 8) then
+    local low = redis.call('LINDEX', key, cap - 1)
+    local s = redis.call('LINDEX', key, -1)
+    redis.call('LTRIM', key, 0, cap - 1)
+    local h = flip(low:sub(1, 8))
+    if s:sub(1, 8) == FF8 and gt(s:sub(9, 16), h) then h = s:sub(9, 16) end
+    redis.call('RPUSH', key, FF8 .. h)
+  end
+end
+
+-- Puts entry m in its place in a materialized timeline; returns 1 if added, 0 if present or if the
+-- timeline is not materialized (no key).
+local function tl_insert(key, m, cap)
+  local head = redis.call('LINDEX', key, 0)
+  if not head then return 0 end
+  if gt(head, m) then
+    tl_trim(key, redis.call('LPUSH', key, m), cap)
+    return 1
+  end
+  if head == m then return 0 end
+  local at, step = 1, 32
+  while true do
+    local chunk = redis.call('LRANGE', key, at, at + step - 1)
+    if #chunk == 0 then return 0 end
+    for _, e in ipairs(chunk) do
+      if e == m then return 0 end
+      if gt(e, m) then
+        tl_trim(key, redis.call('LINSERT', key, 'BEFORE', e, m), cap)
+        return 1
+      end
+    end
+    at, step = at + step, step * 2
+  end
+end
+
+-- A timeline's entries (no sentinel), newest first.
+local function tl_entries(key)
+  local all = redis.call('LRANGE', key, 0, -1)
+  if #all > 0 and all[#all]:sub(1, 8) == FF8 then all[#all] = nil end
+  return all
+end
+
+-- Replaces a timeline's entries (sorted newest first, no repeats) and horizon, keeping its TTL.
+local function tl_replace(key, entries, h)
+  local ttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  for i = 1, #entries, 400 do
+    redis.call('RPUSH', key, unpack(entries, i, math.min(i + 399, #entries)))
+  end
+  redis.call('RPUSH', key, FF8 .. h)
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
 -- Adds many entries with as few calls as Lua's stack allows.
 local function add_all(key, members)
   local args = {}
@@ -94,6 +170,24 @@ local function online_in(base, index, fo)
     end
   else
     for _, u in ipairs(redis.call('SMEMBERS', fo)) do
+      if redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
+    end
+  end
+  return out
+end
+
+-- The members of the list `members` whose presence key exists, as a Lua set, walking the smaller of the
+-- online index and the list.
+local function online_among(base, index, members)
+  local out = {}
+  if redis.call('ZCARD', index) <= #members then
+    local wanted = {}
+    for _, u in ipairs(members) do wanted[u] = true end
+    for _, u in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+      if wanted[u] and redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
+    end
+  else
+    for _, u in ipairs(members) do
       if redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
     end
   end

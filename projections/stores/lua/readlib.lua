@@ -1,22 +1,54 @@
 -- Read-side helpers, prepended (after lib.lua) to read.lua, hydrate.lua and home.lua.
 
+-- At most `limit` entries of a timeline (a list sorted newest first) strictly between the bounds `lo`
+-- (older than `before`: entries above it) and `hi` (newer than `after`: entries below it), given as
+-- flipped ids ('' for none). Without `before` the page starts at the head; with it the list is walked
+-- from the head in growing chunks to the first entry past the bound.
+local function tl_page(key, lo, hi, limit)
+  local out = {}
+  local at, step = 0, limit
+  if lo ~= '' then
+    local bound = lo .. FF8
+    at, step = -1, 64
+    local from = 0
+    while at < 0 do
+      local chunk = redis.call('LRANGE', key, from, from + step - 1)
+      if #chunk == 0 then return out end
+      for i, e in ipairs(chunk) do
+        if gt(e, bound) then at = from + i - 1; break end
+      end
+      from, step = from + #chunk, step * 2
+    end
+    step = limit
+  end
+  local chunk = redis.call('LRANGE', key, at, at + step - 1)
+  for _, e in ipairs(chunk) do
+    if e:sub(1, 8) == FF8 then break end
+    if hi ~= '' and not gt(hi, e:sub(1, 8)) then break end
+    out[#out + 1] = e
+  end
+  return out
+end
+
 -- One page (at most limit + 1 members, below `before` and above `after`: '' / nil or exclusive 8-byte ids)
 -- of each source of a home timeline: the user's `tl`, then the `ut` of every celebrity they follow, as
 -- {horizon, members}. nil when the timeline is not materialized; otherwise reading refreshes its TTL.
 local function home_sources(p, user, before, limit, ttl, after)
-  local tl = p .. 'tl:' .. user
+  local tl = p .. 'hl:' .. user
   if redis.call('EXISTS', tl) == 0 then return nil end
   redis.call('EXPIRE', tl, ttl)
   -- Entries sort newest first (complemented ids): older than `before` is above flip(before) and every
   -- author; newer than `after` is below flip(after); the sentinel (FF8 ..) is past every entry.
+  local lo, hi = '', ''
+  if before ~= '' then lo = flip(before) end
+  if after ~= nil and after ~= '' then hi = flip(after) end
+  local sources = {{tl_horizon(tl), tl_page(tl, lo, hi, limit + 1)}}
   local min, max = '-', '(' .. FF8
-  if before ~= '' then min = '(' .. flip(before) .. FF8 end
-  if after ~= nil and after ~= '' then max = '(' .. flip(after) end
-  local keys = {tl}
-  for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do keys[#keys + 1] = p .. 'ut:' .. c end
-  local sources = {}
-  for i, key in ipairs(keys) do
-    sources[i] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}
+  if lo ~= '' then min = '(' .. lo .. FF8 end
+  if hi ~= '' then max = '(' .. hi end
+  for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do
+    local key = p .. 'ur:' .. c
+    sources[#sources + 1] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}
   end
   return sources
 end

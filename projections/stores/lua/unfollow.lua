@@ -3,10 +3,13 @@
 local p, follower, followee, suffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('SREM', p .. 'fo:' .. followee, follower)
 redis.call('SREM', p .. 'fg:' .. follower, followee)
-local tl = p .. 'tl:' .. follower
-local gone = {}
-for _, m in ipairs(redis.call('ZRANGEBYLEX', tl, '-', '(' .. FF8)) do
-  if m:sub(9, 16) == suffix then gone[#gone + 1] = m end
+local tl = p .. 'hl:' .. follower
+if redis.call('EXISTS', tl) == 0 then return 0 end
+local kept = {}
+local all = tl_entries(tl)
+for _, m in ipairs(all) do
+  if m:sub(9, 16) ~= suffix then kept[#kept + 1] = m end
 end
-if #gone == 0 then return 0 end
-return redis.call('ZREM', tl, unpack(gone))
+if #kept == #all then return 0 end
+tl_replace(tl, kept, tl_horizon(tl))
+return #all - #kept

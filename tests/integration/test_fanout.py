@@ -1,0 +1,119 @@
+"""The fan-out against the real Redis: timelines are lists kept newest first without repeats whatever
+order deliveries arrive in, and a tweet to more followers than a chunk is delivered in bounded script
+calls (with continuations after the rest of the batch) to every follower exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from infra.settings import Settings
+from projections.model import TweetView
+from projections.stores.keys import RedisKeys
+from projections.stores.redis import Pacing, RedisTimelines
+from projections.timeline import decode_entry
+
+AUTHOR = 7
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[tuple[RedisTimelines, aioredis.Redis]]:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    prefix = f"{settings.redis_prefix}fan{uuid.uuid4().hex[:6]}:"
+    yield RedisTimelines(client, prefix, 10, 10_000, 3600, pacing=Pacing(chunk=3, round=6, yield_s=0)), client
+    async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
+        await client.delete(key)
+    await client.aclose()
+
+
+def tweet(tweet_id: int, author: int = AUTHOR) -> TweetView:
+    return TweetView(tweet_id, author, f"t{tweet_id}", datetime.now(UTC))
+
+
+async def entries(client: Any, tl: RedisTimelines, user: int) -> list[int]:
+    raw = await client.lrange(tl.timeline_key(user), 0, -2)  # all but the horizon sentinel
+    return [decode_entry(m).tweet_id for m in raw]
+
+
+async def follow_all(tl: RedisTimelines, followers: list[int]) -> None:
+    await tl.rebuild_many(followers)  # materialized (empty) timelines
+    w = tl.writes()
+    for f in followers:
+        w.follow(f, AUTHOR)
+    await w.flush()
+
+
+async def test_a_large_follower_set_is_served_in_chunks_exactly_once(store: Any) -> None:
+    tl, client = store
+    followers = list(range(100, 120))  # 20 followers, chunks of 3, rounds of 2 chunks
+    await follow_all(tl, followers)
+    w = tl.writes()
+    for t in (1001, 1002, 1003):
+        w.post(tweet(t))
+    assert await w.flush() == 3 * len(followers)
+    for f in followers:
+        assert await entries(client, tl, f) == [1003, 1002, 1001]
+
+
+async def test_a_tweet_deleted_before_its_last_chunk_is_not_delivered_later(store: Any) -> None:
+    tl, client = store
+    followers = list(range(200, 230))
+    await follow_all(tl, followers)
+    w = tl.writes()
+    w.post(tweet(2001))
+    w.delete(2001, AUTHOR, None)  # the same batch: the continuations run after the delete
+    await w.flush()
+    for f in followers:
+        assert await entries(client, tl, f) == []
+
+
+async def test_out_of_order_and_repeated_deliveries_keep_the_list_sorted(store: Any) -> None:
+    tl, client = store
+    await follow_all(tl, [300])
+    order = [5005, 5001, 5009, 5003, 5009, 5001, 5007, 5002]
+    for t in order:
+        w = tl.writes()
+        w.post(tweet(t))
+        await w.flush()
+    assert await entries(client, tl, 300) == sorted(set(order), reverse=True)
+    page = await tl.read(300, 5007, 3)
+    assert page is not None and [e[0] for e in page.entries][:3] == [5005, 5003, 5002]  # (one more: "has more")
+
+
+async def test_the_cap_moves_the_horizon_and_reads_stop_there(store: Any) -> None:
+    tl, client = store
+    await follow_all(tl, [400])
+    for t in range(6001, 6016):  # 15 tweets, cap 10 (trimmed once past 10 + 10/8)
+        w = tl.writes()
+        w.post(tweet(t))
+        await w.flush()
+    got = await entries(client, tl, 400)
+    assert got == list(range(6015, 6015 - len(got), -1)) and 10 <= len(got) <= 11
+    page = await tl.read(400, None, 20)
+    assert page is not None and page.horizon >= 6001
+    assert all(e[0] >= page.horizon for e in page.entries)
+
+
+async def test_unfollow_purges_and_follow_backfills_in_order(store: Any) -> None:
+    tl, client = store
+    other = 8
+    await follow_all(tl, [500])
+    w = tl.writes()
+    for t in (7001, 7003):
+        w.post(tweet(t))
+    for t in (7002, 7004):
+        w.post(tweet(t, other))  # not followed yet: only in the other author's list
+    await w.flush()
+    w = tl.writes()
+    w.follow(500, other)
+    await w.flush()
+    assert await entries(client, tl, 500) == [7004, 7003, 7002, 7001]
+    w = tl.writes()
+    w.unfollow(500, AUTHOR)
+    await w.flush()
+    assert await entries(client, tl, 500) == [7004, 7002]
