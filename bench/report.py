@@ -44,7 +44,9 @@ def spread(x: dict[str, Any], key: str, fmt: str = ",.0f") -> str:
 
 
 def _read(x: dict[str, Any]) -> str:
-    return f"{spread(x, 'rps')}; {x['p50_ms']:.1f} / {spread(x, 'p99_ms', '.1f')}"
+    failed = sum(t["errors"] + t["non2xx"] for t in x.get("trials", [x]))
+    errors = f"; {failed:,} failed requests" if failed else ""
+    return f"{spread(x, 'rps')}; {x['p50_ms']:.1f} / {spread(x, 'p99_ms', '.1f')}{errors}"
 
 
 def _by_c(runs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -244,7 +246,8 @@ def redis_table(out: dict[str, Any], top: int = 4) -> list[str]:
     lines = ["| phase | wall s | Redis CPU s | costliest commands: calls, µs per call |", "|---|---|---|---|"]
     for name, d in out.get("redis", {}).items():
         cmds = "; ".join(f"{c} {v['calls']:,} x {v['usec_per_call']:.2f}" for c, v in list(d["commands"].items())[:top])
-        lines.append(f"| {name} | {d['seconds']:.1f} | {d['cpu_s']:.2f} | {cmds} |")
+        reset = " (someone reset the counters during the phase: undercounted)" if d.get("counters_reset") else ""
+        lines.append(f"| {name} | {d['seconds']:.1f} | {d['cpu_s']:.2f} | {cmds}{reset} |")
     return lines
 
 

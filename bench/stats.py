@@ -62,13 +62,23 @@ class RedisCounters:
     @staticmethod
     def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         commands = {}
+        # CONFIG RESETSTAT (by anyone: Redis is shared) zeroes the command counters: a command whose calls went
+        # down counts from zero, and the phase is flagged (its figures then undercount)
+        reset = any(calls < before["commands"].get(name, (0, 0))[0] for name, (calls, _) in after["commands"].items())
         for name, (calls, usec) in after["commands"].items():
             c0, u0 = before["commands"].get(name, (0, 0))
+            if calls < c0:
+                c0, u0 = 0, 0
             if calls > c0:
                 n, us = calls - c0, usec - u0
                 commands[name] = {"calls": n, "usec": us, "usec_per_call": us / n}
         ordered = dict(sorted(commands.items(), key=lambda kv: -kv[1]["usec"]))
-        return {"seconds": after["t"] - before["t"], "cpu_s": after["cpu_s"] - before["cpu_s"], "commands": ordered}
+        return {
+            "seconds": after["t"] - before["t"],
+            "cpu_s": after["cpu_s"] - before["cpu_s"],
+            "commands": ordered,
+            "counters_reset": reset,
+        }
 
     def measure(self, fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
         before = self.snapshot()

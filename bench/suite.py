@@ -542,6 +542,7 @@ def _merge(deltas: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": sum(d["seconds"] for d in deltas),
         "cpu_s": sum(d["cpu_s"] for d in deltas),
         "commands": dict(sorted(commands.items(), key=lambda kv: -kv[1]["usec"])),
+        "counters_reset": any(d.get("counters_reset") for d in deltas),
     }
 
 
