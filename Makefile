@@ -45,7 +45,7 @@ worker: migrate ## The stream worker alone, in the foreground
 demo: install ## Load a small social graph through the running API (after `make run`) and show a timeline
 	$(CHIRP) demo
 
-bench: migrate ## Benchmark on the default profile (BENCH_ARGS=--tiny or --large); writes bench/results/
+bench: migrate ## Benchmark on the default profile (BENCH_ARGS=--quick, --tiny or --large; --trials N); writes bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 test: up ## Start the services, then run the whole test suite against them

@@ -39,11 +39,17 @@ def _fanout(out: dict[str, Any]) -> Any:
         out.get("stream_framework", {}).get("deliveries_per_s", 0),
         out["naive_fanout"]["deliveries_per_s"],
     ]
+    runs = [out["fanout"], out.get("stream_framework", {}), out["naive_fanout"]]
+    spans = [r.get("spread", {}).get("deliveries_per_s", [v, v]) for r, v in zip(runs, values, strict=True)]
+    err = [
+        [v - lo for (lo, _), v in zip(spans, values, strict=True)],
+        [hi - v for (_, hi), v in zip(spans, values, strict=True)],
+    ]
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    bars = ax.barh(names[::-1], values[::-1], color=[BASE, PEER, CHIRP])
+    bars = ax.barh(names[::-1], values[::-1], color=[BASE, PEER, CHIRP], xerr=[e[::-1] for e in err], capsize=3)
     ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values[::-1]], padding=3)
     ax.axvline(TARGETS["deliveries_per_s"], color="crimson", ls="--", lw=1, label="target 100,000/s")
-    ax.set_xlabel("timeline deliveries per second (sustained)")
+    ax.set_xlabel("timeline deliveries per second (sustained; median, bars min-max)")
     ax.set_title(_title(out, "Fan-out"), fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_xlim(0, max([*values, TARGETS["deliveries_per_s"]]) * 1.25)
@@ -54,7 +60,8 @@ def _reads(out: dict[str, Any]) -> Any:
     fig, (rps, p99) = plt.subplots(1, 2, figsize=(10, 3.6))
     series = [
         ("chirp, idle", out["reads"]["idle"], CHIRP, "-"),
-        ("chirp, ingest running", out["reads"]["ingest"], CHIRP, ":"),
+        ("chirp, ingest at half capacity", out["reads"]["half_capacity"], CHIRP, ":"),
+        ("chirp, saturation", out["reads"]["saturation"], PEER, "none"),
         ("PostgreSQL join, idle", out.get("sql_reads", []), BASE, "-"),
     ]
     for label, runs, color, style in series:
@@ -91,7 +98,7 @@ def _delays(out: dict[str, Any]) -> Any:
 
 def _targets(out: dict[str, Any]) -> Any:
     """Each figure divided by its target (higher is better; latencies and sizes inverted)."""
-    ingest = max(out["reads"]["ingest"], key=lambda r: r["rps"])
+    ingest = min(out["reads"]["half_capacity"], key=lambda r: r["connections"])
     shares = {
         "fan-out deliveries/s": out["fanout"]["deliveries_per_s"] / TARGETS["deliveries_per_s"],
         "post → visible p99": TARGETS["delay_p99_ms"] / max(out["delay_ms"]["fixed_load"]["p99"], 1e-9),

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -24,7 +25,8 @@ from infra.kafka import end_offsets
 from infra.settings import REPO_ROOT, Settings
 from projections.stores.keys import RedisKeys
 from schemas.codec import default_codec
-from schemas.events import Event
+from schemas.events import Event, TweetPosted
+from schemas.ids import IdGenerator
 from schemas.topics import key_for, topic_for
 
 WRK_LUA = Path(__file__).parent / "wrk"
@@ -63,6 +65,55 @@ async def _produce(
         await producer.stop()
 
 
+class Ingest:
+    """Tweets produced in the background at `rate` per second (None: as fast as the producer goes), fresh ids
+    and event times, cycling over `tweets`, until stopped: the load reads are measured under."""
+
+    def __init__(self, settings: Settings, tweets: Sequence[TweetPosted], rate: float | None) -> None:
+        self.settings = settings
+        self.tweets = tweets
+        self.rate = rate
+        self.sent = 0
+        self.seconds = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> Ingest:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    async def _run(self) -> None:
+        codec = default_codec()
+        ids = IdGenerator(node_id=1023)
+        producer = kafka.producer(self.settings, "chirp-bench-ingest", linger_ms=5, compression_type="lz4")
+        await producer.start()
+        try:
+            start = time.monotonic()
+            pending = []
+            while not self._stop.is_set():
+                t = self.tweets[self.sent % len(self.tweets)]
+                e = replace(t, tweet_id=ids.next_id(), meta=replace(t.meta, occurred_at=datetime.now(UTC)))
+                e = replace(e, meta=replace(e.meta, event_id=f"t{e.tweet_id}"))
+                topic = topic_for(e).kafka_name(self.settings.topic_prefix)
+                pending.append(await producer.send(topic, codec.encode(e), key=key_for(e)))
+                self.sent += 1
+                if self.rate is not None:
+                    ahead = start + self.sent / self.rate - time.monotonic()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+                if len(pending) >= 1000:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+            await asyncio.gather(*pending)
+            self.seconds = time.monotonic() - start
+        finally:
+            await producer.stop()
+
+
 def produce(
     settings: Settings,
     events: Sequence[Event],
@@ -94,6 +145,10 @@ class Worker:
         log = (self.logdir / f"worker-{self.settings.worker_id}.log").open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT, env=self.settings.child_env(),
                                      stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc and self.proc.poll() is None else None
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -161,6 +216,10 @@ class Api:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError(f"the API did not become ready; see {self.logdir / 'api.log'}")
             time.sleep(0.2)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc and self.proc.poll() is None else None
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -1,37 +1,44 @@
 """The benchmark's phases, in the order they run, each measuring chirp and the baseline that goes with
 it on the same data: fan-out (naive per-follower writes, Stream-Framework), post -> visible delays, API
-reads (the seed's PostgreSQL join) and posts, the bulk timeline rebuild, and sizes."""
+reads (the seed's PostgreSQL join) idle, at half the measured fan-out capacity and at saturation, posts,
+the bulk timeline rebuild, and sizes. Every headline figure is the median of `trials` trials, kept with
+each trial; Redis's own counters (`INFO commandstats`, `INFO cpu`) are taken around each phase, and py-spy
+samples the worker and the API while fan-out and reads run."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import statistics
-import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
 
-from bench.harness import Api, Worker, produce, wrk
+from bench.harness import Api, Ingest, Worker, produce, wrk
+from bench.profiler import Profile
+from bench.stats import RedisCounters, summarize, usec_per_call
 from bench.workload import Workload
 from infra.settings import Settings
-from projections.stores.keys import RedisKeys
+from projections.stores.keys import RedisKeys, data_patterns, own_patterns
 from projections.timeline import encode_entry
-from schemas.ids import IdGenerator
 
 if TYPE_CHECKING:
     from projections.versions import Version
+    from schemas.events import Event
 
 READ_CONNECTIONS = (1, 16, 64)
-INGEST_CONNECTIONS = (16, 64)
+INGEST_CONNECTIONS = (16, 64)  # reads while tweets come in at half the measured fan-out capacity
+SATURATION_CONNECTIONS = (16,)
+SATURATION_FACTOR = 2.0  # tweets offered at this multiple of the measured capacity: the backlog grows
 POST_CONNECTIONS = 64
-INGEST_RATE = 500  # tweets/s produced while reads are measured
 DELAY_SAMPLES_KEPT = 2_000  # per phase, for the charts
 REPLAY_CHECKED = 50
+FLUSH_PERIOD_MS = 1_000  # memtable_flush_period_in_ms set on the run's tables before their size is taken
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -42,11 +49,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 class Bench:
-    def __init__(self, w: Workload, seconds: int, logdir: Path) -> None:
+    def __init__(
+        self, w: Workload, seconds: int, logdir: Path, trials: int = 3, results: Path | None = None, stamp: str = ""
+    ) -> None:
         run = datetime.now(UTC).strftime("%H%M%S")
         self.w = w
         self.seconds = seconds
         self.logdir = logdir
+        self.trials = trials
+        self.results = results  # where py-spy's profiles go (None: no profiling)
+        self.stamp = stamp
         self.settings = Settings(
             topic_prefix=f"bench{run}.",
             keyspace=f"bench_{run}",
@@ -57,6 +69,7 @@ class Bench:
             celebrity_threshold=w.profile.celebrity_threshold,
         )
         self.r = redis.Redis.from_url(self.settings.redis_url)
+        self.counters = RedisCounters(self.r)
         self.keys = RedisKeys(self.settings.redis_prefix)  # the live version, v1: the base prefix
         self.worker = Worker(self.settings, logdir)
         self.celebrities = w.celebrities()
@@ -69,6 +82,10 @@ class Bench:
             "celebrities": len(self.celebrities),
             "celebrity_threshold": w.profile.celebrity_threshold,
             "api_workers": self.settings.api_workers,
+            "trials": trials,
+            "seconds": seconds,
+            "redis": {},  # phase -> Redis's CPU seconds and per-command calls / usec over it
+            "profiles": {},  # name -> py-spy's summary
         }
         n = len(w.tweets)
         self.bulk, self.paced, self.burst = (
@@ -82,19 +99,50 @@ class Bench:
 
         migrate(self.settings, report=lambda _: None)
         try:
-            self.setup()
+            with self.phase("setup"):
+                self.setup()
             self.fanout()
             self.naive_fanout()
             self.stream_framework()
-            self.delays()
+            with self.phase("delays"):
+                self.delays()
             self.api_figures()
             self.sql_reads()
-            self.replay()
+            with self.phase("replay"):
+                self.replay()
             self.sizes()
         finally:
             self.worker.stop()
             self.cleanup()
         return self.out
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Redis's counters around a phase, kept under out["redis"][name]."""
+        before = self.counters.snapshot()
+        yield
+        self.out["redis"][name] = self.counters.delta(before, self.counters.snapshot())
+
+    @contextmanager
+    def profiled(self, name: str, pid: int | None) -> Iterator[None]:
+        """py-spy on `pid` while the block runs: bench/results/<stamp>-<name>.txt and -top.txt."""
+        if self.results is None:
+            yield
+            return
+        with Profile(pid, self.results / f"{self.stamp}-{name}.txt") as p:
+            yield
+        self.out["profiles"][name] = p.result
+
+    def _trials(self, name: str, measure: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+        """`measure(i)` for each trial, with Redis's counters around each; the median and spread of them."""
+        runs = []
+        for i in range(self.trials):
+            before = self.counters.snapshot()
+            run = measure(i)
+            run.setdefault("redis", self.counters.delta(before, self.counters.snapshot()))  # or its own window
+            runs.append(run)
+        self.out["redis"][name] = _merge([r["redis"] for r in runs])
+        return summarize(runs)
 
     # Setup and fan-out ----------------------------------------------------------------------------
 
@@ -119,9 +167,29 @@ class Bench:
         await client.aclose()
 
     def fanout(self) -> None:
-        """Sustained deliveries/s: tweets bulk-loaded into Kafka while the worker is stopped, then drained."""
+        """Sustained deliveries/s: tweets bulk-loaded into Kafka while the worker is stopped, then drained.
+
+        Each trial drains the same events from the same starting state: the run's Redis data (not the worker's
+        progress) is saved once the timelines are materialized and restored before every later trial, and the
+        same tweets and likes are produced again (their Cassandra rows are rewritten as they were)."""
         self.worker.stop()
-        produce(self.settings, [*self.bulk, *self.w.likes], "tweets and likes (bulk)")
+        saved = self._save_redis()
+        events: list[Event] = [*self.bulk, *self.w.likes]
+
+        def trial(i: int) -> dict[str, Any]:
+            if i:
+                self.worker.stop()
+                self._restore_redis(saved)
+            produce(self.settings, events, f"tweets and likes (bulk, trial {i + 1}/{self.trials})")
+            return self._drain(profile="worker-fanout" if i == self.trials - 1 else None)  # one trial sampled
+
+        self.out["fanout"] = self._trials("fanout", trial)
+        fan = self.out["fanout"]
+        fan["deliveries_per_tweet"] = fan["deliveries"] / max(len(self.bulk), 1)
+        fan["capacity_tweets_per_s"] = fan["deliveries_per_s"] / max(fan["deliveries_per_tweet"], 1e-9)
+
+    def _drain(self, profile: str | None = None) -> dict[str, Any]:
+        """Starts the worker on what was produced and times it from its first event to idle."""
         before = self.worker.stats()
         self.worker.start()
         deadline = time.monotonic() + 120
@@ -129,51 +197,112 @@ class Bench:
             if time.monotonic() > deadline:
                 raise RuntimeError("the worker did not start consuming")
             time.sleep(0.005)
+        counters = self.counters.snapshot()
         t0 = time.monotonic()
-        t1 = self.worker.wait_idle(desc="fan-out (bulk)")
+        if profile:
+            with self.profiled(profile, self.worker.pid):
+                t1 = self.worker.wait_idle(desc="fan-out (bulk)")
+        else:
+            t1 = self.worker.wait_idle(desc="fan-out (bulk)")
+        redis_ = self.counters.delta(counters, self.counters.snapshot())
         after = self.worker.stats()
         deliveries = after["deliveries"] - before.get("deliveries", 0)
         events = after["events"] - before.get("events", 0)
-        self.out["fanout"] = {
+        return {
             "deliveries": deliveries,
             "events": events,
             "seconds": t1 - t0,
             "deliveries_per_s": deliveries / (t1 - t0),
             "events_per_s": events / (t1 - t0),
+            **_per_delivery(redis_, deliveries),
+            "redis": redis_,
         }
+
+    def _state_patterns(self) -> list[str]:
+        """The run's live Redis data, without the worker's own bookkeeping (progress, stats)."""
+        own = set(own_patterns(self.settings.redis_prefix))
+        return [p for p in data_patterns(self.settings.redis_prefix) if p not in own]
+
+    def _state_keys(self) -> list[bytes]:
+        keys: list[bytes] = []
+        for pattern in self._state_patterns():
+            if "*" in pattern:
+                keys += self.r.scan_iter(pattern, count=5000)
+            elif self.r.exists(pattern):
+                keys.append(pattern.encode())
+        return keys
+
+    def _save_redis(self) -> list[tuple[bytes, bytes, int]]:
+        """(key, DUMP, ms to live) of the run's Redis data."""
+        keys = self._state_keys()
+        saved = []
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i : i + 1000]
+            pipe = self.r.pipeline(transaction=False)
+            for k in chunk:
+                pipe.dump(k)
+                pipe.pttl(k)
+            got = pipe.execute()
+            saved += [(k, got[2 * j], max(int(got[2 * j + 1]), 0)) for j, k in enumerate(chunk) if got[2 * j]]
+        return saved
+
+    def _restore_redis(self, saved: list[tuple[bytes, bytes, int]]) -> None:
+        keys = self._state_keys()
+        for i in range(0, len(keys), 1000):
+            self.r.unlink(*keys[i : i + 1000])
+        for i in range(0, len(saved), 1000):
+            pipe = self.r.pipeline(transaction=False)
+            for k, dump, ttl in saved[i : i + 1000]:
+                pipe.restore(k, ttl, dump, replace=True)
+            pipe.execute()
 
     def _fanned_out(self) -> list[Any]:
         """The bulk tweets chirp pushes (celebrities' are merged at read time, by every design compared)."""
         return [t for t in self.bulk if t.author_id not in self.celebrities]
 
     def naive_fanout(self) -> None:
-        """Baseline: the Twit seed's loop, one unpipelined ZADD per follower, on the same tweets and graph."""
+        """Baseline: the Twit seed's loop, one unpipelined ZADD per follower, on the same tweets and graph; each
+        trial starts from empty timelines and the first tweet, for `seconds`."""
         followers = self.w.followers()
         prefix = f"{self.settings.redis_prefix}naive:"
-        done, t0 = 0, time.monotonic()
-        for t in self._fanned_out():
-            for f in followers[t.author_id]:
-                self.r.zadd(f"{prefix}{f}", {encode_entry(t.tweet_id, t.author_id): 0})
-                done += 1
-            if time.monotonic() - t0 > self.seconds:
-                break
-        seconds = time.monotonic() - t0
-        self.out["naive_fanout"] = {"deliveries": done, "seconds": seconds, "deliveries_per_s": done / seconds}
+
+        def trial(_: int) -> dict[str, Any]:
+            for k in self.r.scan_iter(f"{prefix}*", count=5000):
+                self.r.unlink(k)
+            before = self.counters.snapshot()
+            done, t0 = 0, time.monotonic()
+            for t in self._fanned_out():
+                for f in followers[t.author_id]:
+                    self.r.zadd(f"{prefix}{f}", {encode_entry(t.tweet_id, t.author_id): 0})
+                    done += 1
+                if time.monotonic() - t0 > self.seconds:
+                    break
+            seconds = time.monotonic() - t0
+            redis_ = self.counters.delta(before, self.counters.snapshot())
+            return {"deliveries": done, "seconds": seconds, "deliveries_per_s": done / seconds,
+                    **_per_delivery(redis_, done), "redis": redis_}  # fmt: skip
+
+        self.out["naive_fanout"] = self._trials("naive_fanout", trial)
 
     def stream_framework(self) -> None:
-        """The Python peer: Stream-Framework 1.4.0's batched fan-out, in its own venv, same graph and tweets."""
+        """The Python peer: Stream-Framework 1.4.0's batched fan-out, in its own venv, same graph and tweets
+        (SF deletes its keys after each trial, so each starts from empty feeds)."""
         from bench.baselines import stream_framework
 
         tweets = [(t.tweet_id, t.author_id, t.meta.occurred_at.timestamp()) for t in self._fanned_out()]
-        self.out["stream_framework"] = stream_framework.run(
-            self.settings.redis_url,
-            self.settings.state_dir,
-            f"{self.settings.redis_prefix}sf:",
-            self.w.followers(),
-            tweets,
-            float(self.seconds),
-            skip_authors=self.celebrities,
-        )
+
+        def trial(_: int) -> dict[str, Any]:
+            return stream_framework.run(
+                self.settings.redis_url,
+                self.settings.state_dir,
+                f"{self.settings.redis_prefix}sf:",
+                self.w.followers(),
+                tweets,
+                float(self.seconds),
+                skip_authors=self.celebrities,
+            )
+
+        self.out["stream_framework"] = self._trials("stream_framework", trial)
 
     # Post -> visible --------------------------------------------------------------------------------
 
@@ -198,34 +327,60 @@ class Bench:
     # The API --------------------------------------------------------------------------------------
 
     def api_figures(self) -> None:
+        """Reads idle; reads while tweets come in at half the fan-out capacity measured above, then at twice
+        it (saturation: the backlog grows, and shows as post -> visible lag); posts. py-spy samples the API
+        during the idle reads, and the API and the worker during the reads at half capacity."""
         self.readers = self._accounts(min(1000, len(self.w.users)))
         api = Api(self.settings, self.logdir)
         api.start()
         try:
-            reads: dict[str, Any] = {"idle": [], "ingest": []}
-            for c in READ_CONNECTIONS:
-                reads["idle"].append(wrk(api.url, "timeline.lua", self.readers, c, self.seconds))
-            stop = threading.Event()
-            feeder = threading.Thread(target=self._ingest, args=(stop,), daemon=True)
-            feeder.start()
-            try:
-                for c in INGEST_CONNECTIONS:
-                    reads["ingest"].append(wrk(api.url, "timeline.lua", self.readers, c, self.seconds))
-            finally:
-                stop.set()
-                feeder.join()
+            reads: dict[str, Any] = {}
+            with self.phase("reads_idle"), self.profiled("api-reads", api.pid):
+                reads["idle"] = [self._reads(api.url, c) for c in READ_CONNECTIONS]
+            capacity = self.out["fanout"]["capacity_tweets_per_s"]
+            ingest: dict[str, Any] = {"capacity_tweets_per_s": capacity}
+            for name, factor, connections in (
+                ("half_capacity", 0.5, INGEST_CONNECTIONS),
+                ("saturation", SATURATION_FACTOR, SATURATION_CONNECTIONS),
+            ):
+                rate = max(1.0, capacity * factor)
+                self.worker.wait_idle(desc="draining")
+                self.r.delete(self.keys.delays())
+                with self.phase(f"reads_{name}"), Ingest(self.settings, self.burst, rate) as feed:
+                    if name == "half_capacity":
+                        with (
+                            self.profiled("api-reads-ingest", api.pid),
+                            self.profiled("worker-ingest", self.worker.pid),
+                        ):
+                            reads[name] = [self._reads(api.url, c) for c in connections]
+                    else:
+                        reads[name] = [self._reads(api.url, c) for c in connections]
+                t0 = time.monotonic()
+                self.worker.wait_idle(desc="draining")
+                values = self._delays()
+                ingest[name] = {
+                    "offered_per_s": rate,
+                    "sent": feed.sent,
+                    "sent_per_s": feed.sent / max(feed.seconds, 1e-9),
+                    "drain_s": time.monotonic() - t0,  # the backlog left when the reads ended
+                    "delay_ms": {**percentiles(values), "max": max(values, default=0.0)},
+                }
             self.out["reads"] = reads
-            self.out["posts"] = wrk(api.url, "post.lua", self.readers, POST_CONNECTIONS, self.seconds)
+            self.out["ingest"] = ingest
+            self.out["posts"] = self._trials("posts", lambda _: self._post(api.url))
             self.worker.wait_idle(desc="draining")
         finally:
             api.stop()
 
-    def _ingest(self, stop: threading.Event) -> None:
-        """Background ingest while reads are measured: a steady stream of new tweets."""
-        ids = IdGenerator(node_id=1023)
-        while not stop.is_set():
-            chunk = [replace(t, tweet_id=ids.next_id()) for t in self.burst[: INGEST_RATE // 2]]
-            produce(self.settings, chunk, "ingest", rate=INGEST_RATE, restamp=True, quiet=True)
+    def _reads(self, url: str, connections: int) -> dict[str, Any]:
+        return summarize(
+            [wrk(url, "timeline.lua", self.readers, connections, self.seconds) for _ in range(self.trials)]
+        )
+
+    def _post(self, url: str) -> dict[str, Any]:
+        """One trial of posts, from an idle worker (the fan-out of the previous trial drained first)."""
+        self.worker.wait_idle(desc="draining")
+        return wrk(url, "post.lua", self.readers, POST_CONNECTIONS, self.seconds)
 
     def _accounts(self, n: int) -> list[str]:
         """Bearer tokens for n users, saved as the API saves them at registration."""
@@ -258,7 +413,10 @@ class Bench:
             tweets = [(t.tweet_id, t.author_id, t.content, t.meta.occurred_at.timestamp()) for t in self.w.tweets]
             self.out["sql_load"] = pg.load(users, self.w.follows, tweets)
             url = pg.serve()
-            self.out["sql_reads"] = [wrk(url, "sql.lua", self.readers, c, self.seconds) for c in READ_CONNECTIONS]
+            self.out["sql_reads"] = [
+                summarize([wrk(url, "sql.lua", self.readers, c, self.seconds) for _ in range(self.trials)])
+                for c in READ_CONNECTIONS
+            ]
         finally:
             pg.stop()
 
@@ -305,16 +463,51 @@ class Bench:
         keys = [k for _, k in zip(range(500), self.r.scan_iter(pattern, count=1000), strict=False)]
         used = sum(self.r.memory_usage(k) or 0 for k in keys)
         entries = sum(self.r.zcard(k) for k in keys)
-        data = self.settings.state_dir / "cassandra" / "data" / "data"
-        cass = sum(
-            p.stat().st_size for d in data.glob(self.settings.keyspace + "*") for p in d.rglob("*") if p.is_file()
-        )
+        before = self._cassandra_bytes()
+        flush = self._flush_cassandra()
         self.out["sizes"] = {
             "redis_bytes_per_entry": used / max(entries, 1),
             "timelines_sampled": len(keys),
             "redis_used_memory": self.r.info("memory")["used_memory"],
-            "cassandra_keyspace_bytes": cass,
+            "cassandra_keyspace_bytes": self._cassandra_bytes(),
+            "cassandra_bytes_before_flush": before,
+            "cassandra_flush": flush,
         }
+
+    def _cassandra_bytes(self) -> int:
+        data = self.settings.state_dir / "cassandra" / "data" / "data"
+        return sum(
+            p.stat().st_size
+            for d in data.glob(self.settings.keyspace + "*")
+            for p in d.rglob("*")
+            if p.is_file() and "snapshots" not in p.parts
+        )
+
+    def _flush_cassandra(self, timeout_s: float = 60) -> dict[str, Any]:
+        """Flushes the run's tables so the size on disk holds everything written. The services run Cassandra
+        without JMX (no nodetool); CQL has no FLUSH, but a table's memtable_flush_period_in_ms makes Cassandra
+        flush a memtable older than that period: set on the run's own tables (dropped at the end), then the
+        data directory is watched until it holds still."""
+        from infra import cassandra
+
+        ks = self.settings.keyspace
+        cluster, session = cassandra.connect(self.settings)
+        try:
+            rows = session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", [ks])
+            tables = [r.table_name for r in rows]
+            t0 = time.monotonic()
+            for t in tables:
+                session.execute(f'ALTER TABLE "{ks}"."{t}" WITH memtable_flush_period_in_ms = {FLUSH_PERIOD_MS}')
+        finally:
+            cluster.shutdown()
+        time.sleep(FLUSH_PERIOD_MS / 1000 * 2)
+        last, still = -1, 0
+        while time.monotonic() - t0 < timeout_s and still < 4:  # unchanged for 2 s
+            size = self._cassandra_bytes()
+            still = still + 1 if size == last else 0
+            last = size
+            time.sleep(0.5)
+        return {"method": "memtable_flush_period_in_ms", "tables": len(tables), "seconds": time.monotonic() - t0}
 
     def cleanup(self) -> None:
         """The run's keys, topics and keyspace: a benchmark leaves nothing behind."""
@@ -323,6 +516,34 @@ class Bench:
         for k in self.r.scan_iter(self.keys.everything(), count=5000):
             self.r.unlink(k)
         drop(self.settings)
+
+
+def _per_delivery(delta: dict[str, Any], deliveries: int) -> dict[str, Any]:
+    """Redis's cost of a fan-out: CPU µs per delivery and µs per ZADD / EVALSHA call (inside scripts too)."""
+    return {
+        "redis_cpu_s": delta["cpu_s"],
+        "redis_cpu_us_per_delivery": delta["cpu_s"] * 1e6 / max(deliveries, 1),
+        "zadd_usec_per_call": usec_per_call(delta, "zadd"),
+        "evalsha_usec_per_call": usec_per_call(delta, "evalsha"),
+    }
+
+
+def _merge(deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several phases' Redis counters as one (the trials of a figure)."""
+    commands: dict[str, dict[str, float]] = {}
+    for d in deltas:
+        for name, c in d["commands"].items():
+            m = commands.setdefault(name, {"calls": 0, "usec": 0})
+            m["calls"] += c["calls"]
+            m["usec"] += c["usec"]
+    for m in commands.values():
+        m["usec_per_call"] = m["usec"] / m["calls"]
+    return {
+        "seconds": sum(d["seconds"] for d in deltas),
+        "cpu_s": sum(d["cpu_s"] for d in deltas),
+        "commands": dict(sorted(commands.items(), key=lambda kv: -kv[1]["usec"])),
+        "counters_reset": any(d.get("counters_reset") for d in deltas),
+    }
 
 
 def _sample(values: list[float], n: int) -> list[float]:

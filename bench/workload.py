@@ -41,6 +41,7 @@ class Profile:
 
 PROFILES = {
     "tiny": Profile("tiny", users=200, tweets=1_000, mean_follows=10, celebrity_threshold=50),
+    "quick": Profile("quick", users=1_000, tweets=8_000, mean_follows=20, celebrity_threshold=300),
     "default": Profile("default", users=5_000, tweets=40_000, mean_follows=40, celebrity_threshold=2_000),
     "large": Profile("large", users=100_000, tweets=1_000_000, mean_follows=50, celebrity_threshold=10_000),
 }
