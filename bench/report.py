@@ -85,8 +85,9 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         )
     r.append(
         (
-            "fan-out, Redis: CPU µs per delivery; ZADD µs per call; EVALSHA µs per call",
-            f"{spread(fan, 'redis_cpu_us_per_delivery', '.2f')}; {spread(fan, 'zadd_usec_per_call', '.2f')}; "
+            "fan-out, Redis: CPU µs per delivery; LPUSH, LINDEX, ZADD µs per call; EVALSHA µs per call",
+            f"{spread(fan, 'redis_cpu_us_per_delivery', '.2f')}; {spread(fan, 'lpush_usec_per_call', '.2f')}, "
+            f"{spread(fan, 'lindex_usec_per_call', '.2f')}, {spread(fan, 'zadd_usec_per_call', '.2f')}; "
             f"{spread(fan, 'evalsha_usec_per_call', '.1f')}",
             f"{naive['redis_cpu_us_per_delivery']:.2f} µs CPU per delivery, naive" if naive else "",
             "",

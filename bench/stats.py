@@ -11,7 +11,8 @@ from typing import Any
 import redis
 
 SPREAD_KEYS = ("deliveries_per_s", "events_per_s", "rps", "p50_ms", "p99_ms", "redis_cpu_us_per_delivery",
-               "zadd_usec_per_call", "evalsha_usec_per_call")  # fmt: skip
+               "zadd_usec_per_call", "evalsha_usec_per_call", "lpush_usec_per_call",
+               "lindex_usec_per_call")  # fmt: skip
 
 
 def summarize(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -519,10 +519,13 @@ class Bench:
 
 
 def _per_delivery(delta: dict[str, Any], deliveries: int) -> dict[str, Any]:
-    """Redis's cost of a fan-out: CPU µs per delivery and µs per ZADD / EVALSHA call (inside scripts too)."""
+    """Redis's cost of a fan-out: CPU µs per delivery and µs per call of the delivery's commands (LPUSH into a
+    home timeline, LINDEX of its head; ZADD: the author's recent list) and of the script (EVALSHA)."""
     return {
         "redis_cpu_s": delta["cpu_s"],
         "redis_cpu_us_per_delivery": delta["cpu_s"] * 1e6 / max(deliveries, 1),
+        "lpush_usec_per_call": usec_per_call(delta, "lpush"),
+        "lindex_usec_per_call": usec_per_call(delta, "lindex"),
         "zadd_usec_per_call": usec_per_call(delta, "zadd"),
         "evalsha_usec_per_call": usec_per_call(delta, "evalsha"),
     }
