@@ -273,6 +273,13 @@ def write_report(out: dict[str, Any], path: Path, charts: Sequence[Path] = ()) -
     lines = [f"# {head}", "", "| figure | chirp | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(out)]
     lines += ["", "## Redis per phase (`INFO commandstats`, `INFO cpu` deltas)", "", *redis_table(out)]
+    sizes = out["sizes"]
+    if sizes.get("redis_families"):
+        from bench.memory import table
+
+        users = sizes.get("active_users", 0)
+        lines += ["", f"## Redis memory by key family ({users:,} active users: materialized timelines)", ""]
+        lines += table(sizes["redis_families"], users)
     lines += ["", "## Hotspots (py-spy, self time)", "", *hotspots(out)]
     lines += ["", "## History row (docs/benchmarks.md)", "", HISTORY_HEAD, "|---" * 11 + "|", history_row(out)]
     lines += ["", *(f"![{c.stem}]({c.name})" for c in charts)]

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from schemas.events import Event
 
 READ_CONNECTIONS = (1, 16, 64)
+HOME_FAMILY = "hl"  # projections/stores/keys.py: a home timeline's family
 INGEST_CONNECTIONS = (16, 64)  # reads while tweets come in at half the measured fan-out capacity
 SATURATION_CONNECTIONS = (16,)
 SATURATION_FACTOR = 2.0  # tweets offered at this multiple of the measured capacity: the backlog grows
@@ -459,15 +460,17 @@ class Bench:
         return {"checked": len(sample), "mismatches": mismatches}
 
     def sizes(self) -> None:
-        pattern = self.keys.timelines()
-        keys = [k for _, k in zip(range(500), self.r.scan_iter(pattern, count=1000), strict=False)]
-        used = sum(self.r.memory_usage(k) or 0 for k in keys)
-        entries = sum(self.r.zcard(k) for k in keys)
+        from bench.memory import families
+
+        fams = families(self.r, self.settings.redis_prefix)
+        timelines = fams.get(HOME_FAMILY, {})
         before = self._cassandra_bytes()
         flush = self._flush_cassandra()
         self.out["sizes"] = {
-            "redis_bytes_per_entry": used / max(entries, 1),
-            "timelines_sampled": len(keys),
+            "redis_bytes_per_entry": timelines.get("bytes_per_entry", 0.0),
+            "timelines_sampled": timelines.get("sampled", 0),
+            "active_users": timelines.get("keys", 0),  # materialized home timelines
+            "redis_families": fams,
             "redis_used_memory": self.r.info("memory")["used_memory"],
             "cassandra_keyspace_bytes": self._cassandra_bytes(),
             "cassandra_bytes_before_flush": before,
