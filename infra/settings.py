@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     worker_session_timeout_s: float = Field(
         10.0, gt=1, description="How soon Kafka hands a dead worker's partitions to another (or its restart)."
     )
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness the worker adds to itself: where it shares cores with the API (one box), the "
+        "kernel serves reads first and fan-out lags instead (0: off).",
+    )
     worker_id: str = Field("worker", description="Consumer group suffix (the group is <topic prefix><id>).")
     worker_metrics_port: int = Field(
         9108, ge=0, le=65535, description="Port of the worker's Prometheus metrics endpoint (0: off)."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from infra.logs import setup_logging
 from infra.settings import Settings
 
@@ -13,6 +15,8 @@ def main() -> None:
 
     settings = Settings()
     setup_logging(settings.log_level)
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # reads first: on shared cores the API wins, the fan-out lags
     app = build_app(settings)
     level = {"warning": "warn"}.get(settings.log_level, settings.log_level)
     faust.Worker(app, loglevel=level, quiet=True).execute_from_commandline()
