@@ -9,7 +9,7 @@ newest first), `p fo:<user>` followers, `p fg:<user>` followees, `p t:<tweet>` t
 `p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
 presence and push channels (`online:<user>`, `online`, `push:<user>`), read markers (`nread:<user>`) and
-uploads (`media:<id>`). `p scratch:rebuild:<user>` lives only inside one rebuild script call.
+uploads (`media:<id>`).
 The timeline families were `tl:` and `ut:` (oldest first, sorted sets) before 2026-11-29; new names, so that a
 deployment of older data reads empty timelines rather than failing until `chirp replay timelines` rebuilds them.
 """
@@ -21,7 +21,7 @@ Id = int | str  # user and tweet ids, as the API spells them or as integers
 SINGLE_KEYS = ("celebs", "progress", "stats")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
-FAMILIES = ("hl", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt", "scratch", "tl", "ut")
+FAMILIES = ("hl", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt", "tl", "ut")
 TREND_FAMILIES = ("tr", "trt")
 
 

@@ -117,3 +117,23 @@ async def test_unfollow_purges_and_follow_backfills_in_order(store: Any) -> None
     w.unfollow(500, AUTHOR)
     await w.flush()
     assert await entries(client, tl, 500) == [7004, 7002]
+
+
+async def test_a_rebuild_merges_the_newest_cap_of_every_followee(store: Any) -> None:
+    tl, client = store
+    reader, authors = 600, [11, 12, 13, 14, 15]
+    w = tl.writes()
+    for a in authors:
+        w.follow(reader, a)  # the reader's timeline is not materialized: no backfill
+    posted: list[int] = []
+    for i in range(40):  # 40 tweets over 5 authors (cap 10): some authors' lists are cut by their own cap
+        a = authors[(i * 7) % len(authors)] if i % 3 else authors[0]
+        t = 9000 + i
+        w.post(tweet(t, a))
+        posted.append(t)
+    await w.flush()
+    assert await tl.rebuild_many([reader]) == 1
+    got = await entries(client, tl, reader)
+    assert got == sorted(posted, reverse=True)[: len(got)] and len(got) == 10
+    page = await tl.read(reader, None, 20)
+    assert page is not None and page.horizon == got[-1]  # complete above the oldest entry kept
