@@ -383,8 +383,12 @@ class Pacing:
 class RedisTimelineWrites:
     """One batch of events' changes, queued in log order on pipelines of bounded work (`Pacing`), sent one
     after another: the order is the log's, so one author's posts, edits and deletes apply as the log has
-    them. Fan-out to more followers than a chunk continues after the batch's other changes, chunk by chunk
-    (fanout.lua skips a tweet deleted meanwhile; unfollows and follows in between are safe by construction)."""
+    them. A post is recorded in that order (the author's list and own timeline); its deliveries to followers
+    follow the rest of the batch, chunk by chunk, oldest tweet first, so that each is newer than the head of
+    the timelines it reaches and costs one LPUSH (the batch holds several partitions' tweets interleaved).
+    This is safe by construction: fanout.lua skips a tweet deleted meanwhile, an unfollow in between has
+    removed the follower from the set, and a follow in between has backfilled the tweet (delivering it again
+    changes nothing)."""
 
     def __init__(self, tl: RedisTimelines) -> None:
         self.tl = tl
@@ -437,11 +441,11 @@ class RedisTimelineWrites:
         tl = self.tl
         head = update_head(t) if tl.publish else b""
         fixed = (t.author_id, entry, tl.cap, tl.threshold, int(tl.push), tl.publish, head)
-        self._fan_out(fixed, b"0", t.tweet_id)
+        self._fan_out(fixed, b"record", t.tweet_id, weight=1)
 
-    def _fan_out(self, fixed: tuple[EncodableT, ...], cursor: EncodableT, tweet_id: int) -> None:
-        args = (*fixed, cursor, self.tl.pacing.chunk, tweet_id)
-        self.fanouts.append((*self._script("fanout", *args, weight=self.tl.pacing.chunk), args))
+    def _fan_out(self, fixed: tuple[EncodableT, ...], step: EncodableT, tweet_id: int, weight: int) -> None:
+        args = (*fixed, step, self.tl.pacing.chunk, tweet_id)
+        self.fanouts.append((*self._script("fanout", *args, weight=weight), args))
 
     def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
         self.pipe.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
@@ -477,11 +481,15 @@ class RedisTimelineWrites:
             self.rounds, self.fanouts, self.backfills, self.queued = [], [], [], 0
             self._new_round()
             delivered += sum(int(results[r][i]) for r, i in backfills)
+            pending: list[tuple[int, tuple[EncodableT, ...], EncodableT]] = []
             for r, i, args in fanouts:
-                count, _, cursor = results[r][i]
+                count, _, step = results[r][i]
                 delivered += int(count)
-                if cursor not in (b"0", "0", 0):
-                    self._fan_out(args[:-3], cursor, int(args[-1]))
+                if step not in (b"done", "done"):
+                    pending.append((int(args[-1]), args[:-3], step))
+            # Oldest tweet first: each delivery is then newer than the head of the timelines it reaches.
+            for tweet_id, fixed, step in sorted(pending, key=lambda x: x[0]):
+                self._fan_out(fixed, step, tweet_id, weight=self.tl.pacing.chunk)
         return delivered
 
     async def _send(self, pipe: Any) -> list[Any]:

@@ -2,20 +2,21 @@
 -- record the tweet in the author's list: a bulk rebuild leaves home timelines to their first read),
 -- base prefix to publish under ('' for none: only the live version's pass publishes), the "update"
 -- message cut before its author (projections/wire.py update_head; the author is filled in here),
--- the follower-set cursor ('0' for the first call), the chunk size, and the tweet id (decimal).
--- The first call records the tweet in the author's list and own timeline (before any follower is read)
--- and decides whether the author is a celebrity: accounts above the threshold become celebrities
--- (sticky) and are merged at read time instead of pushed; their online followers still get the
--- "update" message. Then each call delivers to one chunk of followers (SSCAN from the cursor), so no
--- call holds Redis for long: reads wait at most one chunk. A later chunk of a tweet deleted since (the
--- worker applies the rest of its batch before the continuations) delivers nothing. Publishing happens
--- in the same script as the delivery, so a subscriber that reads the timeline after subscribing misses
--- nothing.
--- Returns {deliveries, celebrity (0/1), next cursor ('0': done)}.
+-- the step, the chunk size, and the tweet id (decimal).
+-- Step 'record' (in log order, with the rest of the batch) records the tweet in the author's list and
+-- own timeline (before any follower is read) and decides whether the author is a celebrity: accounts
+-- above the threshold become celebrities (sticky) and are merged at read time instead of pushed; their
+-- online followers still get the "update" message. It returns the step to continue with: 'start', or
+-- 'done'. Every other step is a follower-set cursor ('start' for the first): it delivers to one chunk of
+-- followers (SSCAN), so no call holds Redis for long, and returns the next step. The worker sends the
+-- deliveries after the rest of the batch, oldest tweet first, so that each one is newer than the head of
+-- the timelines it reaches (an LPUSH). A tweet deleted meanwhile is not delivered. Publishing happens in
+-- the same script as the delivery, so a subscriber that reads the timeline after subscribing misses nothing.
+-- Returns {deliveries, celebrity (0/1), next step}.
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold, fan = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
 local base, head = ARGV[7] or '', ARGV[8]
-local cursor, chunk, tweet = ARGV[9] or '0', tonumber(ARGV[10] or '100000'), ARGV[11]
+local step, chunk, tweet = ARGV[9] or 'record', tonumber(ARGV[10] or '100000'), ARGV[11]
 local index = nil
 if fan then index = online_index(base) end
 local msg = nil
@@ -32,7 +33,7 @@ local function update()
 end
 local fo = p .. 'fo:' .. author
 local delivered = 0
-if cursor == '0' then
+if step == 'record' then
   local ut = p .. 'ur:' .. author
   if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
   push(ut, entry, cap)
@@ -50,12 +51,14 @@ if cursor == '0' then
     if index then
       for u in pairs(online_in(base, index, fo)) do publish_to(base, u, update()) end
     end
-    return {delivered, 1, '0'}
+    return {delivered, 1, 'done'}
   end
-  if not fan then return {delivered, 0, '0'} end
-elseif tweet and redis.call('HGET', p .. 't:' .. tweet, 'd') then
-  return {0, 0, '0'}
+  if not fan or redis.call('EXISTS', fo) == 0 then return {delivered, 0, 'done'} end
+  return {delivered, 0, 'start'}
 end
+if tweet and redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
+local cursor = step
+if cursor == 'start' then cursor = '0' end
 local scan = redis.call('SSCAN', fo, cursor, 'COUNT', chunk)
 local online = {}
 if index then online = online_among(base, index, scan[2]) end
@@ -65,4 +68,6 @@ for _, f in ipairs(scan[2]) do
     if online[f] then publish_to(base, f, update()) end
   end
 end
-return {delivered, 0, scan[1]}
+local next_step = scan[1]
+if next_step == '0' then next_step = 'done' end
+return {delivered, 0, next_step}
