@@ -9,18 +9,32 @@ local sources = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]), ARGV
 if sources == nil then return {0} end
 local h, merged = sources[1][1], sources[1][2] -- one source is already newest first, without repeats
 if #sources > 1 then
+  -- Every source is sorted newest first: a k-way merge on the entries' flipped ids (two numbers each,
+  -- computed once) takes the newest `limit` distinct ones, with no comparison sort.
+  local heads, pos = {}, {}
+  for i, s in ipairs(sources) do
+    if gt(s[1], h) then h = s[1] end
+    pos[i] = 1
+    if s[2][1] then heads[i] = {id_key(s[2][1])} end
+  end
   local seen = {}
   merged = {}
-  for _, s in ipairs(sources) do
-    if gt(s[1], h) then h = s[1] end
-    for _, m in ipairs(s[2]) do
-      if not seen[m] then
-        seen[m] = true
-        merged[#merged + 1] = m
-      end
+  while #merged < limit + 1 do
+    local best = nil
+    for i, k in pairs(heads) do
+      if best == nil or k[1] < heads[best][1] or (k[1] == heads[best][1] and k[2] < heads[best][2]) then best = i end
     end
+    if best == nil then break end
+    local list = sources[best][2]
+    local m = list[pos[best]]
+    if not seen[m] then
+      seen[m] = true
+      merged[#merged + 1] = m
+    end
+    pos[best] = pos[best] + 1
+    local nxt = list[pos[best]]
+    if nxt then heads[best] = {id_key(nxt)} else heads[best] = nil end
   end
-  table.sort(merged, function(a, b) return gt(b, a) end) -- newest (smallest) first
 end
 local out, ids = {1, h, 0}, {}
 local hh, hl = halves(h)
