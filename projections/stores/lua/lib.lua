@@ -101,32 +101,56 @@ local function id_key(s)
 end
 
 -- Puts entry m in its place in a materialized timeline; returns 1 if added, 0 if present or if the
--- timeline is not materialized (no key). The walk compares flipped ids only: e sorts after m (is older)
--- when its key is greater.
+-- timeline is not materialized (no key). Entries compare by their flipped ids: e sorts after m (is older)
+-- when its key is greater. The newest tweet is one LINDEX and an LPUSH. An older one (another partition's
+-- backlog, a redelivery) is looked for among the next 16 entries, then by galloping and bisecting with
+-- LINDEX, so even an entry older than the whole timeline costs a few dozen calls, not a walk in Lua.
 local function tl_insert(key, m, cap)
   local head = redis.call('LINDEX', key, 0)
   if not head then return 0 end
   if head == m then return 0 end
   local mh, ml = id_key(m)
-  local hh, hl = id_key(head)
-  if hh > mh or (hh == mh and hl > ml) then
+  local function older(e)
+    local eh, el = id_key(e)
+    return eh > mh or (eh == mh and el > ml)
+  end
+  if older(head) then
     tl_trim(key, redis.call('LPUSH', key, m), cap)
     return 1
   end
-  local at, step = 1, 16
-  while true do
-    local chunk = redis.call('LRANGE', key, at, at + step - 1)
-    if #chunk == 0 then return 0 end
-    for _, e in ipairs(chunk) do
-      if e == m then return 0 end
-      local eh, el = id_key(e)
-      if eh > mh or (eh == mh and el > ml) then
-        tl_trim(key, redis.call('LINSERT', key, 'BEFORE', e, m), cap)
-        return 1
-      end
+  local near = redis.call('LRANGE', key, 1, 16)
+  for _, e in ipairs(near) do
+    if e == m then return 0 end
+    if older(e) then
+      tl_trim(key, redis.call('LINSERT', key, 'BEFORE', e, m), cap)
+      return 1
     end
-    at, step = at + step, step * 2
   end
+  local n = redis.call('LLEN', key)
+  local lo, hi, pivot = #near, nil, nil -- the entry at lo is newer than m; the one at hi (pivot) older
+  local step = 16
+  while hi == nil do
+    local i = lo + step
+    if i >= n then
+      i = n - 1
+      if i <= lo then break end
+    end
+    local e = redis.call('LINDEX', key, i)
+    if e == m then return 0 end
+    if older(e) then hi, pivot = i, e else lo, step = i, step * 2 end
+  end
+  if hi == nil then -- older than everything and no sentinel (not expected): append
+    redis.call('RPUSH', key, m)
+    return 1
+  end
+  while hi - lo > 1 do
+    local mid = math.floor((lo + hi) / 2)
+    local e = redis.call('LINDEX', key, mid)
+    if e == m then return 0 end
+    if older(e) then hi, pivot = mid, e else lo = mid end
+  end
+  tl_trim(key, redis.call('LINSERT', key, 'BEFORE', pivot, m), cap)
+  return 1
 end
 
 -- A timeline's entries (no sentinel), newest first.
