@@ -137,3 +137,24 @@ async def test_a_rebuild_merges_the_newest_cap_of_every_followee(store: Any) -> 
     assert got == sorted(posted, reverse=True)[: len(got)] and len(got) == 10
     page = await tl.read(reader, None, 20)
     assert page is not None and page.horizon == got[-1]  # complete above the oldest entry kept
+
+
+async def test_an_entry_older_than_a_full_timeline_raises_its_horizon(store: Any) -> None:
+    tl, client = store
+    await follow_all(tl, [700])
+    for t in range(8001, 8011):  # cap 10: full
+        w = tl.writes()
+        w.post(tweet(t))
+        await w.flush()
+    w = tl.writes()
+    w.post(tweet(7990))  # a late tweet, older than all ten
+    w.post(tweet(8005))  # a redelivery
+    await w.flush()
+    assert await entries(client, tl, 700) == list(range(8010, 8000, -1))
+    page = await tl.read(700, None, 20)
+    assert page is not None and page.horizon == 7990  # the page continues from Cassandra at and below it
+    w = tl.writes()
+    w.post(tweet(7995))  # older than every entry again, above the horizon: the horizon rises to it
+    await w.flush()
+    page = await tl.read(700, None, 20)
+    assert page is not None and page.horizon == 7995

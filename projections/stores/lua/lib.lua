@@ -103,8 +103,9 @@ end
 -- Puts entry m in its place in a materialized timeline; returns 1 if added, 0 if present or if the
 -- timeline is not materialized (no key). Entries compare by their flipped ids: e sorts after m (is older)
 -- when its key is greater. The newest tweet is one LINDEX and an LPUSH. An older one (another partition's
--- backlog, a redelivery) is looked for among the next 16 entries, then by galloping and bisecting with
--- LINDEX, so even an entry older than the whole timeline costs a few dozen calls, not a walk in Lua.
+-- backlog, a redelivery) older than every entry goes last, or, when the timeline is full and would trim it,
+-- raises the horizon to itself instead (the page continues from Cassandra there); otherwise it is looked for
+-- among the next 16 entries, then by galloping and bisecting with LINDEX: a few dozen calls, not a walk.
 local function tl_insert(key, m, cap)
   local head = redis.call('LINDEX', key, 0)
   if not head then return 0 end
@@ -118,6 +119,19 @@ local function tl_insert(key, m, cap)
     tl_trim(key, redis.call('LPUSH', key, m), cap)
     return 1
   end
+  local n = redis.call('LLEN', key)
+  local tail = redis.call('LINDEX', key, -2) -- the oldest entry (the sentinel is last)
+  if tail and tail:sub(1, 8) ~= FF8 then
+    if tail == m then return 0 end
+    if not older(tail) then -- older than every entry
+      if n - 1 >= cap then -- a full timeline would trim it: complete above it instead
+        tl_raise_horizon(key, flip(m:sub(1, 8)))
+        return 1
+      end
+      tl_trim(key, redis.call('LINSERT', key, 'BEFORE', redis.call('LINDEX', key, -1), m), cap)
+      return 1
+    end
+  end
   local near = redis.call('LRANGE', key, 1, 16)
   for _, e in ipairs(near) do
     if e == m then return 0 end
@@ -126,7 +140,6 @@ local function tl_insert(key, m, cap)
       return 1
     end
   end
-  local n = redis.call('LLEN', key)
   local lo, hi, pivot = #near, nil, nil -- the entry at lo is newer than m; the one at hi (pivot) older
   local step = 16
   while hi == nil do
