@@ -15,6 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from api import metrics
 from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
+from api.pressure import ReadPressureSignal
 from api.routers import follows, health, media, notifications, search, stream, timeline, trends, tweets, users
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
@@ -81,6 +82,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TimelineFastLane)
+    app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
     metrics.install(app)
     return app
 

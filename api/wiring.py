@@ -21,7 +21,7 @@ from projections.ports import TrendsReader
 from projections.queries import Queries
 from projections.search import SearchQueries
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
-from projections.stores.redis import RedisTimelines
+from projections.stores.redis import ReadPressure, RedisTimelines
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -76,6 +76,7 @@ class Wiring:
     search: SearchQueries | None = None
     push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
     trends: TrendsReader | None = None
+    pressure: ReadPressure | None = None  # slow reads tell the fan-out to yield (api/pressure.py)
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -135,6 +136,7 @@ async def connect(settings: Settings) -> Wiring:
         follower.cancel()
 
     w.closers.append(stop_following)
+    w.pressure = ReadPressure(r, settings.redis_prefix)
     w.push = PushHub(r, settings)
     await w.push.start()
     w.closers.append(w.push.close)

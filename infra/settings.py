@@ -42,7 +42,10 @@ class Settings(BaseSettings):
         1024, ge=1, description="Deliveries the worker sends Redis in one round trip at most (chunks per pipeline)."
     )
     fanout_yield_ms: float = Field(
-        20.0, ge=0, description="A fan-out round trip slower than this means Redis is busy with reads: pause as long."
+        20.0, ge=0, description="While reads are slow, the worker pauses this long before each fan-out round (0: off)."
+    )
+    read_slow_ms: float = Field(
+        50.0, gt=0, description="A timeline read slower than this tells the fan-out to yield (the read p99 budget)."
     )
 
     # The stream worker.

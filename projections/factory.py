@@ -25,7 +25,7 @@ from projections.projector import Projector
 from projections.queries import Queries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.null import NoTimelines, ReadOnlyDurable
-from projections.stores.redis import Pacing, RedisProgress, RedisTimelines
+from projections.stores.redis import Pacing, ReadPressure, RedisProgress, RedisTimelines
 from projections.stores.redis_trends import RedisTrends
 from projections.versions import Version
 
@@ -60,7 +60,7 @@ def timelines_of(settings: Settings, redis: aioredis.Redis, version: Version, wr
         s.active_window_s,
         push=writes.fan_out,
         publish=s.redis_prefix if writes.primary else "",
-        pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000),
+        pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000, ReadPressure(redis, s.redis_prefix)),
     )
 
 

@@ -130,6 +130,11 @@ def online_index(prefix: str) -> str:
     return f"{prefix}online"
 
 
+def read_pressure(prefix: str) -> str:
+    """Set (with a short TTL) by API processes whose timeline reads are slow; the fan-out yields while it is."""
+    return f"{prefix}pressure"
+
+
 def read_mark(prefix: str, user_id: Id) -> str:
     return f"{prefix}nread:{user_id}"
 

@@ -18,7 +18,7 @@ from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
 
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
-from projections.stores.keys import RedisKeys
+from projections.stores.keys import RedisKeys, read_pressure
 from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
 from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
@@ -372,12 +372,42 @@ def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, Tw
 class Pacing:
     """How the fan-out shares Redis with reads. A fan-out script call delivers to at most `chunk` followers;
     a round trip carries at most `round` deliveries' worth of calls, so a read queued behind the worker waits
-    for one round at most; a round slower than `yield_s` means Redis is busy serving others (reads), and
-    the worker pauses as long before its next round: fan-out lags, reads do not."""
+    for one round at most; while the API says its reads are slow (`ReadPressure`), the worker pauses
+    `yield_s` before each round: fan-out lags, reads do not."""
 
     chunk: int = 256
     round: int = 1024
     yield_s: float = 0.02
+    pressure: ReadPressure | None = None
+
+
+class ReadPressure:
+    """The signal from the read side to the fan-out: an API process whose timeline read took longer than its
+    budget sets a key for `ttl_ms` (at most every `ttl_ms / 4`); the worker asks before each fan-out round,
+    remembering the answer for `memo_s`, and yields while the key exists. One key under the base prefix,
+    shared by every API process and worker."""
+
+    def __init__(self, client: aioredis.Redis, base: str, ttl_ms: int = 1000, memo_s: float = 0.05) -> None:
+        self.r = client
+        self.key = read_pressure(base)
+        self.ttl_ms = ttl_ms
+        self.memo_s = memo_s
+        self._signaled = 0.0
+        self._asked = (0.0, False)
+
+    async def signal(self) -> None:
+        now = time.monotonic()
+        if now - self._signaled >= self.ttl_ms / 4000:
+            self._signaled = now
+            await self.r.set(self.key, 1, px=self.ttl_ms)
+
+    async def active(self) -> bool:
+        now = time.monotonic()
+        at, value = self._asked
+        if now - at >= self.memo_s:
+            value = bool(await self.r.exists(self.key))
+            self._asked = (now, value)
+        return value
 
 
 class RedisTimelineWrites:
@@ -495,9 +525,8 @@ class RedisTimelineWrites:
     async def _send(self, pipe: Any) -> list[Any]:
         if not pipe.command_stack:
             return []
-        t0 = time.monotonic()
+        pacing = self.tl.pacing
+        if pacing.pressure is not None and pacing.yield_s > 0 and await pacing.pressure.active():
+            await asyncio.sleep(pacing.yield_s)  # reads are slow: let them through first
         results: list[Any] = await pipe.execute()
-        took = time.monotonic() - t0
-        if took > self.tl.pacing.yield_s > 0:
-            await asyncio.sleep(min(took, 0.25))  # Redis is busy serving others: let reads through first
         return results

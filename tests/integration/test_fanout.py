@@ -158,3 +158,19 @@ async def test_an_entry_older_than_a_full_timeline_raises_its_horizon(store: Any
     await w.flush()
     page = await tl.read(700, None, 20)
     assert page is not None and page.horizon == 7995
+
+
+async def test_read_pressure_is_a_short_lived_key_every_process_sees(settings: Settings) -> None:
+    from projections.stores.redis import ReadPressure
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    base = f"{settings.redis_prefix}p{uuid.uuid4().hex[:6]}:"
+    api, worker = ReadPressure(client, base, ttl_ms=300, memo_s=0), ReadPressure(client, base, memo_s=0)
+    try:
+        assert not await worker.active()
+        await api.signal()
+        assert await worker.active()
+        assert 0 < await client.pttl(api.key) <= 300  # it lapses by itself once reads are fast again
+    finally:
+        await client.delete(api.key)
+        await client.aclose()
