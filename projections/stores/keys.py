@@ -8,8 +8,8 @@ newest first), `p fo:<user>` followers, `p fg:<user>` followees, `p t:<tweet>` t
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p celebs` the celebrities,
 `p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
-presence and push channels (`online:<user>`, `online`, `push:<user>`), read markers (`nread:<user>`) and
-uploads (`media:<id>`).
+presence and push channels (`online:<user>`, `online`, `push:<user>`), the read pressure (`pressure`), read
+markers (`nread:<user>`) and uploads (`media:<id>`).
 The timeline families were `tl:` and `ut:` (oldest first, sorted sets) before 2026-11-29; new names, so that a
 deployment of older data reads empty timelines rather than failing until `chirp replay timelines` rebuilds them.
 """
