@@ -14,6 +14,7 @@ import redis
 SAMPLE = 300
 WHAT = {
     "hl": "home timelines (lists of 16-byte entries, newest first, one sentinel)",
+    "hx": "timeline inboxes (sorted sets of entries that arrived out of order, folded at 128)",
     "ur": "authors' recent tweets (sorted sets, for celebrities' merge, rebuilds and follow backfill)",
     "fo": "followers (sets: the fan-out reads them)",
     "fg": "followees (sets: rebuilds and the celebrity merge read them)",

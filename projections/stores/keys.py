@@ -2,9 +2,9 @@
 the same names). Everything outside projections/stores/ asks here, or asks a store, for a key; none spells one.
 
 Under a version's prefix `p` (its timelines, trends and caches; see projections/versions.py):
-`p hl:<user>` home timeline (a list, newest first), `p ur:<user>` an author's recent tweets (a sorted set,
-newest first), `p fo:<user>` followers, `p fg:<user>` followees, `p t:<tweet>` the hydration cache,
-`p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
+`p hl:<user>` home timeline (a list, newest first) and `p hx:<user>` its inbox of late entries,
+`p ur:<user>` an author's recent tweets (a sorted set, newest first), `p fo:<user>` followers, `p fg:<user>`
+followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p celebs` the celebrities,
 `p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
@@ -21,7 +21,7 @@ Id = int | str  # user and tweet ids, as the API spells them or as integers
 SINGLE_KEYS = ("celebs", "progress", "stats")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
-FAMILIES = ("hl", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt", "tl", "ut")
+FAMILIES = ("hl", "hx", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt", "tl", "ut")
 TREND_FAMILIES = ("tr", "trt")
 
 
@@ -34,8 +34,12 @@ class RedisKeys:
         self.p = prefix
 
     def timeline(self, user_id: Id) -> str:
-        """A home timeline (a sorted set of 16-byte entries and the horizon sentinel)."""
+        """A home timeline (a list of 16-byte entries, newest first, and the horizon sentinel)."""
         return f"{self.p}hl:{user_id}"
+
+    def inbox(self, user_id: Id) -> str:
+        """Entries that reached a home timeline out of order, not folded into its list yet (a sorted set)."""
+        return f"{self.p}hx:{user_id}"
 
     def timelines(self) -> str:
         """The SCAN pattern of every materialized home timeline."""

@@ -19,7 +19,7 @@ from redis.typing import EncodableT, FieldT
 
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.stores.keys import RedisKeys, read_pressure
-from projections.timeline import Entry, decode_entry, encode_entry, id_bytes
+from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, id_bytes
 from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
@@ -135,6 +135,16 @@ class RedisTimelines:
     async def rebuild(self, user_id: int) -> bool:
         return bool(await self._run("rebuild", user_id, self.cap, self.ttl_s))
 
+    async def timeline_entries(self, user_id: int) -> list[Entry]:
+        """Every entry a materialized home timeline holds (its list and its inbox), newest first: for tests
+        and tools that look at Redis itself."""
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.lrange(self.keys.timeline(user_id), 0, -1)
+            pipe.zrange(self.keys.inbox(user_id), 0, -1)
+            listed, late = await pipe.execute()
+        members = {m for m in (*listed, *late) if not m.startswith(HORIZON_MARK)}
+        return sorted((decode_entry(m) for m in members), reverse=True)
+
     def timeline_key(self, user_id: int | str) -> str:
         """The key of a home timeline, for tests and tools that look at Redis itself."""
         return self.keys.timeline(user_id)
@@ -149,7 +159,7 @@ class RedisTimelines:
         follow graph), then the timeline materialized from the authors' lists. Returns its entries."""
         k = self.keys
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(k.following(user_id), k.timeline(user_id))
+            pipe.delete(k.following(user_id), k.timeline(user_id), k.inbox(user_id))
             if followees:
                 pipe.sadd(k.following(user_id), *followees)
             for f in followees:
@@ -160,7 +170,7 @@ class RedisTimelines:
 
     async def forget_timeline(self, user_id: int) -> None:
         """Drops a materialized home timeline (as the activity window does): the next read rebuilds it."""
-        await self.r.unlink(self.keys.timeline(user_id))
+        await self.r.unlink(self.keys.timeline(user_id), self.keys.inbox(user_id))
 
     async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
         """Tweets (with counts and authors) cached in Redis, in one round trip; misses are left out."""
@@ -494,7 +504,7 @@ class RedisTimelineWrites:
         self.backfills.append(self._script("follow", follower, followee, self.tl.cap, self.tl.threshold))
 
     def unfollow(self, follower: int, followee: int) -> None:
-        self._script("unfollow", follower, followee, id_bytes(followee))
+        self._script("unfollow", follower, followee, id_bytes(followee), self.tl.cap)
 
     def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
         key = f"{self.p}lk:{tweet_id}"

@@ -16,7 +16,6 @@ from infra.settings import Settings
 from projections.model import TweetView
 from projections.stores.keys import RedisKeys
 from projections.stores.redis import Pacing, RedisTimelines
-from projections.timeline import decode_entry
 
 AUTHOR = 7
 
@@ -36,8 +35,7 @@ def tweet(tweet_id: int, author: int = AUTHOR) -> TweetView:
 
 
 async def entries(client: Any, tl: RedisTimelines, user: int) -> list[int]:
-    raw = await client.lrange(tl.timeline_key(user), 0, -2)  # all but the horizon sentinel
-    return [decode_entry(m).tweet_id for m in raw]
+    return [e.tweet_id for e in await tl.timeline_entries(user)]
 
 
 async def follow_all(tl: RedisTimelines, followers: list[int]) -> None:
@@ -173,4 +171,38 @@ async def test_read_pressure_is_a_short_lived_key_every_process_sees(settings: S
         assert 0 < await client.pttl(api.key) <= 300  # it lapses by itself once reads are fast again
     finally:
         await client.delete(api.key)
+        await client.aclose()
+
+
+async def test_late_entries_wait_in_the_inbox_and_are_folded_in_order(settings: Settings) -> None:
+    import random
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    prefix = f"{settings.redis_prefix}fan{uuid.uuid4().hex[:6]}:"
+    tl = RedisTimelines(client, prefix, 400, 10_000, 3600, pacing=Pacing(chunk=50, round=100, yield_s=0))
+    try:
+        await follow_all(tl, [800])
+        late = list(range(20_001, 20_201))
+        random.Random(3).shuffle(late)
+        for t in [20_500, *late]:  # the newest first: every later one is out of order
+            w = tl.writes()
+            w.post(tweet(t))
+            await w.flush()
+        assert await entries(client, tl, 800) == sorted([20_500, *late], reverse=True)
+        keys = RedisKeys(prefix)
+        assert 0 < await client.zcard(keys.inbox(800)) < 128  # folded once at 128, the rest waiting
+        page = await tl.home_page(800, None, 5)
+        assert page is not None and [e[0] for e in page[0].entries] == [20_500, 20_200, 20_199, 20_198, 20_197]
+        for gone in (20_150, 20_199):  # removed from the list or the inbox, wherever each is
+            w = tl.writes()
+            w.delete(gone, AUTHOR, None)
+            await w.flush()
+        assert await entries(client, tl, 800) == sorted({20_500, *late} - {20_150, 20_199}, reverse=True)
+        w = tl.writes()
+        w.unfollow(800, AUTHOR)  # folds the inbox, then purges
+        await w.flush()
+        assert await entries(client, tl, 800) == [] and not await client.exists(keys.inbox(800))
+    finally:
+        async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
+            await client.delete(key)
         await client.aclose()

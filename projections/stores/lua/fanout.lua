@@ -37,7 +37,7 @@ if step == 'record' then
   local ut = p .. 'ur:' .. author
   if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
   push(ut, entry, cap)
-  if tl_insert(p .. 'hl:' .. author, entry, cap) == 1 then
+  if tl_insert(p, author, entry, cap) == 1 then
     delivered = 1
     if index and redis.call('EXISTS', base .. 'online:' .. author) == 1 then publish_to(base, author, update()) end
   end
@@ -63,7 +63,7 @@ local scan = redis.call('SSCAN', fo, cursor, 'COUNT', chunk)
 local online = {}
 if index then online = online_among(base, index, scan[2]) end
 for _, f in ipairs(scan[2]) do
-  if tl_insert(p .. 'hl:' .. f, entry, cap) == 1 then
+  if tl_insert(p, f, entry, cap) == 1 then
     delivered = delivered + 1
     if online[f] then publish_to(base, f, update()) end
   end

@@ -15,6 +15,7 @@ if redis.call('EXISTS', tl) == 0 then return 0 end
 local ut = p .. 'ur:' .. followee
 local theirs = redis.call('ZRANGEBYLEX', ut, '-', '(' .. FF8, 'LIMIT', 0, cap) -- newest first, no sentinel
 if #theirs == 0 then return 0 end
+tl_fold_inbox(p, follower, cap)
 local h = tl_horizon(tl)
 local uh = horizon(ut)
 if gt(uh, h) then h = uh end

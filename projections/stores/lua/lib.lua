@@ -100,72 +100,6 @@ local function id_key(s)
   return ((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6, b7 * 256 + b8
 end
 
--- Puts entry m in its place in a materialized timeline; returns 1 if added, 0 if present or if the
--- timeline is not materialized (no key). Entries compare by their flipped ids: e sorts after m (is older)
--- when its key is greater. The newest tweet is one LINDEX and an LPUSH. An older one (another partition's
--- backlog, a redelivery) older than every entry goes last, or, when the timeline is full and would trim it,
--- raises the horizon to itself instead (the page continues from Cassandra there); otherwise it is looked for
--- among the next 16 entries, then by galloping and bisecting with LINDEX: a few dozen calls, not a walk.
-local function tl_insert(key, m, cap)
-  local head = redis.call('LINDEX', key, 0)
-  if not head then return 0 end
-  if head == m then return 0 end
-  local mh, ml = id_key(m)
-  local function older(e)
-    local eh, el = id_key(e)
-    return eh > mh or (eh == mh and el > ml)
-  end
-  if older(head) then
-    tl_trim(key, redis.call('LPUSH', key, m), cap)
-    return 1
-  end
-  local n = redis.call('LLEN', key)
-  local tail = redis.call('LINDEX', key, -2) -- the oldest entry (the sentinel is last)
-  if tail and tail:sub(1, 8) ~= FF8 then
-    if tail == m then return 0 end
-    if not older(tail) then -- older than every entry
-      if n - 1 >= cap then -- a full timeline would trim it: complete above it instead
-        tl_raise_horizon(key, flip(m:sub(1, 8)))
-        return 1
-      end
-      tl_trim(key, redis.call('LINSERT', key, 'BEFORE', redis.call('LINDEX', key, -1), m), cap)
-      return 1
-    end
-  end
-  local near = redis.call('LRANGE', key, 1, 16)
-  for _, e in ipairs(near) do
-    if e == m then return 0 end
-    if older(e) then
-      tl_trim(key, redis.call('LINSERT', key, 'BEFORE', e, m), cap)
-      return 1
-    end
-  end
-  local lo, hi, pivot = #near, nil, nil -- the entry at lo is newer than m; the one at hi (pivot) older
-  local step = 16
-  while hi == nil do
-    local i = lo + step
-    if i >= n then
-      i = n - 1
-      if i <= lo then break end
-    end
-    local e = redis.call('LINDEX', key, i)
-    if e == m then return 0 end
-    if older(e) then hi, pivot = i, e else lo, step = i, step * 2 end
-  end
-  if hi == nil then -- older than everything and no sentinel (not expected): append
-    redis.call('RPUSH', key, m)
-    return 1
-  end
-  while hi - lo > 1 do
-    local mid = math.floor((lo + hi) / 2)
-    local e = redis.call('LINDEX', key, mid)
-    if e == m then return 0 end
-    if older(e) then hi, pivot = mid, e else lo = mid end
-  end
-  tl_trim(key, redis.call('LINSERT', key, 'BEFORE', pivot, m), cap)
-  return 1
-end
-
 -- A timeline's entries (no sentinel), newest first.
 local function tl_entries(key)
   local all = redis.call('LRANGE', key, 0, -1)
@@ -182,6 +116,87 @@ local function tl_replace(key, entries, h)
   end
   redis.call('RPUSH', key, FF8 .. h)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
+-- Merges a timeline's inbox (sorted set, newest first) into its list (newest first): the newest `cap`
+-- distinct entries above the horizon are kept, the horizon raised to the oldest kept when the cap cut some.
+local function tl_fold(key, inbox, cap)
+  local extra = redis.call('ZRANGE', inbox, 0, -1)
+  redis.call('DEL', inbox)
+  if #extra == 0 then return end
+  local h = tl_horizon(key)
+  local hh, hlo = id_key(flip(h))
+  local mine = tl_entries(key)
+  local merged, i, j, cut = {}, 1, 1, false
+  local ak, bk = nil, nil
+  while i <= #mine or j <= #extra do
+    local a, b = mine[i], extra[j]
+    if a and not ak then ak = {id_key(a)} end
+    if b and not bk then bk = {id_key(b)} end
+    local take
+    if b == nil or (a ~= nil and (ak[1] < bk[1] or (ak[1] == bk[1] and ak[2] < bk[2]))) then
+      take, i, ak = a, i + 1, nil
+    elseif a == nil or a ~= b then
+      take, j, bk = b, j + 1, nil
+    else
+      take, i, j, ak, bk = a, i + 1, j + 1, nil, nil
+    end
+    local tk1, tk2 = id_key(take)
+    if tk1 > hh or (tk1 == hh and tk2 >= hlo) then break end -- at or below the horizon: not kept
+    if #merged == cap then cut = true; break end
+    merged[#merged + 1] = take
+  end
+  if cut then
+    local low = flip(merged[#merged]:sub(1, 8))
+    if gt(low, h) then h = low end
+  end
+  tl_replace(key, merged, h)
+end
+
+local function tl_fold_inbox(p, u, cap)
+  local inbox = p .. 'hx:' .. u
+  if redis.call('EXISTS', inbox) == 1 then tl_fold(p .. 'hl:' .. u, inbox, cap) end
+end
+
+-- Puts entry m into user u's materialized timeline; returns 1 if delivered, 0 if the timeline is not
+-- materialized (no key) or m is its head already. The newest tweet, the usual case, is one LINDEX and an
+-- LPUSH. An older one (another partition's backlog, a redelivery) does not walk the list: if it is older
+-- than every entry of a full timeline it would be trimmed, so the horizon rises to it instead (the page
+-- continues from Cassandra there); otherwise it goes into the timeline's inbox, a small sorted set
+-- (`hx:`) that reads merge in and that is folded into the list once it holds INBOX entries.
+local INBOX = 128
+
+local function tl_insert(p, u, m, cap)
+  local key = p .. 'hl:' .. u
+  local head = redis.call('LINDEX', key, 0)
+  if not head then return 0 end
+  if head == m then return 0 end
+  local mh, ml = id_key(m)
+  local hh, hl = id_key(head)
+  if hh > mh or (hh == mh and hl > ml) then
+    tl_trim(key, redis.call('LPUSH', key, m), cap)
+    return 1
+  end
+  local n = redis.call('LLEN', key)
+  if n - 1 >= cap then
+    local tail = redis.call('LINDEX', key, cap - 1)
+    local th, tlo = id_key(tail)
+    if th < mh or (th == mh and tlo < ml) then -- older than the cap-th entry: it would be trimmed
+      tl_raise_horizon(key, flip(m:sub(1, 8)))
+      return 1
+    end
+  end
+  local inbox = p .. 'hx:' .. u
+  if redis.call('ZADD', inbox, 0, m) == 1 then
+    local size = redis.call('ZCARD', inbox)
+    if size == 1 then
+      local ttl = redis.call('PTTL', key)
+      if ttl > 0 then redis.call('PEXPIRE', inbox, ttl) end
+    elseif size >= INBOX then
+      tl_fold(key, inbox, cap)
+    end
+  end
+  return 1
 end
 
 -- Adds many entries with as few calls as Lua's stack allows.

@@ -46,6 +46,10 @@ local function home_sources(p, user, before, limit, ttl, after)
   local min, max = '-', '(' .. FF8
   if lo ~= '' then min = '(' .. lo .. FF8 end
   if hi ~= '' then max = '(' .. hi end
+  local inbox = p .. 'hx:' .. user -- late entries not folded into the list yet (lib.lua tl_insert)
+  if redis.call('EXPIRE', inbox, ttl) == 1 then
+    sources[2] = {ZERO8, redis.call('ZRANGEBYLEX', inbox, min, max, 'LIMIT', 0, limit + 1)}
+  end
   for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do
     local key = p .. 'ur:' .. c
     sources[#sources + 1] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}

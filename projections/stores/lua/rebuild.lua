@@ -7,6 +7,7 @@
 local p, user, cap, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local tl = p .. 'hl:' .. user
 if redis.call('EXISTS', tl) == 1 then redis.call('EXPIRE', tl, ttl); return 0 end
+redis.call('DEL', p .. 'hx:' .. user) -- an inbox left by a timeline that expired
 local sources = {p .. 'ur:' .. user}
 for _, x in ipairs(redis.call('SMEMBERS', p .. 'fg:' .. user)) do sources[#sources + 1] = p .. 'ur:' .. x end
 local h = ZERO8

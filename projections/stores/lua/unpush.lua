@@ -5,9 +5,11 @@ local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local base, msg = ARGV[4] or '', ARGV[5]
 local removed = redis.call('ZREM', p .. 'ur:' .. author, entry)
 removed = removed + redis.call('LREM', p .. 'hl:' .. author, 1, entry)
+removed = removed + redis.call('ZREM', p .. 'hx:' .. author, entry)
 local fo = p .. 'fo:' .. author
 for _, f in ipairs(redis.call('SMEMBERS', fo)) do
   removed = removed + redis.call('LREM', p .. 'hl:' .. f, 1, entry)
+  removed = removed + redis.call('ZREM', p .. 'hx:' .. f, entry)
 end
 local index = online_index(base)
 if index then
