@@ -199,19 +199,6 @@ local function tl_insert(p, u, m, cap)
   return 1
 end
 
--- Adds many entries with as few calls as Lua's stack allows.
-local function add_all(key, members)
-  local args = {}
-  for i, m in ipairs(members) do
-    args[#args + 1] = 0
-    args[#args + 1] = m
-    if #args >= 400 or i == #members then
-      redis.call('ZADD', key, unpack(args))
-      args = {}
-    end
-  end
-end
-
 -- Push (projections/push.py). `base` is the base prefix ('' when this pass does not publish); the sorted
 -- set base..'online' lists online users (empty or absent: nobody is, and publishing costs one EXISTS).
 local function online_index(base)
