@@ -1,6 +1,7 @@
 -- follower started following followee. ARGV: prefix, follower, followee, cap, threshold.
 -- Backfills the followee's recent tweets into a materialized timeline (not for celebrities: their
--- tweets are merged at read time): one merge of two lists sorted newest first, the newest `cap` kept.
+-- tweets are merged at read time): one merge of two lists sorted newest first (tl_merge), the newest
+-- `cap` kept.
 -- Returns the number of entries backfilled.
 local p, follower, followee = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -19,21 +20,4 @@ tl_fold_inbox(p, follower, cap)
 local h = tl_horizon(tl)
 local uh = horizon(ut)
 if gt(uh, h) then h = uh end
-local mine = tl_entries(tl)
-local merged, i, j, added = {}, 1, 1, 0
-while #merged < cap and (i <= #mine or j <= #theirs) do
-  local a, b = mine[i], theirs[j]
-  if b == nil or (a ~= nil and gt(b, a)) then
-    merged[#merged + 1] = a; i = i + 1
-  elseif a == nil or gt(a, b) then
-    merged[#merged + 1] = b; j = j + 1; added = added + 1
-  else
-    merged[#merged + 1] = a; i = i + 1; j = j + 1
-  end
-end
-if i <= #mine or j <= #theirs then -- the cap cut some off: entries are complete above the oldest kept
-  local low = flip(merged[#merged]:sub(1, 8))
-  if gt(low, h) then h = low end
-end
-tl_replace(tl, merged, h)
-return added
+return tl_merge(tl, theirs, h, cap)

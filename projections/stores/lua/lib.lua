@@ -1,9 +1,9 @@
 -- Shared helpers, prepended to every chirp script. Keys are built inside the scripts from a
 -- prefix, so chirp's scripts expect one Redis (not a cluster); see docs/architecture.md.
--- A materialized sorted set (a home timeline or an author's recent tweets) holds entries of 16 bytes,
--- the COMPLEMENTED tweet id (2^64 - 1 - id, big-endian) then the author id, every score 0: the newest
--- entry sorts first, so a delivery inserts at the head of the listpack instead of walking all of it.
--- It always holds a sentinel member, sorting last: 8 bytes of 0xFF then the 8-byte "horizon" id (not
+-- Timeline entries are 16 bytes: the COMPLEMENTED tweet id (2^64 - 1 - id, big-endian) then the author
+-- id, so bytewise order is newest first. An author's recent tweets are a sorted set of them (every score
+-- 0: the newest inserts at the head of the listpack); a home timeline is a list of them (below). Both
+-- always hold a sentinel member, sorting last: 8 bytes of 0xFF then the 8-byte "horizon" id (not
 -- complemented). Entries newer than the horizon are complete; older ones may have been trimmed, and
 -- readers go to Cassandra for them.
 local ZERO8 = string.rep('\0', 8)
@@ -62,9 +62,8 @@ end
 
 -- Home timelines are LISTS of the same entries, kept sorted newest first with no repeats, the sentinel
 -- last: a delivery of the newest tweet is an LPUSH after one LINDEX, whatever the timeline's length
--- (a sorted set's ZADD first walks its whole listpack to look for the member). An entry that arrives
--- out of order (another partition's older tweet) or twice (a redelivery) walks from the head to its
--- place, which for a recent tweet is near the head.
+-- (a sorted set's ZADD first walks its whole listpack to look for the member). Entries that arrive late
+-- wait in a small inbox (see tl_insert).
 local function tl_horizon(key)
   local s = redis.call('LINDEX', key, -1)
   if s and s:sub(1, 8) == FF8 then return s:sub(9, 16) end
@@ -118,26 +117,23 @@ local function tl_replace(key, entries, h)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
--- Merges a timeline's inbox (sorted set, newest first) into its list (newest first): the newest `cap`
--- distinct entries above the horizon are kept, the horizon raised to the oldest kept when the cap cut some.
-local function tl_fold(key, inbox, cap)
-  local extra = redis.call('ZRANGE', inbox, 0, -1)
-  redis.call('DEL', inbox)
-  if #extra == 0 then return end
-  local h = tl_horizon(key)
+-- Merges `extra` (entries sorted newest first) into a timeline's list: the newest `cap` distinct entries
+-- newer than the horizon `h` are kept, and `h` rises to the oldest kept when the cap cut some. Returns how
+-- many entries of `extra` the list did not hold. Follow backfills and inbox folds both go through it.
+local function tl_merge(key, extra, h, cap)
   local hh, hlo = id_key(flip(h))
   local mine = tl_entries(key)
-  local merged, i, j, cut = {}, 1, 1, false
+  local merged, i, j, cut, added = {}, 1, 1, false, 0
   local ak, bk = nil, nil
   while i <= #mine or j <= #extra do
     local a, b = mine[i], extra[j]
     if a and not ak then ak = {id_key(a)} end
     if b and not bk then bk = {id_key(b)} end
-    local take
+    local take, new = nil, false
     if b == nil or (a ~= nil and (ak[1] < bk[1] or (ak[1] == bk[1] and ak[2] < bk[2]))) then
       take, i, ak = a, i + 1, nil
     elseif a == nil or a ~= b then
-      take, j, bk = b, j + 1, nil
+      take, j, bk, new = b, j + 1, nil, true
     else
       take, i, j, ak, bk = a, i + 1, j + 1, nil, nil
     end
@@ -145,12 +141,21 @@ local function tl_fold(key, inbox, cap)
     if tk1 > hh or (tk1 == hh and tk2 >= hlo) then break end -- at or below the horizon: not kept
     if #merged == cap then cut = true; break end
     merged[#merged + 1] = take
+    if new then added = added + 1 end
   end
   if cut then
     local low = flip(merged[#merged]:sub(1, 8))
     if gt(low, h) then h = low end
   end
   tl_replace(key, merged, h)
+  return added
+end
+
+-- Folds a timeline's inbox (a sorted set, newest first) into its list.
+local function tl_fold(key, inbox, cap)
+  local extra = redis.call('ZRANGE', inbox, 0, -1)
+  redis.call('DEL', inbox)
+  if #extra > 0 then tl_merge(key, extra, tl_horizon(key), cap) end
 end
 
 local function tl_fold_inbox(p, u, cap)
