@@ -4,10 +4,11 @@ N followers of one author, each with a materialized home timeline already holdin
 through the store's own fan-out, from a second author), then T tweets by the author fanned out through the
 store's fan-out script, in batches of 50 as the worker sends them (`--disorder W`: shuffled within windows
 of W, as when several partitions' backlogs are fanned out at once). Prints deliveries/s, Redis CPU µs per
-delivery (`INFO cpu` delta) and the µs per call of the commands the deliveries ran (`INFO commandstats`,
-reset at the start: run it on a Redis nothing else is measuring). It uses only the timeline store's public
-methods, so the same file run against an older checkout (`PYTHONPATH=<checkout> python bench/delivery.py`)
-measures that checkout's layout: that is how the before/after figures in docs/benchmarks.md were taken."""
+delivery (`INFO cpu` delta) and the µs per call of the commands the deliveries ran (`INFO commandstats`
+deltas, never reset: others measuring the same Redis are not disturbed, but their load counts in). It uses
+only the timeline store's public methods, so the same file run against an older checkout
+(`PYTHONPATH=<checkout> python bench/delivery.py`) measures that checkout's layout: that is how the
+before/after figures in docs/benchmarks.md were taken."""
 
 from __future__ import annotations
 
@@ -29,9 +30,16 @@ AUTHOR, FILLER = 1, 2
 BATCH = 50
 
 
-def _cpu(r: redis.Redis) -> float:
+def redis_cpu_s(r: redis.Redis) -> float:
+    """Redis CPU seconds so far (user + sys)."""
     info = r.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def _calls(r: redis.Redis) -> dict[str, tuple[int, int]]:
+    """command -> (calls, usec) so far, from `INFO commandstats`."""
+    stats = r.info("commandstats")
+    return {k.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"])) for k, v in stats.items()}
 
 
 async def _post(tl: RedisTimelines, author: int, ids: list[int]) -> int:
@@ -69,16 +77,16 @@ async def measure(url: str, followers: int, tweets: int, cap: int, disorder: int
             w.follow(f, FILLER)
         await w.flush()
         await _post(tl, FILLER, list(range(10**12, 10**12 + cap)))  # older entries: full timelines
-        r.config_resetstat()
-        c0, t0 = _cpu(r), time.perf_counter()
+        calls0, c0, t0 = _calls(r), redis_cpu_s(r), time.perf_counter()
         ids = list(range(10**15, 10**15 + tweets))
         delivered = await _post(tl, AUTHOR, _disordered(ids, disorder) if disorder > 1 else ids)
-        seconds, cpu = time.perf_counter() - t0, _cpu(r) - c0
-        stats = r.info("commandstats")
+        seconds, cpu = time.perf_counter() - t0, redis_cpu_s(r) - c0
+        calls1 = _calls(r)
         out = {"deliveries": delivered, "deliveries_per_s": delivered / seconds, "cpu_us": cpu * 1e6 / delivered}
         for name in ("lpush", "lindex", "zadd", "evalsha"):
-            if f"cmdstat_{name}" in stats:
-                out[f"{name}_us"] = float(stats[f"cmdstat_{name}"]["usec_per_call"])
+            n, us = (a - b for a, b in zip(calls1.get(name, (0, 0)), calls0.get(name, (0, 0)), strict=True))
+            if n > 0:
+                out[f"{name}_us"] = us / n
         return out
     finally:
         for key in r.scan_iter(f"{prefix}*", count=1000):

@@ -2,8 +2,8 @@
 
 A reader follows N celebrities (merged at read time) and M regular accounts, each with 60 tweets; then P
 first pages of 20 are read through the store (`home.lua`: the sources, their merge, hydration, in one
-call). Prints wall µs and Redis CPU µs per page. Like bench/delivery.py it uses only the timeline store's
-public methods, so `PYTHONPATH=<older checkout> python bench/page.py` measures an older layout."""
+call). Prints wall µs and Redis CPU µs per page. (The before figure in docs/benchmarks.md, 1,010 µs, is
+this module run on the commit before home.lua's k-way merge.)"""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import redis
 import redis.asyncio as aioredis
 
+from bench.delivery import redis_cpu_s
 from infra.settings import Settings
 from projections.model import TweetView
 from projections.stores.redis import RedisTimelines
@@ -45,13 +46,11 @@ async def measure(url: str, celebrities: int, followees: int, pages: int) -> tup
                 t += 1
                 w.post(TweetView(t, author, "hello world", datetime.now(UTC)))
             await w.flush()
-        info = r.info("cpu")
-        c0, t0 = float(info["used_cpu_sys"]) + float(info["used_cpu_user"]), time.perf_counter()
+        c0, t0 = redis_cpu_s(r), time.perf_counter()
         for _ in range(pages):
             await tl.home_page(READER, None, 20)
         wall = time.perf_counter() - t0
-        info = r.info("cpu")
-        cpu = float(info["used_cpu_sys"]) + float(info["used_cpu_user"]) - c0
+        cpu = redis_cpu_s(r) - c0
         return wall * 1e6 / pages, cpu * 1e6 / pages
     finally:
         for key in r.scan_iter(f"{prefix}*", count=1000):
