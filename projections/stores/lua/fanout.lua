@@ -16,7 +16,7 @@
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold, fan = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
 local base, head = ARGV[7] or '', ARGV[8]
-local step, chunk, tweet = ARGV[9] or 'record', tonumber(ARGV[10] or '100000'), ARGV[11]
+local step, chunk, tweet = ARGV[9], tonumber(ARGV[10]), ARGV[11]
 local index = nil
 if fan then index = online_index(base) end
 local msg = nil
@@ -56,7 +56,7 @@ if step == 'record' then
   if not fan or redis.call('EXISTS', fo) == 0 then return {delivered, 0, 'done'} end
   return {delivered, 0, 'start'}
 end
-if tweet and redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
+if redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
 local cursor = step
 if cursor == 'start' then cursor = '0' end
 local scan = redis.call('SSCAN', fo, cursor, 'COUNT', chunk)
