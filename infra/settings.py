@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     # The stream worker.
     worker_batch: int = Field(500, ge=1, description="Events the worker takes per batch.")
     worker_batch_wait_ms: int = Field(10, ge=0, description="How long a batch waits to fill.")
+    worker_align_ms: float = Field(
+        1000.0,
+        ge=0,
+        description="How long the worker may hold a record back until partitions with a backlog reach its time, "
+        "so followers get tweets in order (0: no holding).",
+    )
+    worker_align_max: int = Field(
+        50_000, ge=0, description="Records the worker holds back at most while aligning partitions in time."
+    )
     worker_commit_interval_s: float = Field(
         0.5, gt=0, description="How often the worker commits consumer offsets (what a restart resumes from)."
     )

@@ -19,6 +19,7 @@ import faust
 import redis.exceptions
 from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
+from faust.types import TP
 
 from infra.settings import Settings
 from projections.model import BatchStats
@@ -28,6 +29,7 @@ from schemas.codec import DecodeError, default_codec
 from schemas.events import Event, TweetPosted
 from schemas.topics import DEAD_LETTERS
 from streams import metrics
+from streams.align import Aligner
 from streams.wiring import Stores
 
 log = logging.getLogger("chirp.worker")
@@ -69,6 +71,9 @@ class Worker:
         self._lock = asyncio.Lock()
         self._passes_at: tuple[float, list[Pass]] = (0.0, [])
         self.lag = metrics.ConsumerLag()
+        self.aligners: dict[str, Aligner] = {}
+        self._agent_locks: dict[str, asyncio.Lock] = {}
+        self._generations: dict[str, int] = {}
 
     async def connect(self) -> Stores:
         async with self._lock:
@@ -82,17 +87,49 @@ class Worker:
     async def consume(self, stream: faust.StreamT[bytes], agent: str) -> None:
         """The loop of one agent (`agent` labels its metrics)."""
         metrics.AGENT.set(agent)
-        batch_seconds = metrics.BATCH.labels(agent)
         stores = await self.connect()
         batch_wait = self.settings.worker_batch_wait_ms / 1000
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
-            started = time.perf_counter()
-            messages = [e.message for e in batch]
-            for p in await self._passes(stores):
-                await self._apply(stores, p, messages)
-            batch_seconds.observe(time.perf_counter() - started)
+            await self.release(stores, agent, [e.message for e in batch])
+
+    async def release_overdue(self) -> None:
+        """Projects what the agents have held past `worker_align_ms` (a timer: no new batch may come)."""
+        if self.stores is None:
+            return
+        for agent, aligner in list(self.aligners.items()):
+            if aligner.held:
+                await self.release(self.stores, agent, [])
+
+    async def release(self, stores: Stores, agent: str, messages: list[Any]) -> None:
+        """Adds a batch to the agent's aligner and projects, batch by batch, what it releases."""
+        async with self._agent_locks.setdefault(agent, asyncio.Lock()):
+            aligner = self.aligners.setdefault(
+                agent, Aligner(self.settings.worker_align_max, self.settings.worker_align_ms / 1000)
+            )
+            generation = self.app.consumer_generation_id
+            if self._generations.get(agent) != generation:  # partitions moved: held records are read again
+                aligner.reset()
+                self._generations[agent] = generation
+            aligner.add(messages)
+            released = aligner.release(self._backlog)
+            held = aligner.first_held()
+            metrics.HELD.labels(agent).set(aligner.held)
+            size = self.settings.worker_batch
+            for i in range(0, len(released) or (1 if held else 0), size):
+                started = time.perf_counter()
+                for p in await self._passes(stores):
+                    await self._apply(stores, p, released[i : i + size], held)
+                metrics.BATCH.labels(agent).observe(time.perf_counter() - started)
             self.lag.update(self.app.consumer)
+
+    def _backlog(self, partition: tuple[str, int], next_offset: int) -> int:
+        """Records a partition still has past `next_offset`, by its consumer's last fetch (0 if unknown)."""
+        try:
+            high = self.app.consumer.highwater(TP(*partition))
+        except AssertionError:  # aiokafka asserts the partition is assigned: revoked in between
+            return 0
+        return 0 if high is None else max(high - next_offset, 0)
 
     async def _passes(self, stores: Stores) -> list[Pass]:
         """The versions to write, re-read at most once a second (a promote is seen within a second)."""
@@ -102,8 +139,11 @@ class Worker:
             self._passes_at = (time.monotonic(), found)
         return found
 
-    async def _apply(self, stores: Stores, p: Pass, messages: list[Any]) -> None:
-        """One version's share of a batch: what its progress says it lacks, gaps first, then the batch."""
+    async def _apply(self, stores: Stores, p: Pass, messages: list[Any], held: dict[tuple[str, int], int]) -> None:
+        """One version's share of a batch: what its progress says it lacks, gaps first, then the batch.
+
+        `held` has the first offset of each partition's held-back records: a partition with no progress yet
+        gets that as its progress, so held records lost with the process are caught up from the log."""
         primary = p.primary
         projector, timelines = await self._retry(lambda: stores.projector(p), "connect the stores")
         progress = await self._retry(timelines.progress, "read progress")
@@ -115,6 +155,12 @@ class Worker:
         await self.project(projector, todo, stats, dead_letters=primary)
         for msg in messages:
             stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
+        for (topic, partition), offset in held.items():
+            key = f"{topic}:{partition}"
+            if key not in progress and key not in stats.progress:
+                stats.progress[key] = offset
+        if not stats.progress:
+            return
         await self._retry(lambda: timelines.record_progress(stats), "record progress")
         if primary:
             self.lag.advance({**progress, **stats.progress})

@@ -55,5 +55,12 @@ def build_app(settings: Settings) -> faust.App:
     async def users(stream: faust.StreamT[bytes]) -> None:
         await worker.consume(stream, "users")
 
+    if settings.worker_align_ms > 0:
+
+        @app.timer(interval=max(settings.worker_align_ms / 2000, 0.05))  # type: ignore[untyped-decorator]
+        async def release_held() -> None:
+            """Held records are released as batches arrive; this covers a pause with nothing arriving."""
+            await worker.release_overdue()
+
     app.chirp_worker = worker  # type: ignore[attr-defined]
     return app

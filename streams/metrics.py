@@ -43,6 +43,11 @@ BATCH = Histogram(
     ["agent"],
     buckets=BATCH_BUCKETS,
 )
+HELD = Gauge(
+    "chirp_worker_held_records",
+    "Records read but held back until the partitions behind them in time catch up (streams/align.py).",
+    ["agent"],
+)
 LAG = Gauge(
     "chirp_worker_consumer_lag",
     "Per assigned partition: its high-water mark minus the next offset the worker will process (after each batch).",
