@@ -5,7 +5,8 @@ Under a version's prefix `p` (its timelines, trends and caches; see projections/
 `p hl:<user>` home timeline (a list, newest first) and `p hx:<user>` its inbox of late entries,
 `p ur:<user>` an author's recent tweets (a sorted set, newest first), `p fo:<user>` followers, `p fg:<user>`
 followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
-`p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p celebs` the celebrities,
+`p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p fs:<tweet>` the follower
+list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p celebs` the celebrities,
 `p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
 presence and push channels (`online:<user>`, `online`, `push:<user>`), the read pressure (`pressure`), read
@@ -21,7 +22,7 @@ Id = int | str  # user and tweet ids, as the API spells them or as integers
 SINGLE_KEYS = ("celebs", "progress", "stats")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
-FAMILIES = ("hl", "hx", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "stats", "tr", "trt", "tl", "ut")
+FAMILIES = ("hl", "hx", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "fs", "stats", "tr", "trt", "tl", "ut")
 TREND_FAMILIES = ("tr", "trt")
 
 
@@ -68,6 +69,10 @@ class RedisKeys:
 
     def pending(self, tweet_id: Id) -> str:
         return f"{self.p}pt:{tweet_id}"
+
+    def fanout_snapshot(self, tweet_id: Id) -> str:
+        """The followers a fan-out of more than one chunk delivers to, copied when it starts (a list)."""
+        return f"{self.p}fs:{tweet_id}"
 
     def celebrities(self) -> str:
         return f"{self.p}celebs"

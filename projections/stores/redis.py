@@ -512,25 +512,41 @@ class RedisTimelineWrites:
         self._count()
 
     async def flush(self) -> int:
-        """Sends the rounds in order, then the continuations of fan-outs to larger follower sets until every
-        one is done; returns the deliveries (fan-out and follow backfills)."""
-        delivered = 0
-        while self.queued:
-            results = [await self._send(pipe) for pipe in self.rounds]
-            fanouts, backfills = self.fanouts, self.backfills
-            self.rounds, self.fanouts, self.backfills, self.queued = [], [], [], 0
-            self._new_round()
-            delivered += sum(int(results[r][i]) for r, i in backfills)
-            pending: list[tuple[int, tuple[EncodableT, ...], EncodableT]] = []
-            for r, i, args in fanouts:
-                count, _, step = results[r][i]
-                delivered += int(count)
-                if step not in (b"done", "done"):
-                    pending.append((int(args[-1]), args[:-3], step))
-            # Oldest tweet first: each delivery is then newer than the head of the timelines it reaches.
-            for tweet_id, fixed, step in sorted(pending, key=lambda x: x[0]):
-                self._fan_out(fixed, step, tweet_id, weight=self.tl.pacing.chunk)
-        return delivered
+        """Sends the batch's rounds in order; then plans the fan-out of its posts (after the rest of the batch,
+        so the plan sees its follows and unfollows) and sends their deliveries, oldest tweet first and every
+        chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
+        fanouts, backfills, results = await self._send_all()
+        delivered = sum(int(results[r][i]) for r, i in backfills)
+        plans: list[tuple[int, tuple[EncodableT, ...]]] = []
+        for r, i, args in fanouts:
+            count, _, step = results[r][i]
+            delivered += int(count)
+            if _text(step) == "plan":
+                plans.append((int(args[-1]), args[:-3]))
+        if not plans:
+            return delivered
+        plans.sort(key=lambda x: x[0])
+        for tweet_id, fixed in plans:
+            self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk // 8, 1))
+        planned, _, results = await self._send_all()
+        chunk = self.tl.pacing.chunk
+        for (r, i, _args), (tweet_id, fixed) in zip(planned, plans, strict=True):
+            _, followers, step = results[r][i]
+            if _text(step) == "all":
+                self._fan_out(fixed, b"all", tweet_id, weight=int(followers))
+            elif _text(step) != "done":
+                for k in range(int(step)):
+                    self._fan_out(fixed, str(k), tweet_id, weight=chunk)
+        delivered_fanouts, _, results = await self._send_all()
+        return delivered + sum(int(results[r][i][0]) for r, i, _ in delivered_fanouts)
+
+    async def _send_all(self) -> tuple[list[tuple[int, int, tuple[EncodableT, ...]]], list[tuple[int, int]], list[Any]]:
+        """Sends every queued round in order; returns what was queued (fan-outs, backfills) and the results."""
+        results = [await self._send(pipe) for pipe in self.rounds]
+        fanouts, backfills = self.fanouts, self.backfills
+        self.rounds, self.fanouts, self.backfills, self.queued = [], [], [], 0
+        self._new_round()
+        return fanouts, backfills, results
 
     async def _send(self, pipe: Any) -> list[Any]:
         if not pipe.command_stack:

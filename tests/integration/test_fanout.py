@@ -58,6 +58,42 @@ async def test_a_large_follower_set_is_served_in_chunks_exactly_once(store: Any)
         assert await entries(client, tl, f) == [1003, 1002, 1001]
 
 
+async def test_chunks_of_several_tweets_reach_each_follower_oldest_first(store: Any) -> None:
+    """Two authors with the same 20 followers (7 chunks each): every chunk of the older tweet is delivered
+    before the newer tweet's first, so each delivery lands at the head (no inbox), and no copy of a follower
+    set is left behind."""
+    tl, client = store
+    followers = list(range(400, 420))
+    await tl.rebuild_many(followers)
+    w = tl.writes()
+    for f in followers:
+        w.follow(f, AUTHOR)
+        w.follow(f, AUTHOR + 1)
+    await w.flush()
+    w = tl.writes()
+    w.post(tweet(4002, AUTHOR + 1))
+    w.post(tweet(4001, AUTHOR))  # the log has it later; it is delivered first
+    w.post(tweet(4003, AUTHOR))
+    assert await w.flush() == 3 * len(followers)
+    keys = RedisKeys(tl.p)
+    for f in followers:
+        assert await entries(client, tl, f) == [4003, 4002, 4001]
+        assert not await client.exists(keys.inbox(f))
+    assert not await client.exists(*(keys.fanout_snapshot(t) for t in (4001, 4002, 4003)))
+
+
+async def test_an_unfollow_later_in_the_batch_is_seen_by_the_fan_out(store: Any) -> None:
+    tl, client = store
+    followers = list(range(500, 510))
+    await follow_all(tl, followers)
+    w = tl.writes()
+    w.post(tweet(5101))
+    w.unfollow(505, AUTHOR)
+    await w.flush()
+    for f in followers:
+        assert await entries(client, tl, f) == ([] if f == 505 else [5101])
+
+
 async def test_a_tweet_deleted_before_its_last_chunk_is_not_delivered_later(store: Any) -> None:
     tl, client = store
     followers = list(range(200, 230))

@@ -6,13 +6,15 @@
 -- Step 'record' (in log order, with the rest of the batch) records the tweet in the author's list and
 -- own timeline (before any follower is read) and decides whether the author is a celebrity: accounts
 -- above the threshold become celebrities (sticky) and are merged at read time instead of pushed; their
--- online followers still get the "update" message. It returns the step to continue with: 'start', or
--- 'done'. Every other step is a follower-set cursor ('start' for the first): it delivers to one chunk of
--- followers (SSCAN), so no call holds Redis for long, and returns the next step. The worker sends the
--- deliveries after the rest of the batch, oldest tweet first, so that each one is newer than the head of
--- the timelines it reaches (an LPUSH). A tweet deleted meanwhile is not delivered. Publishing happens in
--- the same script as the delivery, so a subscriber that reads the timeline after subscribing misses nothing.
--- Returns {deliveries, celebrity (0/1), next step}.
+-- online followers still get the "update" message. It returns the step to continue with: 'plan' or 'done'.
+-- Step 'plan' comes after the rest of the batch (so it sees the batch's follows and unfollows applied):
+-- it returns 'done' (a tweet deleted meanwhile, or no followers), 'all' (one chunk holds every follower),
+-- or the number of chunks K, having copied the follower set to a list. Steps 'all' and '0'..'K-1' deliver;
+-- the worker sends them oldest tweet first and every chunk of a tweet before the next tweet's, so that
+-- each delivery is newer than the head of the timelines it reaches (an LPUSH), and no call holds Redis
+-- for more than one chunk. Publishing happens in the same script as the delivery, so a subscriber that
+-- reads the timeline after subscribing misses nothing.
+-- Returns {deliveries, celebrity (0/1; the plan: the followers), next step}.
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold, fan = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
 local base, head = ARGV[7] or '', ARGV[8]
@@ -54,20 +56,41 @@ if step == 'record' then
     return {delivered, 1, 'done'}
   end
   if not fan or redis.call('EXISTS', fo) == 0 then return {delivered, 0, 'done'} end
-  return {delivered, 0, 'start'}
+  return {delivered, 0, 'plan'}
 end
-if redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
-local cursor = step
-if cursor == 'start' then cursor = '0' end
-local scan = redis.call('SSCAN', fo, cursor, 'COUNT', chunk)
+if step == 'plan' then
+  -- After the rest of the batch: how the worker delivers this tweet, in chunks that it sends in strict
+  -- tweet order. A set larger than one chunk is copied to a list (`fs:`) first, so that chunks are
+  -- positions in it and the worker can queue them all at once.
+  if redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
+  local n = redis.call('SCARD', fo)
+  if n == 0 then return {0, 0, 'done'} end
+  if n <= chunk then return {0, n, 'all'} end
+  local snapshot = p .. 'fs:' .. tweet
+  redis.call('DEL', snapshot)
+  local members = redis.call('SMEMBERS', fo)
+  for i = 1, #members, 1000 do
+    redis.call('RPUSH', snapshot, unpack(members, i, math.min(i + 999, #members)))
+  end
+  redis.call('PEXPIRE', snapshot, 600000) -- dropped by the last chunk; this only bounds a crash's leftover
+  return {0, n, tostring(math.ceil(n / chunk))}
+end
+local followers
+if step == 'all' then
+  followers = redis.call('SMEMBERS', fo)
+else
+  local snapshot, k = p .. 'fs:' .. tweet, tonumber(step)
+  followers = redis.call('LRANGE', snapshot, k * chunk, (k + 1) * chunk - 1)
+  if (k + 1) * chunk >= redis.call('LLEN', snapshot) then redis.call('DEL', snapshot) end
+end
 local online = {}
-if index then online = online_among(base, index, scan[2]) end
-for _, f in ipairs(scan[2]) do
-  if tl_insert(p, f, entry, cap) == 1 then
+if index then online = online_among(base, index, followers) end
+local mh, ml = id_key(entry)
+local timelines = p .. 'hl:'
+for _, f in ipairs(followers) do
+  if tl_insert_keyed(p, timelines .. f, f, entry, mh, ml, cap) == 1 then
     delivered = delivered + 1
     if online[f] then publish_to(base, f, update()) end
   end
 end
-local next_step = scan[1]
-if next_step == '0' then next_step = 'done' end
-return {delivered, 0, next_step}
+return {delivered, 0, 'done'}

@@ -163,20 +163,18 @@ local function tl_fold_inbox(p, u, cap)
   if redis.call('EXISTS', inbox) == 1 then tl_fold(p .. 'hl:' .. u, inbox, cap) end
 end
 
--- Puts entry m into user u's materialized timeline; returns 1 if delivered, 0 if the timeline is not
--- materialized (no key) or m is its head already. The newest tweet, the usual case, is one LINDEX and an
+-- Puts entry m (its id_key: mh, ml) into user u's materialized timeline `key`; returns 1 if delivered, 0 if
+-- the timeline is not materialized (no key) or m is its head already. The newest tweet, the usual case, is one LINDEX and an
 -- LPUSH. An older one (another partition's backlog, a redelivery) does not walk the list: if it is older
 -- than every entry of a full timeline it would be trimmed, so the horizon rises to it instead (the page
 -- continues from Cassandra there); otherwise it goes into the timeline's inbox, a small sorted set
 -- (`hx:`) that reads merge in and that is folded into the list once it holds INBOX entries.
 local INBOX = 128
 
-local function tl_insert(p, u, m, cap)
-  local key = p .. 'hl:' .. u
+local function tl_insert_keyed(p, key, u, m, mh, ml, cap)
   local head = redis.call('LINDEX', key, 0)
   if not head then return 0 end
   if head == m then return 0 end
-  local mh, ml = id_key(m)
   local hh, hl = id_key(head)
   if hh > mh or (hh == mh and hl > ml) then
     tl_trim(key, redis.call('LPUSH', key, m), cap)
@@ -202,6 +200,13 @@ local function tl_insert(p, u, m, cap)
     end
   end
   return 1
+end
+
+-- tl_insert_keyed with the timeline key and the entry's id_key worked out here (the fan-out loop works them
+-- out once per tweet).
+local function tl_insert(p, u, m, cap)
+  local mh, ml = id_key(m)
+  return tl_insert_keyed(p, p .. 'hl:' .. u, u, m, mh, ml, cap)
 end
 
 -- Push (projections/push.py). `base` is the base prefix ('' when this pass does not publish); the sorted
