@@ -252,6 +252,19 @@ def redis_table(out: dict[str, Any], top: int = 4) -> list[str]:
     return lines
 
 
+def cpu_table(out: dict[str, Any]) -> list[str]:
+    """CPU seconds per process, phase by phase (bench/cpu.py): who else the two cores served."""
+    phases = out.get("cpu", {})
+    names = sorted({n for d in phases.values() for n in d}, key=lambda n: -sum(d.get(n, 0) for d in phases.values()))
+    if not names:
+        return []
+    lines = ["| phase | wall s | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for phase, d in phases.items():
+        wall = out.get("redis", {}).get(phase, {}).get("seconds", 0.0)
+        lines.append(f"| {phase} | {wall:.1f} | " + " | ".join(f"{d.get(n, 0.0):.1f}" for n in names) + " |")
+    return lines
+
+
 def hotspots(out: dict[str, Any]) -> list[str]:
     lines = []
     for name, p in out.get("profiles", {}).items():
@@ -273,6 +286,7 @@ def write_report(out: dict[str, Any], path: Path, charts: Sequence[Path] = ()) -
     lines = [f"# {head}", "", "| figure | chirp | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(out)]
     lines += ["", "## Redis per phase (`INFO commandstats`, `INFO cpu` deltas)", "", *redis_table(out)]
+    lines += ["", "## CPU seconds per process and phase (`/proc`; the box has 2 cores)", "", *cpu_table(out)]
     sizes = out["sizes"]
     if sizes.get("redis_families"):
         from bench.memory import table

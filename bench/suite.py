@@ -8,6 +8,7 @@ samples the worker and the API while fan-out and reads run."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from bench.cpu import ProcessCpu, pid_file
 from bench.harness import Api, Ingest, Worker, produce, wrk
 from bench.profiler import Profile
 from bench.stats import RedisCounters, summarize, usec_per_call
@@ -71,6 +73,8 @@ class Bench:
         )
         self.r = redis.Redis.from_url(self.settings.redis_url)
         self.counters = RedisCounters(self.r)
+        self.api: Api | None = None
+        self.cpu = ProcessCpu(self._processes)
         self.keys = RedisKeys(self.settings.redis_prefix)  # the live version, v1: the base prefix
         self.worker = Worker(self.settings, logdir)
         self.celebrities = w.celebrities()
@@ -87,6 +91,7 @@ class Bench:
             "seconds": seconds,
             "redis": {},  # phase -> Redis's CPU seconds and per-command calls / usec over it
             "profiles": {},  # name -> py-spy's summary
+            "cpu": {},  # phase -> CPU seconds per process (bench/cpu.py)
         }
         n = len(w.tweets)
         self.bulk, self.paced, self.burst = (
@@ -117,12 +122,22 @@ class Bench:
             self.cleanup()
         return self.out
 
+    def _processes(self) -> dict[str, int | None]:
+        state = self.settings.state_dir
+        return {
+            **{svc: pid_file(state / svc / "pid") for svc in ("redis", "kafka", "cassandra")},
+            "worker": self.worker.pid,
+            "api": self.api.pid if self.api else None,
+            "bench": os.getpid(),  # with its load generators (wrk, the ingest feed)
+        }
+
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Redis's counters around a phase, kept under out["redis"][name]."""
-        before = self.counters.snapshot()
+        before, cpu = self.counters.snapshot(), self.cpu.snapshot()
         yield
         self.out["redis"][name] = self.counters.delta(before, self.counters.snapshot())
+        self.out["cpu"][name] = self.cpu.delta(cpu, self.cpu.snapshot())
 
     @contextmanager
     def profiled(self, name: str, pid: int | None) -> Iterator[None]:
@@ -332,7 +347,7 @@ class Bench:
         it (saturation: the backlog grows, and shows as post -> visible lag); posts. py-spy samples the API
         during the idle reads, and the API and the worker during the reads at half capacity."""
         self.readers = self._accounts(min(1000, len(self.w.users)))
-        api = Api(self.settings, self.logdir)
+        api = self.api = Api(self.settings, self.logdir)
         api.start()
         try:
             reads: dict[str, Any] = {}

@@ -532,8 +532,8 @@ class RedisTimelineWrites:
         chunk = self.tl.pacing.chunk
         for (r, i, _args), (tweet_id, fixed) in zip(planned, plans, strict=True):
             _, followers, step = results[r][i]
-            if _text(step) == "all":
-                self._fan_out(fixed, b"all", tweet_id, weight=int(followers))
+            if _text(step) in ("own", "all"):
+                self._fan_out(fixed, step, tweet_id, weight=int(followers) + 1)
             elif _text(step) != "done":
                 for k in range(int(step)):
                     self._fan_out(fixed, str(k), tweet_id, weight=chunk)

@@ -3,17 +3,18 @@
 -- base prefix to publish under ('' for none: only the live version's pass publishes), the "update"
 -- message cut before its author (projections/wire.py update_head; the author is filled in here),
 -- the step, the chunk size, and the tweet id (decimal).
--- Step 'record' (in log order, with the rest of the batch) records the tweet in the author's list and
--- own timeline (before any follower is read) and decides whether the author is a celebrity: accounts
--- above the threshold become celebrities (sticky) and are merged at read time instead of pushed; their
--- online followers still get the "update" message. It returns the step to continue with: 'plan' or 'done'.
--- Step 'plan' comes after the rest of the batch (so it sees the batch's follows and unfollows applied):
--- it returns 'done' (a tweet deleted meanwhile, or no followers), 'all' (one chunk holds every follower),
--- or the number of chunks K, having copied the follower set to a list. Steps 'all' and '0'..'K-1' deliver;
--- the worker sends them oldest tweet first and every chunk of a tweet before the next tweet's, so that
--- each delivery is newer than the head of the timelines it reaches (an LPUSH), and no call holds Redis
--- for more than one chunk. Publishing happens in the same script as the delivery, so a subscriber that
--- reads the timeline after subscribing misses nothing.
+-- Step 'record' (in log order, with the rest of the batch) records the tweet in the author's list and decides
+-- whether the author is a celebrity: accounts above the threshold become celebrities (sticky) and are merged
+-- at read time instead of pushed; their online followers still get the "update" message. It returns 'plan'
+-- (or 'done' in a rebuild's pass, which only records and puts the tweet on the author's own timeline).
+-- Step 'plan' comes after the rest of the batch (so it sees its follows, unfollows and deletes): it returns
+-- 'done' (a tweet deleted meanwhile), 'own' (only the author's timeline), 'all' (one chunk holds every
+-- follower) or the number of chunks K, having copied the follower set to a list. Steps 'own', 'all' and
+-- '0'..'K-1' deliver (the first of them to the author's timeline too); the worker sends them oldest tweet
+-- first and every chunk of a tweet before the next tweet's, so that each delivery is newer than the head of
+-- the timelines it reaches (an LPUSH), and no call holds Redis for more than one chunk. Publishing happens
+-- in the same script as the delivery, so a subscriber that reads the timeline after subscribing misses
+-- nothing.
 -- Returns {deliveries, celebrity (0/1; the plan: the followers), next step}.
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold, fan = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
@@ -35,36 +36,41 @@ local function update()
 end
 local fo = p .. 'fo:' .. author
 local delivered = 0
-if step == 'record' then
-  local ut = p .. 'ur:' .. author
-  if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
-  push(ut, entry, cap)
+-- The author's own timeline (in every pass, with the first delivery step, so that it too gets tweets in order).
+local function deliver_own()
   if tl_insert(p, author, entry, cap) == 1 then
     delivered = 1
     if index and redis.call('EXISTS', base .. 'online:' .. author) == 1 then publish_to(base, author, update()) end
   end
+end
+if step == 'record' then
+  local ut = p .. 'ur:' .. author
+  if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
+  push(ut, entry, cap)
+  if not fan then -- a rebuild's pass: no deliveries follow
+    deliver_own()
+    return {delivered, 0, 'done'}
+  end
   local celebs = p .. 'celebs'
   local celebrity = redis.call('SISMEMBER', celebs, author) == 1
-  if not celebrity and fan and redis.call('SCARD', fo) > threshold then
+  if not celebrity and redis.call('SCARD', fo) > threshold then
     redis.call('SADD', celebs, author)
     celebrity = true
   end
-  if celebrity then
-    if index then
-      for u in pairs(online_in(base, index, fo)) do publish_to(base, u, update()) end
-    end
-    return {delivered, 1, 'done'}
+  if celebrity and index then
+    for u in pairs(online_in(base, index, fo)) do publish_to(base, u, update()) end
   end
-  if not fan or redis.call('EXISTS', fo) == 0 then return {delivered, 0, 'done'} end
-  return {delivered, 0, 'plan'}
+  return {0, celebrity and 1 or 0, 'plan'}
 end
 if step == 'plan' then
-  -- After the rest of the batch: how the worker delivers this tweet, in chunks that it sends in strict
-  -- tweet order. A set larger than one chunk is copied to a list (`fs:`) first, so that chunks are
-  -- positions in it and the worker can queue them all at once.
+  -- After the rest of the batch: how the worker delivers this tweet, in steps that it sends in strict
+  -- tweet order. 'own' is the author's timeline alone (a celebrity's followers merge at read time); a
+  -- follower set larger than one chunk is copied to a list (`fs:`) first, so that chunks are positions
+  -- in it and the worker can queue them all at once.
   if redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
-  local n = redis.call('SCARD', fo)
-  if n == 0 then return {0, 0, 'done'} end
+  local n = 0
+  if redis.call('SISMEMBER', p .. 'celebs', author) == 0 then n = redis.call('SCARD', fo) end
+  if n == 0 then return {0, 0, 'own'} end
   if n <= chunk then return {0, n, 'all'} end
   local snapshot = p .. 'fs:' .. tweet
   redis.call('DEL', snapshot)
@@ -75,10 +81,11 @@ if step == 'plan' then
   redis.call('PEXPIRE', snapshot, 600000) -- dropped by the last chunk; this only bounds a crash's leftover
   return {0, n, tostring(math.ceil(n / chunk))}
 end
-local followers
+if step == 'own' or step == 'all' or step == '0' then deliver_own() end
+local followers = {}
 if step == 'all' then
   followers = redis.call('SMEMBERS', fo)
-else
+elseif step ~= 'own' then
   local snapshot, k = p .. 'fs:' .. tweet, tonumber(step)
   followers = redis.call('LRANGE', snapshot, k * chunk, (k + 1) * chunk - 1)
   if (k + 1) * chunk >= redis.call('LLEN', snapshot) then redis.call('DEL', snapshot) end
