@@ -10,14 +10,15 @@ from pathlib import Path
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user + system seconds) of a live process."""
+def _stat(pid: int, reaped: bool = False) -> tuple[int, float] | None:
+    """(parent pid, user + system seconds) of a live process; with `reaped`, its exited children's too."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()  # the name may hold spaces: fields start after it
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return int(fields[1]), ticks / TICK
 
 
 def _all() -> dict[int, tuple[int, float]]:
@@ -28,9 +29,10 @@ def _all() -> dict[int, tuple[int, float]]:
     return out
 
 
-def tree_seconds(roots: Mapping[str, int | None]) -> dict[str, float]:
+def tree_seconds(roots: Mapping[str, int | None], reaped: str = "") -> dict[str, float]:
     """CPU seconds of each named process and its live descendants (an API's uvicorn workers, wrk), less the
-    subtrees of the other named processes (the bench starts the worker and the API)."""
+    subtrees of the other named processes (the bench starts the worker and the API). The process named
+    `reaped` also counts its children that exited (a load generator run to completion)."""
     procs = _all()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in procs.items():
@@ -45,6 +47,8 @@ def tree_seconds(roots: Mapping[str, int | None]) -> dict[str, float]:
             pid = todo.pop()
             total += procs[pid][1]
             todo += [c for c in children.get(pid, []) if c not in named]  # a named child counts as itself
+        if name == reaped and (own := _stat(root, reaped=True)) is not None:
+            total += own[1] - procs[root][1]  # children that ran and exited (wrk)
         out[name] = total
     return out
 
@@ -63,7 +67,7 @@ class ProcessCpu:
         self.roots = roots
 
     def snapshot(self) -> dict[str, float]:
-        return tree_seconds(self.roots())
+        return tree_seconds(self.roots(), reaped="bench")
 
     @staticmethod
     def delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:

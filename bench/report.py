@@ -126,7 +126,8 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         ok = share >= TARGETS["ingest_read_share"] and x["p99_ms"] <= TARGETS["read_p99_ms"]
         r.append(
             (
-                f"home reads/s, c={c}, ingest at half capacity ({half['offered_per_s']:,.0f} tweets/s)",
+                f"home reads/s, c={c}, ingest at half capacity ({half['offered_per_s']:,.0f} tweets/s offered, "
+                f"{half.get('sent_per_s', 0):,.0f} sent)",
                 _read(x),
                 f"{idle[c]['rps']:,.0f} chirp idle" if c in idle else "",
                 f"{share:.0%} of idle",

@@ -151,13 +151,17 @@ class Bench:
 
     def _trials(self, name: str, measure: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
         """`measure(i)` for each trial, with Redis's counters around each; the median and spread of them."""
-        runs = []
+        runs: list[dict[str, Any]] = []
+        cpu: dict[str, float] = {}
         for i in range(self.trials):
-            before = self.counters.snapshot()
+            before, cpu0 = self.counters.snapshot(), self.cpu.snapshot()
             run = measure(i)
             run.setdefault("redis", self.counters.delta(before, self.counters.snapshot()))  # or its own window
             runs.append(run)
+            for proc, seconds in self.cpu.delta(cpu0, self.cpu.snapshot()).items():
+                cpu[proc] = cpu.get(proc, 0.0) + seconds
         self.out["redis"][name] = _merge([r["redis"] for r in runs])
+        self.out["cpu"][name] = cpu
         return summarize(runs)
 
     # Setup and fan-out ----------------------------------------------------------------------------

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     state_dir: Path = Field(REPO_ROOT / ".state", description="Data and logs of the local services.")
     kafka_heap: str = Field("1G", description="Kafka JVM heap (-Xmx).")
     cassandra_heap: str = Field("1G", description="Cassandra JVM heap (-Xmx).")
+    jvm_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of the Kafka and Cassandra that `chirp up` starts. Reads are served from Redis "
+        "by the API; on one box the JVMs serve the ingest side and yield the cores to reads (0: off).",
+    )
     start_timeout_s: float = Field(180.0, description="Deadline for a local service to become ready.")
 
     # The API.

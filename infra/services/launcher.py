@@ -90,6 +90,10 @@ class Service:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def niceness(self) -> int:
+        """CPU niceness to start the process with (every thread inherits it)."""
+        return 0
+
     # Shared behaviour.
     def is_local(self) -> bool:
         return self.host in LOCAL_HOSTS
@@ -120,8 +124,10 @@ class Service:
     def _spawn(self) -> None:
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         with self.console_log.open("ab") as out:
+            nice = self.niceness()
+            command = ["nice", "-n", str(nice), *self.command()] if nice else self.command()
             proc = subprocess.Popen(
-                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.home, start_new_session=True,
             )  # fmt: skip
         self.pid_file.write_text(str(proc.pid))
@@ -187,6 +193,9 @@ class Kafka(Service):
         if result.returncode != 0:
             raise ServiceError(f"kafka storage format failed: {result.stdout}{result.stderr}")
 
+    def niceness(self) -> int:
+        return self.settings.jvm_nice
+
     def command(self) -> list[str]:
         heap = self.settings.kafka_heap
         return [self._java()[0], "-Xms512m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
@@ -219,6 +228,9 @@ class Cassandra(Service):
             host=self.host, port=self.settings.cassandra_port, storage_port=7000, data_dir=data,
         )  # fmt: skip
         self.logback = self._render("logback.xml", self.home / "logback.xml", log_file=self.log_file)
+
+    def niceness(self) -> int:
+        return self.settings.jvm_nice
 
     def command(self) -> list[str]:
         heap = self.settings.cassandra_heap
