@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     worker_align_ms: float = Field(
         1000.0,
         ge=0,
-        description="How long the worker may hold a record back until partitions with a backlog reach its time, "
-        "so followers get tweets in order (0: no holding).",
+        description="Records wait until every partition with a backlog has been read up to their time, so "
+        "followers get tweets in order; a partition silent this long stops holding the others (0: no holding).",
     )
     worker_align_max: int = Field(
         50_000, ge=0, description="Records the worker holds back at most while aligning partitions in time."

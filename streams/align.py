@@ -8,8 +8,10 @@ costs the timeline store its slow path (an inbox insert instead of one LPUSH at 
 `Aligner` holds a batch's records back until every partition that still has a backlog has been read up to
 their time (what Kafka Streams does before choosing the next record): records are released in timestamp
 order, each partition's as a prefix in offset order, so the progress recorded per partition stays exact.
-A partition with nothing left to read bounds nothing, so a caught-up worker releases at once. A bound
-on how many records and how long they may wait keeps a stalled partition from holding the rest.
+A partition with nothing left to read bounds nothing, so a caught-up worker releases at once; nor does one
+that has delivered nothing for `max_wait_s` (stalled), and at most `max_held` records wait. While every
+lagging partition keeps delivering, records wait as long as it takes: a backlog written in two seconds may
+take a minute to drain, and it drains in the order it was written.
 
 Held records are not yet projected, so the worker records no progress past them: if the worker dies or
 the partitions move, they are read again from the log.
@@ -32,13 +34,14 @@ class _Queue:
     records: deque[tuple[float, float, Any]] = field(default_factory=deque)  # (timestamp, held since, record)
     last_ts: float = float("-inf")  # timestamp of the newest record read from the partition
     last_offset: int = -1
+    seen_at: float = float("-inf")  # when a record of the partition was last read (the clock's time)
 
 
 class Aligner:
     """Holds records until the partitions behind them catch up (see the module docstring).
 
     Records need `topic`, `partition`, `offset` and `timestamp` (seconds) attributes, as Faust's have.
-    `max_held` bounds the records held and `max_wait_s` how long one may wait (0: no holding at all).
+    `max_held` bounds the records held; a partition silent for `max_wait_s` holds nothing back (0: no holding).
     """
 
     def __init__(self, max_held: int, max_wait_s: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -60,6 +63,7 @@ class Aligner:
             q.records.append((r.timestamp, now, r))
             q.last_ts = max(q.last_ts, r.timestamp)
             q.last_offset = max(q.last_offset, r.offset)
+            q.seen_at = now
             self.held += 1
 
     def positions(self) -> dict[Partition, int]:
@@ -75,8 +79,13 @@ class Aligner:
 
         `backlog(partition, next_offset)` is how many records the partition still has past `next_offset`.
         """
+        now = self.clock()
         bound = min(
-            (q.last_ts for p, q in self.queues.items() if backlog(p, q.last_offset + 1) > 0),
+            (
+                q.last_ts
+                for p, q in self.queues.items()
+                if now - q.seen_at <= self.max_wait_s and backlog(p, q.last_offset + 1) > 0
+            ),
             default=float("inf"),
         )
         if self.max_wait_s <= 0 or self.max_held <= 0:
@@ -92,14 +101,13 @@ class Aligner:
         return released
 
     def _pop_overdue(self, out: dict[Partition, list[Any]]) -> None:
-        """Oldest first, while too many records are held or the oldest has waited too long."""
+        """Oldest first, while more than `max_held` records are held."""
         heads = [(q.records[0][0], p, q) for p, q in self.queues.items() if q.records]
         heapq.heapify(heads)
-        now = self.clock()
         remaining = sum(len(q.records) for q in self.queues.values())
         while heads:
             _, p, q = heads[0]
-            if remaining <= self.max_held and now - q.records[0][1] <= self.max_wait_s:
+            if remaining <= self.max_held:
                 break
             out[p].append(q.records.popleft())
             remaining -= 1
