@@ -40,18 +40,6 @@ class Outcome:
     violations: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass
-class Staged:
-    """A batch whose durable writes are done; `finish` sends its timeline writes (once)."""
-
-    timelines: TimelineWrites
-    outcome: Outcome
-
-    async def finish(self) -> Outcome:
-        self.outcome.deliveries = await self.timelines.flush()
-        return self.outcome
-
-
 class Projector:
     def __init__(self, durable: DurableProjections, timelines: Timelines, extras: Sequence[Projection] = ()) -> None:
         self.durable = durable
@@ -67,13 +55,6 @@ class Projector:
 
     async def apply_batch(self, events: Sequence[Event]) -> Outcome:
         """Projects events in order: refused ones are reported, the rest written in two flushes."""
-        staged = await self.stage(events)
-        return await staged.finish()
-
-    async def stage(self, events: Sequence[Event]) -> Staged:
-        """The first half of `apply_batch`: plans the batch and writes the durable projection and the extras.
-        The caller finishes it (Redis) before staging a later batch's Redis writes, and may stage the next
-        batch meanwhile: Cassandra is then ahead of Redis, never behind."""
         authors = await self._known_authors(events)
         durable, timelines = self.durable.writes(), self.timelines.writes()
         extras = [x.writes() for x in self.extras]
@@ -89,7 +70,8 @@ class Projector:
         await durable.flush()
         if extras:
             await asyncio.gather(*(x.flush() for x in extras))
-        return Staged(timelines, outcome)
+        outcome.deliveries = await timelines.flush()
+        return outcome
 
     async def _known_authors(self, events: Sequence[Event]) -> Authors:
         """Authors of the tweets the batch edits or deletes but does not post: the cache, then Cassandra."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from faust.types import TP
 
 from infra.settings import Settings
 from projections.model import BatchStats
-from projections.projector import Outcome, Projector, Staged
+from projections.projector import Outcome, Projector
 from projections.versions import Pass, gaps, passes
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event, TweetPosted
@@ -58,21 +58,6 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
-
-
-@dataclass
-class _Unit:
-    """One version's share of a batch between `Worker._head` (durable writes done) and `Worker._tail`."""
-
-    projector: Projector
-    timelines: Any
-    primary: bool
-    stats: BatchStats
-    before: dict[str, int]  # the version's progress before the batch
-    decoded: list[tuple[Any, Event]] = field(default_factory=list)
-    staged: Staged | None = None  # None: nothing left to write (empty, or applied one event at a time)
-    outcome: Outcome = field(default_factory=Outcome)
-    failed: dict[int, str] = field(default_factory=dict)
 
 
 class Worker:
@@ -131,18 +116,11 @@ class Worker:
             held = aligner.first_held()
             metrics.HELD.labels(agent).set(aligner.held)
             size = self.settings.worker_batch
-            progress: dict[str, dict[str, int]] = {}  # per version: its progress, read once, then as recorded
-            pending: _Unit | None = None
             for i in range(0, len(released) or (1 if held else 0), size):
                 started = time.perf_counter()
                 for p in await self._passes(stores):
-                    head = self._head(stores, p, released[i : i + size], held, progress)
-                    # One batch's Redis writes overlap the next one's Cassandra writes (Projector.stage).
-                    unit = await head if pending is None else (await asyncio.gather(head, self._tail(pending)))[0]
-                    pending = unit
+                    await self._apply(stores, p, released[i : i + size], held)
                 metrics.BATCH.labels(agent).observe(time.perf_counter() - started)
-            if pending is not None:
-                await self._tail(pending)
             self.lag.update(self.app.consumer)
 
     def _backlog(self, partition: tuple[str, int], next_offset: int) -> int:
@@ -161,77 +139,31 @@ class Worker:
             self._passes_at = (time.monotonic(), found)
         return found
 
-    async def _head(
-        self,
-        stores: Stores,
-        p: Pass,
-        messages: list[Any],
-        held: dict[tuple[str, int], int],
-        progress: dict[str, dict[str, int]],
-    ) -> _Unit:
-        """One version's share of a batch up to its durable writes: what its progress says it lacks (gaps)
-        first, then the batch, decoded and staged. `_tail` finishes it.
+    async def _apply(self, stores: Stores, p: Pass, messages: list[Any], held: dict[tuple[str, int], int]) -> None:
+        """One version's share of a batch: what its progress says it lacks, gaps first, then the batch.
 
-        `progress` holds, per version, the progress read at the first batch of this call and then what the
-        batches staged since will record (their tails may still be running). `held` has the first offset of
-        each partition's held-back records: a partition with no progress yet gets that as its progress, so
-        held records lost with the process are caught up from the log."""
+        `held` has the first offset of each partition's held-back records: a partition with no progress yet
+        gets that as its progress, so held records lost with the process are caught up from the log."""
         primary = p.primary
         projector, timelines = await self._retry(lambda: stores.projector(p), "connect the stores")
-        known = progress.get(p.version.name)
-        if known is None:
-            known = dict(await self._retry(timelines.progress, "read progress"))
-            for topic, partition, start, end in gaps(messages, known):
-                log.info("catching %s up on %s:%d from %d to %d", p.version.name, topic, partition, start, end)
-                await self._catch_up(projector, timelines, topic, partition, start, end, primary)
-            progress[p.version.name] = known
-        todo = [m for m in messages if m.offset >= known.get(f"{m.topic}:{m.partition}", 0)]
+        progress = await self._retry(timelines.progress, "read progress")
+        for topic, partition, start, end in gaps(messages, progress):
+            log.info("catching %s up on %s:%d from %d to %d", p.version.name, topic, partition, start, end)
+            await self._catch_up(projector, timelines, topic, partition, start, end, primary)
+        todo = [m for m in messages if m.offset >= progress.get(f"{m.topic}:{m.partition}", 0)]
         stats = BatchStats()
+        await self.project(projector, todo, stats, dead_letters=primary)
         for msg in messages:
             stats.progress[f"{msg.topic}:{msg.partition}"] = msg.offset + 1
         for (topic, partition), offset in held.items():
             key = f"{topic}:{partition}"
-            if key not in known and key not in stats.progress:
+            if key not in progress and key not in stats.progress:
                 stats.progress[key] = offset
-        unit = _Unit(projector, timelines, primary, stats, dict(known))
-        known.update(stats.progress)
-        unit.decoded = await self._decode(todo, dead_letters=primary)
-        if unit.decoded:
-            events = [e for _, e in unit.decoded]
-            try:
-                unit.staged = await self._retry(lambda: projector.stage(events), f"batch of {len(events)}")
-            except Exception:  # one event breaks the batch: apply them one by one to find it
-                log.exception("batch of %d failed; applying its events one at a time", len(events))
-                unit.outcome = await self._one_by_one(projector, unit.decoded, unit.failed)
-        return unit
-
-    async def _tail(self, unit: _Unit) -> None:
-        """Finishes a staged batch (its Redis writes), accounts for it and records its progress."""
-        if unit.staged is not None:
-            unit.outcome = await self._finish(unit, unit.staged)
-        if unit.decoded:
-            self._account(unit.decoded, unit.outcome, unit.failed, unit.stats, unit.primary)
-            for i, reason in sorted(unit.failed.items()) if unit.primary else ():
-                await self.dead_letter(unit.decoded[i][0], reason)
-        if not unit.stats.progress:
+        if not stats.progress:
             return
-        await self._retry(lambda: unit.timelines.record_progress(unit.stats), "record progress")
-        if unit.primary:
-            self.lag.advance({**unit.before, **unit.stats.progress})
-
-    async def _finish(self, unit: _Unit, staged: Staged) -> Outcome:
-        """A staged batch's Redis writes; if they fail, the whole batch again (every write is idempotent)."""
-        try:
-            return await staged.finish()
-        except Exception as exc:
-            log.warning("batch's timeline writes failed (%s: %s); applying it again", type(exc).__name__, exc)
-        events = [e for _, e in unit.decoded]
-        try:
-            outcome: Outcome = await self._retry(lambda: unit.projector.apply_batch(events), "batch again")
-            return outcome
-        except Exception:
-            log.exception("batch of %d failed; applying its events one at a time", len(events))
-            return await self._one_by_one(unit.projector, unit.decoded, unit.failed)
+        await self._retry(lambda: timelines.record_progress(stats), "record progress")
+        if primary:
+            self.lag.advance({**progress, **stats.progress})
 
     async def _catch_up(
         self, projector: Projector, timelines: Any, topic: str, partition: int, start: int, end: int, primary: bool
@@ -248,7 +180,13 @@ class Worker:
     async def project(self, projector: Projector, messages: list[Any], stats: BatchStats, dead_letters: bool) -> None:
         """Decodes a batch and projects it as one unit of work; poison and refused events go to dead letters
         (from the live version's pass only: the other versions see the same events and would repeat them)."""
-        decoded = await self._decode(messages, dead_letters)
+        decoded: list[tuple[Any, Event]] = []
+        for msg in messages:
+            try:
+                decoded.append((msg, self.codec.decode(msg.value or b"")))
+            except DecodeError as exc:
+                if dead_letters:
+                    await self.dead_letter(msg, f"undecodable: {exc}")
         if not decoded:
             return
         events = [e for _, e in decoded]
@@ -258,38 +196,20 @@ class Worker:
         except Exception:  # one event breaks the batch: apply them one by one to find it
             log.exception("batch of %d failed; applying its events one at a time", len(events))
             outcome = await self._one_by_one(projector, decoded, failed)
-        self._account(decoded, outcome, failed, stats, dead_letters)
+        failed.update({i: f"rule: {reason}" for i, reason in outcome.violations.items()})
         for i, reason in sorted(failed.items()) if dead_letters else ():
             await self.dead_letter(decoded[i][0], reason)
-
-    async def _decode(self, messages: list[Any], dead_letters: bool) -> list[tuple[Any, Event]]:
-        decoded: list[tuple[Any, Event]] = []
-        for msg in messages:
-            try:
-                decoded.append((msg, self.codec.decode(msg.value or b"")))
-            except DecodeError as exc:
-                if dead_letters:
-                    await self.dead_letter(msg, f"undecodable: {exc}")
-        return decoded
-
-    @staticmethod
-    def _account(
-        decoded: list[tuple[Any, Event]], outcome: Outcome, failed: dict[int, str], stats: BatchStats, live: bool
-    ) -> None:
-        """Counts a projected batch into `stats` (and the metrics, for the live version's pass); adds the
-        refused events to `failed`."""
-        failed.update({i: f"rule: {reason}" for i, reason in outcome.violations.items()})
         refused = failed.keys()
-        stats.events += len(decoded) - len(refused)
+        stats.events += len(events) - len(refused)
         stats.deliveries += outcome.deliveries
         now = datetime.now(UTC)
         delays_ms = [
             (now - e.meta.occurred_at).total_seconds() * 1000  # event time to the end of its fan-out write
-            for i, (_, e) in enumerate(decoded)
+            for i, e in enumerate(events)
             if isinstance(e, TweetPosted) and i not in refused
         ]
         stats.delays_ms += delays_ms
-        if live:  # the live version's pass: counted once, however many versions are written
+        if dead_letters:  # the live version's pass: counted once, however many versions are written
             projected = (m.topic for i, (m, _) in enumerate(decoded) if i not in refused)
             metrics.record_projected(projected, outcome.deliveries, delays_ms)
 
