@@ -31,7 +31,7 @@ Partition = tuple[str, int]
 
 @dataclass
 class _Queue:
-    records: deque[tuple[float, float, Any]] = field(default_factory=deque)  # (timestamp, held since, record)
+    records: deque[tuple[float, Any]] = field(default_factory=deque)  # (timestamp, record)
     last_ts: float = float("-inf")  # timestamp of the newest record read from the partition
     last_offset: int = -1
     seen_at: float = float("-inf")  # when a record of the partition was last read (the clock's time)
@@ -60,7 +60,7 @@ class Aligner:
         now = self.clock()
         for r in records:
             q = self.queues.setdefault((r.topic, r.partition), _Queue())
-            q.records.append((r.timestamp, now, r))
+            q.records.append((r.timestamp, r))
             q.last_ts = max(q.last_ts, r.timestamp)
             q.last_offset = max(q.last_offset, r.offset)
             q.seen_at = now
@@ -72,7 +72,7 @@ class Aligner:
 
     def first_held(self) -> dict[Partition, int]:
         """The offset of the oldest held record per partition: where the progress of a partition stops."""
-        return {p: q.records[0][2].offset for p, q in self.queues.items() if q.records}
+        return {p: q.records[0][1].offset for p, q in self.queues.items() if q.records}
 
     def release(self, backlog: Callable[[Partition, int], int]) -> list[Any]:
         """The records that may be projected now, in timestamp order (each partition's in offset order).
@@ -117,11 +117,11 @@ class Aligner:
                 heapq.heappop(heads)
 
 
-def _monotonic(run: list[tuple[float, float, Any]]) -> list[tuple[float, Any]]:
+def _monotonic(run: list[tuple[float, Any]]) -> list[tuple[float, Any]]:
     """A partition's released records keyed by the running maximum of their timestamps: a merge on that
     key keeps them in offset order even where a producer's clock stepped back."""
     out, top = [], float("-inf")
-    for ts, _, r in run:
+    for ts, r in run:
         top = max(top, ts)
         out.append((top, r))
     return out
