@@ -89,12 +89,14 @@ class Worker:
         metrics.AGENT.set(agent)
         stores = await self.connect()
         batch_wait = self.settings.worker_batch_wait_ms / 1000
+        self.aligners[agent] = Aligner(self.settings.worker_align_max, self.settings.worker_align_ms / 1000)
+        self._agent_locks[agent] = asyncio.Lock()
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
             await self.release(stores, agent, [e.message for e in batch])
 
     async def release_overdue(self) -> None:
-        """Projects what the agents have held past `worker_align_ms` (a timer: no new batch may come)."""
+        """Projects what the agents held for a partition that went silent (a timer: no new batch may come)."""
         if self.stores is None:
             return
         for agent, aligner in list(self.aligners.items()):
@@ -103,10 +105,8 @@ class Worker:
 
     async def release(self, stores: Stores, agent: str, messages: list[Any]) -> None:
         """Adds a batch to the agent's aligner and projects, batch by batch, what it releases."""
-        async with self._agent_locks.setdefault(agent, asyncio.Lock()):
-            aligner = self.aligners.setdefault(
-                agent, Aligner(self.settings.worker_align_max, self.settings.worker_align_ms / 1000)
-            )
+        async with self._agent_locks[agent]:
+            aligner = self.aligners[agent]
             generation = self.app.consumer_generation_id
             if self._generations.get(agent) != generation:  # partitions moved: held records are read again
                 aligner.reset()
@@ -125,10 +125,7 @@ class Worker:
 
     def _backlog(self, partition: tuple[str, int], next_offset: int) -> int:
         """Records a partition still has past `next_offset`, by its consumer's last fetch (0 if unknown)."""
-        try:
-            high = self.app.consumer.highwater(TP(*partition))
-        except AssertionError:  # aiokafka asserts the partition is assigned: revoked in between
-            return 0
+        high = metrics.highwater(self.app.consumer, TP(*partition))
         return 0 if high is None else max(high - next_offset, 0)
 
     async def _passes(self, stores: Stores) -> list[Pass]:

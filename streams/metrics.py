@@ -87,6 +87,16 @@ def record_dead_letter(topic: str) -> None:
     EVENTS.labels(AGENT.get(), topic, "dead_lettered").inc()
 
 
+def highwater(consumer: Any, tp: Any) -> int | None:
+    """A partition's high-water mark by the consumer's last fetch response (Faust's consumer); None before
+    the first response, or when the partition is no longer assigned."""
+    try:
+        high: int | None = consumer.highwater(tp)
+    except AssertionError:  # aiokafka asserts the partition is assigned: revoked in between
+        return None
+    return high
+
+
 class ConsumerLag:
     """Feeds `chirp_worker_consumer_lag`. The next offset per partition is the live version's recorded
     progress (the worker skips what it records as done), the highest seen: agents merge snapshots taken at
@@ -117,11 +127,8 @@ class ConsumerLag:
     def _update(self, consumer: Any) -> None:
         shown: set[tuple[str, str]] = set()
         for tp in consumer.assignment():
-            try:
-                high = consumer.highwater(tp)
-            except AssertionError:  # aiokafka asserts the partition is assigned: revoked in between
-                continue
-            if high is None:  # no fetch response for it yet
+            high = highwater(consumer, tp)
+            if high is None:
                 continue
             labels = (tp.topic, str(tp.partition))
             LAG.labels(*labels).set(max(high - self.next.get(f"{tp.topic}:{tp.partition}", 0), 0))
