@@ -66,10 +66,6 @@ class Aligner:
             q.seen_at = now
             self.held += 1
 
-    def positions(self) -> dict[Partition, int]:
-        """The next offset to read of every partition seen (past the held records)."""
-        return {p: q.last_offset + 1 for p, q in self.queues.items()}
-
     def first_held(self) -> dict[Partition, int]:
         """The offset of the oldest held record per partition: where the progress of a partition stops."""
         return {p: q.records[0][1].offset for p, q in self.queues.items() if q.records}

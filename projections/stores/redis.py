@@ -423,12 +423,11 @@ class ReadPressure:
 class RedisTimelineWrites:
     """One batch of events' changes, queued in log order on pipelines of bounded work (`Pacing`), sent one
     after another: the order is the log's, so one author's posts, edits and deletes apply as the log has
-    them. A post is recorded in that order (the author's list and own timeline); its deliveries to followers
-    follow the rest of the batch, chunk by chunk, oldest tweet first, so that each is newer than the head of
-    the timelines it reaches and costs one LPUSH (the batch holds several partitions' tweets interleaved).
-    This is safe by construction: fanout.lua skips a tweet deleted meanwhile, an unfollow in between has
-    removed the follower from the set, and a follow in between has backfilled the tweet (delivering it again
-    changes nothing)."""
+    them. A post is recorded in that order (the author's list, the celebrity decision); after the rest of the
+    batch it is planned (so the plan sees the batch's deletes, follows and unfollows) and delivered, oldest
+    tweet first and every chunk of a tweet before the next tweet's, the author's own timeline with the first,
+    so that each delivery is newer than the head of the timelines it reaches and costs one LPUSH. A follow
+    in the batch has backfilled the tweet already: delivering it again changes nothing."""
 
     def __init__(self, tl: RedisTimelines) -> None:
         self.tl = tl

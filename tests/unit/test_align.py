@@ -94,4 +94,4 @@ def test_holding_off_releases_at_once_and_reset_forgets() -> None:
     b.release(backlog_of({1: 9}))
     assert b.held == 1
     b.reset()
-    assert b.held == 0 and b.positions() == {}
+    assert b.held == 0 and b.queues == {}
