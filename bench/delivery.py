@@ -36,6 +36,12 @@ def redis_cpu_s(r: redis.Redis) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+def drop_prefix(r: redis.Redis, prefix: str) -> None:
+    """Removes every key a micro-benchmark wrote under its own prefix."""
+    for key in r.scan_iter(f"{prefix}*", count=1000):
+        r.unlink(key)
+
+
 def _calls(r: redis.Redis) -> dict[str, tuple[int, int]]:
     """command -> (calls, usec) so far, from `INFO commandstats`."""
     stats = r.info("commandstats")
@@ -89,8 +95,7 @@ async def measure(url: str, followers: int, tweets: int, cap: int, disorder: int
                 out[f"{name}_us"] = us / n
         return out
     finally:
-        for key in r.scan_iter(f"{prefix}*", count=1000):
-            r.unlink(key)
+        drop_prefix(r, prefix)
         await client.aclose()
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import redis
 import redis.asyncio as aioredis
 
-from bench.delivery import redis_cpu_s
+from bench.delivery import drop_prefix, redis_cpu_s
 from infra.settings import Settings
 from projections.model import TweetView
 from projections.stores.redis import RedisTimelines
@@ -53,8 +53,7 @@ async def measure(url: str, celebrities: int, followees: int, pages: int) -> tup
         cpu = redis_cpu_s(r) - c0
         return wall * 1e6 / pages, cpu * 1e6 / pages
     finally:
-        for key in r.scan_iter(f"{prefix}*", count=1000):
-            r.unlink(key)
+        drop_prefix(r, prefix)
         await client.aclose()
 
 
