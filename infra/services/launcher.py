@@ -125,10 +125,11 @@ class Service:
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         with self.console_log.open("ab") as out:
             nice = self.niceness()
-            command = ["nice", "-n", str(nice), *self.command()] if nice else self.command()
+            # Niceness is set in the child before its one exec: a `nice` wrapper would exec twice, and the
+            # start-up check (`pid()` reads the command line) could catch the process between the two.
             proc = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.home, start_new_session=True,
+                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.home, start_new_session=True, preexec_fn=(lambda: os.nice(nice)) if nice else None,
             )  # fmt: skip
         self.pid_file.write_text(str(proc.pid))
         log.info("%s: started pid %d, log %s", self.name, proc.pid, self.log_file)
