@@ -33,6 +33,10 @@ def main() -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,
+        # X-Forwarded-For names the client only when it comes from a proxy chirp is told to trust; otherwise
+        # anyone could pick the address its rate limits are counted under.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 

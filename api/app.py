@@ -17,6 +17,7 @@ from api.fastlane import TimelineFastLane
 from api.limits import BodySizeLimit
 from api.pressure import ReadPressureSignal
 from api.routers import follows, health, media, notifications, search, stream, timeline, trends, tweets, users
+from api.throttle import RateLimitHeaders, document_limits
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
 from infra.settings import Settings
@@ -78,9 +79,11 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     routers = (timeline, stream, users, tweets, follows, notifications, search, trends, media, health)
     for router in (r.router for r in routers):
         app.include_router(router)
+    document_limits(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(TimelineFastLane)
     app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
     metrics.install(app)

@@ -13,6 +13,7 @@ from fastapi import Request
 
 from api.media import RedisUploads, Uploads
 from api.push import PushHub
+from api.ratelimit import RateLimits
 from infra.accounts import Accounts, CassandraAccounts
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
@@ -77,6 +78,7 @@ class Wiring:
     push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
     trends: TrendsReader | None = None
     pressure: ReadPressure | None = None  # slow reads tell the fan-out to yield (api/pressure.py)
+    rate_limits: RateLimits | None = None  # None: no limits (tests built on fakes); api/throttle.py
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -137,6 +139,7 @@ async def connect(settings: Settings) -> Wiring:
 
     w.closers.append(stop_following)
     w.pressure = ReadPressure(r, settings.redis_prefix)
+    w.rate_limits = RateLimits(settings)
     w.push = PushHub(r, settings)
     await w.push.start()
     w.closers.append(w.push.close)

@@ -70,6 +70,7 @@ class Bench:
             log_level="warning",
             worker_id="bench",
             celebrity_threshold=w.profile.celebrity_threshold,
+            rate_limits="off",  # a load test: one address registers thousands of users
         )
         self.r = redis.Redis.from_url(self.settings.redis_url)
         self.counters = RedisCounters(self.r)

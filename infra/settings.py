@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +115,30 @@ class Settings(BaseSettings):
     kafka_send_timeout_ms: int = Field(5_000, ge=100, description="How long a write waits for Kafka before 503.")
     log_level: str = Field("info", description="Log level of every chirp process.")
 
+    # Abuse limits (api/ratelimit.py): kept in Redis, so every API process shares them. A limit is written
+    # the way the `limits` package parses it: "300/3 hours", "5 per 30 minutes", "400/day".
+    rate_limits: Literal["on", "off"] = Field("on", description="'off' turns every rate limit off (load tests).")
+    rate_limit_register: str = Field("5/30 minutes", description="Registrations per client address.")
+    rate_limit_anonymous: str = Field("3000/5 minutes", description="Reads without a valid token, per client address.")
+    rate_limit_posts: str = Field("300/3 hours", description="Posts, replies and edits per user.")
+    rate_limit_deletes: str = Field("30/30 minutes", description="Deleted tweets per user.")
+    rate_limit_follows: str = Field("400/day", description="Follows and unfollows per user.")
+    rate_limit_writes: str = Field(
+        "1500/5 minutes", description="All authenticated writes together (likes, media, read marks too), per user."
+    )
+    rate_limit_search: str = Field("300/5 minutes", description="Searches per user (per address when anonymous).")
+    rate_limit_streams: str = Field("60/5 minutes", description="Stream connections opened per user.")
+    operator_token: str = Field(
+        "",
+        description="Secret that exempts a request from rate limits when sent as `X-Chirp-Operator` (operator "
+        "tools such as `chirp demo`); empty: no exemption. `chirp run` makes one if unset.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client (comma separated; "
+        "empty: the peer address is the client, and X-Forwarded-For is ignored).",
+    )
+
     # Push (GET /timeline/stream, /timeline/ws).
     push_heartbeat_s: float = Field(
         15.0, gt=0, description="Seconds between stream heartbeats; presence lasts three of them."
@@ -140,6 +166,19 @@ class Settings(BaseSettings):
     media_upload_ttl_s: int = Field(
         86_400, ge=60, description="How long an upload (its media_id) can be attached to a tweet."
     )
+
+    @field_validator(
+        "rate_limit_register", "rate_limit_anonymous", "rate_limit_posts", "rate_limit_deletes",
+        "rate_limit_follows", "rate_limit_writes", "rate_limit_search", "rate_limit_streams",
+    )  # fmt: skip
+    @classmethod
+    def _a_limit(cls, value: str) -> str:
+        """A limit that does not parse fails at start-up, not at the first request it would guard."""
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as '300/3 hours' ({exc})") from exc
+        return value
 
     @property
     def worker_group(self) -> str:
@@ -180,6 +219,29 @@ class Settings(BaseSettings):
             f"{self.s3_endpoint.rstrip('/')}/{self.s3_bucket}/" if self.s3_endpoint and self.s3_bucket else ""
         )
         return base if not base or base.endswith("/") else base + "/"
+
+    def operator_secret(self, create: bool = False) -> str:
+        """CHIRP_OPERATOR_TOKEN, else the secret kept in `state_dir/operator-token` (made, readable by its owner
+        alone, on first use when `create`), so that `chirp demo` on this machine can find what `chirp run`
+        chose. Empty when there is neither."""
+        if self.operator_token:
+            return self.operator_token
+        path = self.state_dir / "operator-token"
+        if not path.exists() and create:
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"operator-token.{secrets.token_hex(8)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+            try:
+                os.link(tmp, path)  # whole or absent: another API process may be making it at the same time
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip() if path.exists() else ""
 
     def effective_node_id(self) -> int:
         return self.node_id if self.node_id is not None else os.getpid() % 1024

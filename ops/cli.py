@@ -132,7 +132,7 @@ def demo(users: int, tweets: int, seed: int | None, url: str | None) -> None:
     settings = Settings()
     base = url or f"http://{settings.api_host}:{settings.api_port}"
     try:
-        loaded = load(base, max(users, 3), tweets, seed)
+        loaded = load(base, max(users, 3), tweets, seed, settings.operator_secret())
         page = wait_visible(base, loaded)
     except DemoError as exc:
         click.echo(f"error: {exc}", err=True)

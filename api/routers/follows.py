@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from api.auth import Actor, require_self
 from api.models import FollowBody, Problem
 from api.routers.common import errors
+from api.throttle import per_user
 from api.wiring import Wiring, wiring
 from schemas.events import Meta, UserFollowed, UserUnfollowed
 
@@ -40,6 +41,7 @@ async def _check(body: FollowBody, actor: int, w: Wiring) -> None:
 
 @router.post(
     "/follow",
+    dependencies=[per_user("follows", "writes")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=WRITE_ERRORS,
@@ -53,6 +55,7 @@ async def follow(body: FollowBody, actor: Actor, w: W) -> Response:
 
 @router.delete(
     "/follow",
+    dependencies=[per_user("follows", "writes")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=WRITE_ERRORS,

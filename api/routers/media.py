@@ -12,6 +12,7 @@ from api.media import Upload, check_upload, new_key, sign_put
 from api.models import MediaUploadIn, MediaUploadOut, Problem
 from api.render import json_response, media_base
 from api.routers.common import errors
+from api.throttle import per_user
 from api.wiring import Wiring, wiring
 
 router = APIRouter(tags=["media"])
@@ -24,6 +25,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/media",
+    dependencies=[per_user("writes")],
     status_code=status.HTTP_201_CREATED,
     response_model=MediaUploadOut,
     responses=ERRORS,

@@ -13,6 +13,7 @@ from api.models import Id, MarkedRead, MarkRead, NotificationPage, Problem, Unre
 from api.render import json_response
 from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
+from api.throttle import per_user
 from api.wiring import Wiring, wiring
 from projections.notifications import KINDS, NotificationFeed, now_id
 from projections.timeline import encode_cursor
@@ -91,6 +92,7 @@ async def unread_count(actor: Actor, w: W, user_id: UserId = None) -> UnreadCoun
 
 @router.post(
     "/notifications/read",
+    dependencies=[per_user("writes")],
     response_model=MarkedRead,
     responses={**errors(401, 413, 422, 503)},
     summary="Mark notifications read up to an id (default: all of them); the marker only moves forward",

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from api.models import Problem, TweetPage
 from api.render import json_response, page_json
 from api.routers.reads import Cursor, Limit, page_bounds
+from api.throttle import reader
 from api.wiring import Wiring, wiring
 from projections.search import SearchQueries
 from projections.search_terms import MAX_QUERY, BadQuery, parse_query
@@ -45,6 +46,7 @@ def _search(w: Wiring) -> SearchQueries:
 
 @router.get(
     "/search",
+    dependencies=[reader("search")],
     response_model=TweetPage,
     responses=ERRORS,
     summary="Tweets matching a query, newest first",

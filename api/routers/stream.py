@@ -18,6 +18,7 @@ from api.models import Id, Problem
 from api.push.hub import PushHub, PushUnavailable
 from api.push.session import HEARTBEAT, Client, sse_frame, stream
 from api.routers.common import errors
+from api.throttle import enforce
 from api.wiring import Wiring, wiring
 from projections.queries import Queries
 from projections.timeline import BadCursor, decode_cursor
@@ -179,6 +180,7 @@ async def timeline_stream(
     ] = None,
 ) -> Response:
     user = await stream_user(w, request.headers.get("authorization"), access_token)
+    await enforce(request, w, "streams", f"u{user}")
     if user_id is not None and user_id != user:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
     after = resume_point(last_event_id, last_event_id_header)
@@ -214,12 +216,13 @@ async def timeline_ws(websocket: WebSocket) -> None:
     q = websocket.query_params
     try:
         user = await stream_user(w, websocket.headers.get("authorization"), q.get("access_token"))
+        await enforce(websocket, w, "streams", f"u{user}")
         if q.get("user_id") is not None and q.get("user_id") != str(user):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
         after = resume_point(q.get("last_event_id"), websocket.headers.get("last-event-id"))
         hub, queries = push_parts(w)
     except HTTPException as exc:
-        code = 1013 if exc.status_code == 503 else 1008
+        code = {503: 1013, 429: 1013}.get(exc.status_code, 1008)
         await websocket.close(code=code, reason=str(exc.detail)[:120])
         return
     try:

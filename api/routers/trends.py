@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from api.models import Problem, TrendsOut
 from api.render import json_response
 from api.routers.common import errors
+from api.throttle import reader
 from api.wiring import Wiring, wiring
 
 router = APIRouter(tags=["trends"])
@@ -25,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/trends", response_model=TrendsOut, responses=ERRORS, summary="Trending hashtags")
+@router.get("/trends", dependencies=[reader()], response_model=TrendsOut, responses=ERRORS, summary="Trending hashtags")
 async def trends(w: W, window: Window = "1h", limit: TrendsLimit = 10) -> Response:
     """The hashtags most tweeted in the window, counted by the tweets' own time; deleted tweets do not
     count and an edit counts the tags of its new text. No token needed, like the other public reads."""

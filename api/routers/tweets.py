@@ -21,6 +21,7 @@ from api.models import (
 from api.render import json_response, media_base, page_json, tweet_created_json, tweet_json
 from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
+from api.throttle import per_user, reader
 from api.wiring import Wiring, wiring
 from projections.text import mentioned_handles
 from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
@@ -73,6 +74,7 @@ async def _media(w: Wiring, actor: int, i: int, m: MediaIn) -> Media:
 
 @router.post(
     "/tweets",
+    dependencies=[per_user("posts", "writes")],
     status_code=status.HTTP_201_CREATED,
     response_model=TweetCreated,
     responses=WRITE_ERRORS,
@@ -90,7 +92,13 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
     return json_response(tweet_created_json(event), status.HTTP_201_CREATED)
 
 
-@router.patch("/tweets/{tweet_id}", response_model=TweetEditAccepted, responses=WRITE_ERRORS, summary="Edit a tweet")
+@router.patch(
+    "/tweets/{tweet_id}",
+    dependencies=[per_user("posts", "writes")],
+    response_model=TweetEditAccepted,
+    responses=WRITE_ERRORS,
+    summary="Edit a tweet",
+)
 async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> TweetEditAccepted:
     await _own_tweet(w, tweet_id, actor)
     event = TweetEdited(Meta.new(actor), tweet_id, actor, body.content)
@@ -102,6 +110,7 @@ async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> 
 
 @router.delete(
     "/tweets/{tweet_id}",
+    dependencies=[per_user("deletes", "writes")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=WRITE_ERRORS,
@@ -116,6 +125,7 @@ async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W) -> Response:
 
 @router.post(
     "/tweets/{tweet_id}/like",
+    dependencies=[per_user("writes")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=WRITE_ERRORS,
@@ -129,6 +139,7 @@ async def like(tweet_id: TweetId, actor: Actor, w: W) -> Response:
 
 @router.delete(
     "/tweets/{tweet_id}/like",
+    dependencies=[per_user("writes")],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=WRITE_ERRORS,
@@ -143,7 +154,9 @@ async def unlike(tweet_id: TweetId, actor: Actor, w: W) -> Response:
 READ_ERRORS: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 400: {"model": Problem}, **errors(422)}
 
 
-@router.get("/tweets/{tweet_id}", response_model=TweetOut, responses=READ_ERRORS, summary="One tweet")
+@router.get(
+    "/tweets/{tweet_id}", dependencies=[reader()], response_model=TweetOut, responses=READ_ERRORS, summary="One tweet"
+)
 async def get_tweet(tweet_id: TweetId, w: W) -> Response:
     view = await queries(w).tweet(tweet_id)
     if view is None:
@@ -151,7 +164,7 @@ async def get_tweet(tweet_id: TweetId, w: W) -> Response:
     return json_response(tweet_json(view))
 
 
-@router.get("/tweets/{tweet_id}/replies", response_model=TweetPage, responses=READ_ERRORS,
+@router.get("/tweets/{tweet_id}/replies", dependencies=[reader()], response_model=TweetPage, responses=READ_ERRORS,
             summary="Replies to a tweet, newest first")  # fmt: skip
 async def replies(tweet_id: TweetId, w: W, limit: Limit = 20, cursor: Cursor = None) -> Response:
     size, before = page_bounds(limit, cursor)

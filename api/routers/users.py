@@ -10,6 +10,7 @@ from api.models import Id, Problem, TweetPage, UserCreate, UserCreated, UserOut,
 from api.render import json_response, page_json
 from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, author_out, page_bounds, queries
+from api.throttle import per_address, reader
 from api.wiring import Wiring, wiring
 from infra.accounts import new_token
 from projections.timeline import encode_cursor
@@ -20,6 +21,7 @@ router = APIRouter(tags=["users"])
 
 @router.post(
     "/users",
+    dependencies=[per_address("register")],
     status_code=status.HTTP_201_CREATED,
     response_model=UserCreated,
     responses={409: {"model": Problem, "description": "The handle is taken."}, **errors(413, 422, 503)},
@@ -63,7 +65,9 @@ async def _known(w: Wiring, user_id: int) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id} not found")
 
 
-@router.get("/users/{user_id}", response_model=UserOut, responses=NOT_FOUND, summary="A user's profile")
+@router.get(
+    "/users/{user_id}", dependencies=[reader()], response_model=UserOut, responses=NOT_FOUND, summary="A user's profile"
+)
 async def get_user(user_id: UserId, w: W) -> UserOut:
     profile = await queries(w).profile(user_id)
     if profile is None:
@@ -73,7 +77,7 @@ async def get_user(user_id: UserId, w: W) -> UserOut:
                    followers_count=profile.followers, following_count=profile.following)  # fmt: skip
 
 
-@router.get("/users/{user_id}/tweets", response_model=TweetPage, responses=NOT_FOUND,
+@router.get("/users/{user_id}/tweets", dependencies=[reader()], response_model=TweetPage, responses=NOT_FOUND,
             summary="A user's own tweets (the user timeline), newest first")  # fmt: skip
 async def user_tweets(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> Response:
     size, before = page_bounds(limit, cursor)
@@ -81,7 +85,7 @@ async def user_tweets(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor =
     return json_response(page_json(await queries(w).user_tweets(user_id, before, size)))
 
 
-@router.get("/users/{user_id}/followers", response_model=UserPage, responses=NOT_FOUND,
+@router.get("/users/{user_id}/followers", dependencies=[reader()], response_model=UserPage, responses=NOT_FOUND,
             summary="Who follows this user")  # fmt: skip
 async def followers(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> UserPage:
     size, before = page_bounds(limit, cursor)
@@ -90,7 +94,7 @@ async def followers(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = N
     return UserPage(users=[author_out(u) for u in users], next_cursor=encode_cursor(nxt) if nxt else None)
 
 
-@router.get("/users/{user_id}/following", response_model=UserPage, responses=NOT_FOUND,
+@router.get("/users/{user_id}/following", dependencies=[reader()], response_model=UserPage, responses=NOT_FOUND,
             summary="Whom this user follows")  # fmt: skip
 async def following(user_id: UserId, w: W, limit: Limit = 20, cursor: Cursor = None) -> UserPage:
     size, before = page_bounds(limit, cursor)

@@ -69,7 +69,7 @@ def dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     run = uuid.uuid4().hex[:8]
     s = Settings(topic_prefix=f"op{run}.", keyspace=f"chirp_op_{run}", redis_prefix=f"op{run}:", partitions=4,
                  celebrity_threshold=3, timeline_cap=12, worker_commit_interval_s=0.1,
-                 version_refresh_s=0.2)  # fmt: skip
+                 version_refresh_s=0.2, rate_limits="off")  # fmt: skip
     migrate(s, report=lambda _: None)
     worker = WorkerProcess(s, tmp_path_factory.mktemp("opworker"))
     worker.start()
