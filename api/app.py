@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -12,8 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 
-from api import metrics
+from api import idempotency, metrics
 from api.fastlane import TimelineFastLane
+from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.pressure import ReadPressureSignal
 from api.routers import follows, health, media, notifications, search, stream, timeline, trends, tweets, users
@@ -80,14 +82,30 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     for router in (r.router for r in routers):
         app.include_router(router)
     document_limits(app)
+    _document_middleware(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
+    app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(TimelineFastLane)
     app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
     metrics.install(app)
     return app
+
+
+def _document_middleware(app: FastAPI) -> None:
+    """The schema also shows what middleware serves: the Idempotency-Key header of the writes."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes, tags=app.openapi_tags)  # fmt: skip
+            app.openapi_schema = idempotency.document(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -104,9 +122,15 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> JSONResponse:
-    log.warning("write refused: %s", exc)
+    log.warning("write refused: %s (maybe written: %s)", exc, exc.maybe_written)
+    detail = (
+        "the event log did not confirm the write in time; it may have been written: retry with the same "
+        "Idempotency-Key to be sure it is written once"
+        if exc.maybe_written
+        else "the event log is unavailable, nothing was written; retry later"
+    )
     return JSONResponse(
-        {"detail": f"the event log is unavailable, nothing was written; retry later ({exc})"},
+        {"detail": detail},
         status_code=503,
         headers={"Retry-After": "1"},
     )

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from api.idempotency import IdempotencyStore
 from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from api.ratelimit import RateLimits
@@ -79,6 +80,7 @@ class Wiring:
     trends: TrendsReader | None = None
     pressure: ReadPressure | None = None  # slow reads tell the fan-out to yield (api/pressure.py)
     rate_limits: RateLimits | None = None  # None: no limits (tests built on fakes); api/throttle.py
+    idempotency: IdempotencyStore | None = None  # Idempotency-Key answers (api/idempotency.py)
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -140,6 +142,7 @@ async def connect(settings: Settings) -> Wiring:
     w.closers.append(stop_following)
     w.pressure = ReadPressure(r, settings.redis_prefix)
     w.rate_limits = RateLimits(settings)
+    w.idempotency = IdempotencyStore(r, settings.redis_prefix, settings.idempotency_ttl_s, settings.idempotency_lease_s)
     w.push = PushHub(r, settings)
     await w.push.start()
     w.closers.append(w.push.close)

@@ -36,6 +36,9 @@ def handle_key(handle: str) -> str:
 class Accounts(Protocol):
     async def claim_handle(self, handle: str, user_id: int) -> bool: ...
     async def release_handle(self, handle: str, user_id: int) -> None: ...
+    async def handle_claim(self, handle: str) -> tuple[int, datetime] | None:
+        """Who claimed the handle, and when."""
+        ...
     async def save_token(self, token: str, user_id: int) -> None: ...
     async def delete_token(self, token: str) -> None: ...
     async def user_for_token(self, token: str) -> int | None: ...
@@ -59,6 +62,7 @@ class CassandraAccounts:
         self._account = session.prepare("INSERT INTO accounts (user_id, handle, created_at) VALUES (?, ?, ?)")
         self._exists = session.prepare("SELECT user_id FROM accounts WHERE user_id = ?")
         self._handle = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
+        self._claim_of = session.prepare("SELECT user_id, claimed_at FROM handles WHERE handle_key = ?")
         self._cache: OrderedDict[bytes, int] = OrderedDict()
         self._cache_size = cache_size
 
@@ -68,6 +72,13 @@ class CassandraAccounts:
 
     async def release_handle(self, handle: str, user_id: int) -> None:
         await execute(self.session, self._release, (handle_key(handle), user_id))
+
+    async def handle_claim(self, handle: str) -> tuple[int, datetime] | None:
+        rows = await execute(self.session, self._claim_of, (handle_key(handle),))
+        if not rows or rows[0].user_id is None:
+            return None
+        claimed_at: datetime = rows[0].claimed_at.replace(tzinfo=UTC)
+        return rows[0].user_id, claimed_at
 
     async def save_token(self, token: str, user_id: int) -> None:
         await execute(self.session, self._save, (token_digest(token), user_id, datetime.now(UTC)))

@@ -27,7 +27,14 @@ log = logging.getLogger("chirp.eventlog")
 
 
 class EventLogUnavailable(RuntimeError):
-    """Kafka did not acknowledge the event; the caller must not report success."""
+    """Kafka did not acknowledge the event; the caller must not report success. `maybe_written`: the event
+    had been sent when the acknowledgement failed to come (a time-out, a broker gone mid-request), so the
+    log may hold it after all; otherwise it certainly does not. The message is for logs (it may name
+    internal addresses), never for clients."""
+
+    def __init__(self, message: str, maybe_written: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_written = maybe_written
 
 
 class KafkaEventLog:
@@ -74,14 +81,18 @@ class KafkaEventLog:
         key = key_for(event)
         value = self.codec.encode(event)
         headers = [("event_type", type(event).__name__.encode())]
+        sent = False
         try:
             async with asyncio.timeout(self._timeout_s):  # one deadline for the whole append, and no task
                 partition = await self._reachable_partition(producer, topic, key)
+                sent = True
                 await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
         except (KafkaError, TimeoutError, OSError) as exc:
             if isinstance(exc, TimeoutError | KafkaTimeoutError):
                 await self._discard(producer)
-            raise EventLogUnavailable(f"Kafka did not acknowledge the event: {type(exc).__name__}") from exc
+            raise EventLogUnavailable(
+                f"Kafka did not acknowledge the event: {type(exc).__name__}", maybe_written=sent
+            ) from exc
 
     async def _reachable_partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
         """The key's partition, once its leader is connected: without I/O when metadata and connection are

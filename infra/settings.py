@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         "empty: the peer address is the client, and X-Forwarded-For is ignored).",
     )
 
+    idempotency_ttl_s: int = Field(
+        86_400, ge=60, description="How long the answer to a write with an Idempotency-Key is kept for its retries."
+    )
+    idempotency_lease_s: int = Field(
+        30, ge=1, description="How long a retry waits (409) for the first request with its key to finish."
+    )
+
     # Push (GET /timeline/stream, /timeline/ws).
     push_heartbeat_s: float = Field(
         15.0, gt=0, description="Seconds between stream heartbeats; presence lasts three of them."

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
+from api.aftermath import after_append
 from api.auth import Actor, require_self
 from api.models import Id, MarkedRead, MarkRead, NotificationPage, Problem, UnreadCount
 from api.render import json_response
@@ -104,7 +105,7 @@ async def mark_read(actor: Actor, w: W, body: Annotated[MarkRead | None, Body()]
     up_to = min(body.up_to, now) if body is not None and body.up_to is not None else now
     await w.events.append(NotificationsRead(Meta.new(actor), actor, up_to))
     f = feed(w)
-    if w.read_marks is not None:
-        await w.read_marks.set(actor, up_to)  # read-your-writes until the worker has projected the event
-    marker = max(up_to, await f.marker(actor))
+    if w.read_marks is not None:  # read-your-writes until the worker has projected the event
+        await after_append("read marker", w.read_marks.set(actor, up_to), None)
+    marker = max(up_to, await after_append("read marker lookup", f.marker(actor), up_to))
     return MarkedRead(up_to=str(marker), unread_count=await f.unread_count(actor, marker))

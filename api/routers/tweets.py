@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
+from api.aftermath import after_append
 from api.auth import Actor, require_self
 from api.models import (
     Id,
@@ -88,7 +89,7 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
     mentions = await _mentions(w, body.content)
     event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media, mentions)
     await w.events.append(event)
-    await w.tweets.mark_pending(event.tweet_id, actor)
+    await after_append("read-your-writes mark", w.tweets.mark_pending(event.tweet_id, actor), None)
     return json_response(tweet_created_json(event), status.HTTP_201_CREATED)
 
 
@@ -119,7 +120,7 @@ async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> 
 async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W) -> Response:
     await _own_tweet(w, tweet_id, actor)
     await w.events.append(TweetDeleted(Meta.new(actor), tweet_id, actor))
-    await w.tweets.mark_pending(tweet_id, None)
+    await after_append("read-your-writes mark", w.tweets.mark_pending(tweet_id, None), None)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

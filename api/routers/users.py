@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
+from api.aftermath import after_append
 from api.models import Id, Problem, TweetPage, UserCreate, UserCreated, UserOut, UserPage
 from api.render import json_response, page_json
 from api.routers.common import errors
@@ -13,10 +16,12 @@ from api.routers.reads import Cursor, Limit, author_out, page_bounds, queries
 from api.throttle import per_address, reader
 from api.wiring import Wiring, wiring
 from infra.accounts import new_token
+from infra.eventlog import EventLogUnavailable
 from projections.timeline import encode_cursor
 from schemas.events import Meta, UserRegistered
 
 router = APIRouter(tags=["users"])
+log = logging.getLogger("chirp.api")
 
 
 @router.post(
@@ -28,20 +33,28 @@ router = APIRouter(tags=["users"])
     summary="Register a user and get a bearer token",
 )
 async def register(body: UserCreate, w: Annotated[Wiring, Depends(wiring)]) -> UserCreated:
+    """The handle is claimed (a Cassandra lightweight transaction: one winner), then the event appended.
+    If Kafka certainly did not take the event the claim is released; if it may have (a time-out after
+    sending), the claim stays with that user id, and a later registration of the handle finishes that
+    one (`_unfinished`) rather than making a second account for the handle."""
     user_id = w.ids.next_id()
     if not await w.accounts.claim_handle(body.handle, user_id):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"handle {body.handle!r} is already taken")
+        unfinished = await _unfinished(w, body.handle)
+        if unfinished is None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"handle {body.handle!r} is already taken")
+        user_id = unfinished
     token = new_token()
     event = UserRegistered(Meta.new(user_id), user_id, body.handle, body.display_name)
     try:
         await w.accounts.save_token(token, user_id)
         await w.events.append(event)
-        await w.accounts.record_account(user_id, body.handle)
-    except BaseException:
-        # Nothing half-written: a registration Kafka did not take leaves the handle free.
-        await w.accounts.delete_token(token)
-        await w.accounts.release_handle(body.handle, user_id)
+    except BaseException as exc:
+        if not (isinstance(exc, EventLogUnavailable) and exc.maybe_written):
+            # Kafka did not take the registration: the handle is free again.
+            await after_append("release of the handle", w.accounts.release_handle(body.handle, user_id), None)
+        await after_append("removal of the unused token", w.accounts.delete_token(token), None)
         raise
+    await after_append("account record", w.accounts.record_account(user_id, body.handle), None)
     return UserCreated(
         user_id=str(user_id),
         handle=body.handle,
@@ -49,6 +62,20 @@ async def register(body: UserCreate, w: Annotated[Wiring, Depends(wiring)]) -> U
         token=token,
         created_at=event.meta.occurred_at,
     )
+
+
+async def _unfinished(w: Wiring, handle: str) -> int | None:
+    """The user id of a registration of `handle` that was never answered with success (its event may or may
+    not be in the log) and is older than any request still running; None when the handle is really taken."""
+    claim = await w.accounts.handle_claim(handle)
+    if claim is None:
+        return None
+    user_id, claimed_at = claim
+    settled = datetime.now(UTC) - claimed_at > timedelta(seconds=2 * w.settings.kafka_send_timeout_ms / 1000 + 5)
+    if not settled or await w.accounts.user_exists(user_id) or await queries(w).users([user_id]):
+        return None
+    log.warning("finishing an unanswered registration of user %d", user_id)
+    return user_id
 
 
 UserId = Annotated[Id, Path(description="A user id (decimal string).", examples=["7251846523904000"])]

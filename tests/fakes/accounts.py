@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from infra.accounts import handle_key, token_digest
 
@@ -12,15 +13,22 @@ class MemoryAccounts:
 
     def __init__(self) -> None:
         self.handles: dict[str, int] = {}
+        self.claimed_at: dict[str, datetime] = {}
         self.tokens: dict[bytes, int] = {}
         self.users: set[int] = set()
 
     async def claim_handle(self, handle: str, user_id: int) -> bool:
+        self.claimed_at.setdefault(handle_key(handle), datetime.now(UTC))
         return self.handles.setdefault(handle_key(handle), user_id) == user_id
+
+    async def handle_claim(self, handle: str) -> tuple[int, datetime] | None:
+        k = handle_key(handle)
+        return (self.handles[k], self.claimed_at[k]) if k in self.handles else None
 
     async def release_handle(self, handle: str, user_id: int) -> None:
         if self.handles.get(handle_key(handle)) == user_id:
             del self.handles[handle_key(handle)]
+            del self.claimed_at[handle_key(handle)]
 
     async def save_token(self, token: str, user_id: int) -> None:
         self.tokens[token_digest(token)] = user_id

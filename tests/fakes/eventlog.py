@@ -7,13 +7,18 @@ from schemas.events import Event
 
 
 class MemoryEventLog:
-    """Records appended events; `fail` makes appends raise like Kafka down."""
+    """Records appended events; `fail` makes appends raise like Kafka down, `ambiguous` like an
+    acknowledgement that never came for an event Kafka did take."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.fail = False
+        self.ambiguous = False
 
     async def append(self, event: Event) -> None:
         if self.fail:
             raise EventLogUnavailable("memory event log set to fail")
+        if self.ambiguous:
+            self.events.append(event)
+            raise EventLogUnavailable("memory event log: taken, but the acknowledgement was lost", maybe_written=True)
         self.events.append(event)

@@ -31,3 +31,23 @@ def test_register_post_follow_over_http(base_url: str, uniq: str) -> None:
         assert r.status_code == 204
         spec = c.get("/openapi.json").json()
         assert "/tweets" in spec["paths"] and c.get("/docs").status_code == 200
+
+
+def test_ten_concurrent_registrations_of_one_handle_give_exactly_one_201(
+    base_url: str, settings: Settings, uniq: str
+) -> None:
+    import asyncio
+
+    from tests.integration.support import decoded
+
+    handle = f"same{uniq}"
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=20) as c:
+            rs = await asyncio.gather(*(c.post("/users", json={"handle": handle, "display_name": "S"})
+                                        for _ in range(10)))  # fmt: skip
+            return sorted(r.status_code for r in rs)
+
+    assert asyncio.run(burst()) == [201] + [409] * 9
+    registered = [e for e in decoded(settings, "users") if e.get("handle") == handle]
+    assert len(registered) == 1

@@ -1,0 +1,229 @@
+"""Safe retries: a write sent again with the same `Idempotency-Key` gets the first answer, not a second event.
+
+The first request with a key takes a short lease on it in Redis (`SET NX`), runs, and stores its answer
+for 24 hours (a setting) beside a digest of the request (method, path, query, body). A retry with the same
+key and the same request gets that answer again with `Idempotent-Replayed: true`; with another request,
+422; while the first is still running, 409 with `Retry-After`. Keys are scoped to the caller (the token's
+user, or the client address when there is no valid token), so one client cannot read another's answers.
+
+Only settled answers are kept: a 5xx or a 429 means nothing was written, so the lease is dropped and the
+retry runs afresh. If Redis cannot be reached the request runs without the guard (logged): the write
+itself is still acknowledged only after Kafka took it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("chirp.api.idempotency")
+
+HEADER = "idempotency-key"
+REPLAYED = b"idempotent-replayed"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_KEY = 255
+_KEPT_HEADERS = frozenset({b"content-type", b"location", b"etag", b"link"})
+
+
+class IdempotencyStore:
+    """The answers, in Redis under `{prefix}idem:`; the key layout lives here alone."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int, lease_s: int) -> None:
+        self.r = client
+        self.prefix = f"{prefix}idem:"
+        self.ttl_s = ttl_s
+        self.lease_s = lease_s
+
+    def _key(self, scope: str, key: str) -> str:
+        return self.prefix + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+
+    async def begin(self, scope: str, key: str, digest: str) -> dict[str, object] | None:
+        """None when this request now holds the key; else what is stored (lease or answer)."""
+        k = self._key(scope, key)
+        lease = orjson.dumps({"digest": digest, "state": "running"})
+        if await self.r.set(k, lease, nx=True, ex=self.lease_s):
+            return None
+        raw = await self.r.get(k)
+        if raw is None:  # the lease lapsed between the two calls: take it now
+            return None if await self.r.set(k, lease, nx=True, ex=self.lease_s) else {"state": "running"}
+        stored: dict[str, object] = orjson.loads(raw)
+        return stored
+
+    async def finish(self, scope: str, key: str, digest: str, status: int, headers: list[list[str]],
+                     body: bytes) -> None:  # fmt: skip
+        answer = {
+            "digest": digest,
+            "state": "done",
+            "status": status,
+            "headers": headers,
+            "body": body.decode("latin-1"),
+        }
+        await self.r.set(self._key(scope, key), orjson.dumps(answer), ex=self.ttl_s)
+
+    async def abandon(self, scope: str, key: str) -> None:
+        await self.r.delete(self._key(scope, key))
+
+
+class Idempotency:
+    """ASGI middleware on the write methods; `store_of(scope)` and `caller_of(conn)` come from the app's
+    wiring, so it runs without any when the app was built on fakes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        key = conn.headers.get(HEADER)
+        wiring = getattr(scope["app"].state, "wiring", None)
+        store: IdempotencyStore | None = getattr(wiring, "idempotency", None)
+        if key is None or store is None:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
+            await _answer(send, 422, {"detail": f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters"})
+            return
+        body, receive = await _buffered(receive)
+        caller = await _caller(wiring, conn)
+        digest = _digest(scope, body)
+        try:
+            stored = await store.begin(caller, key, digest)
+        except Exception as exc:  # Redis away: the write still runs, unguarded
+            log.warning("Idempotency-Key not checked, Redis unreachable: %s", type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        if stored is not None:
+            await _replay(send, stored, digest)
+            return
+        await self._run_and_keep(scope, receive, send, store, caller, key, digest)
+
+    async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, store: IdempotencyStore,
+                            caller: str, key: str, digest: str) -> None:  # fmt: skip
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, keep)
+        finally:
+            status = int(start.get("status", 500))
+            try:
+                if status >= 500 or status == 429:
+                    await store.abandon(caller, key)  # nothing was written: the retry runs afresh
+                else:
+                    kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in start.get("headers", [])
+                            if k.lower() in _KEPT_HEADERS]  # fmt: skip
+                    await store.finish(caller, key, digest, status, kept, b"".join(chunks))
+            except Exception as exc:
+                log.warning("answer for an Idempotency-Key not kept (Redis): %s", type(exc).__name__)
+
+
+async def _caller(wiring: Any, conn: HTTPConnection) -> str:
+    """Whom a key belongs to: the token's user, else the client address."""
+    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            user = await wiring.accounts.user_for_token(token.strip())
+        except Exception:
+            user = None
+        if user is not None:
+            return f"u{user}"
+    return f"a{conn.client.host if conn.client else 'unknown'}"
+
+
+def _digest(scope: Scope, body: bytes) -> str:
+    h = hashlib.sha256()
+    for part in (scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body (BodySizeLimit, outside, has capped it) and a receive that hands it over again."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, again
+
+
+async def _replay(send: Send, stored: dict[str, object], digest: str) -> None:
+    if stored.get("digest") not in (None, digest):
+        await _answer(send, 422, {"detail": "this Idempotency-Key was used for another request"})
+        return
+    if stored.get("state") != "done":
+        await _answer(send, 409, {"detail": "a request with this Idempotency-Key is still running; retry"},
+                      ((b"retry-after", b"1"),))  # fmt: skip
+        return
+    pairs: list[list[str]] = stored.get("headers", [])  # type: ignore[assignment]
+    body = str(stored.get("body", "")).encode("latin-1")
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+    headers += [(REPLAYED, b"true"), (b"content-length", str(len(body)).encode())]
+    status = stored.get("status", 200)
+    await send({"type": "http.response.start", "status": int(status) if isinstance(status, int) else 200,
+                "headers": headers})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _answer(
+    send: Send, status: int, payload: dict[str, str], extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    body = orjson.dumps(payload)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID): a retry with the same key and request gets the first answer "
+    "(with `Idempotent-Replayed: true`) and writes nothing again, for 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[!-~]+$"},
+}
+CONFLICT = {
+    "description": "A request with this Idempotency-Key is still running; retry after `Retry-After`.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Adds the Idempotency-Key header and the 409 to every write operation of an OpenAPI schema (the
+    middleware serves them, so no route declares them)."""
+    for operations in schema.get("paths", {}).values():
+        for method, op in operations.items():
+            if method.upper() in WRITES:
+                op.setdefault("parameters", []).append(KEY_PARAMETER)
+                op.setdefault("responses", {}).setdefault("409", CONFLICT)
+    return schema

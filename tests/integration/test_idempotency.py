@@ -1,0 +1,79 @@
+"""Idempotency-Key against the real Redis and Kafka: a retried write is one event, answered as the first."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from infra.settings import Settings
+from tests.integration.support import decoded, register
+
+
+def _posted_with(settings: Settings, content: str) -> list[dict[str, object]]:
+    return [e for e in decoded(settings, "tweets") if e.get("content") == content]
+
+
+def test_a_post_repeated_with_one_key_is_one_tweet_answered_the_same(
+    api: TestClient, settings: Settings, uniq: str
+) -> None:
+    user, auth = register(api, f"idem{uniq}")
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"user_id": user, "content": f"once {uniq}"}
+    first = api.post("/tweets", json=body, headers={**auth, **key})
+    assert first.status_code == 201, first.text
+    again = [api.post("/tweets", json=body, headers={**auth, **key}) for _ in range(3)]
+    assert {r.status_code for r in again} == {201}
+    assert {r.json()["tweet_id"] for r in again} == {first.json()["tweet_id"]}
+    assert all(r.headers["Idempotent-Replayed"] == "true" for r in again)
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(_posted_with(settings, body["content"])) == 1
+
+
+def test_the_same_key_with_another_body_is_422_and_writes_nothing(
+    api: TestClient, settings: Settings, uniq: str
+) -> None:
+    user, auth = register(api, f"idem2{uniq}")
+    key = {"Idempotency-Key": f"k-{uniq}"}
+    assert (
+        api.post("/tweets", json={"user_id": user, "content": f"a {uniq}"}, headers={**auth, **key}).status_code == 201
+    )
+    other = api.post("/tweets", json={"user_id": user, "content": f"b {uniq}"}, headers={**auth, **key})
+    assert other.status_code == 422
+    assert "Idempotency-Key" in other.json()["detail"]
+    assert _posted_with(settings, f"b {uniq}") == []
+
+
+def test_keys_belong_to_their_caller_and_without_a_key_each_post_is_new(
+    api: TestClient, settings: Settings, uniq: str
+) -> None:
+    alice, alice_auth = register(api, f"idem3a{uniq}")
+    bob, bob_auth = register(api, f"idem3b{uniq}")
+    key = {"Idempotency-Key": f"shared-{uniq}"}
+    a = api.post("/tweets", json={"user_id": alice, "content": f"mine {uniq}"}, headers={**alice_auth, **key})
+    b = api.post("/tweets", json={"user_id": bob, "content": f"mine {uniq}"}, headers={**bob_auth, **key})
+    assert a.status_code == b.status_code == 201
+    assert a.json()["tweet_id"] != b.json()["tweet_id"]
+    for _ in range(2):
+        api.post("/tweets", json={"user_id": alice, "content": f"twice {uniq}"}, headers=alice_auth)
+    assert len(_posted_with(settings, f"twice {uniq}")) == 2
+
+
+def test_a_refused_write_is_not_kept_and_a_bad_key_is_422(api: TestClient, uniq: str) -> None:
+    user, auth = register(api, f"idem4{uniq}")
+    key = {"Idempotency-Key": f"retry-{uniq}"}
+    refused = api.post("/tweets", json={"user_id": user, "content": ""}, headers={**auth, **key})
+    assert refused.status_code == 422
+    assert "Idempotent-Replayed" not in refused.headers
+    replayed = api.post("/tweets", json={"user_id": user, "content": ""}, headers={**auth, **key})
+    assert replayed.headers.get("Idempotent-Replayed") == "true"  # a settled answer: the same 422
+    too_long = {"Idempotency-Key": "x" * 256}
+    assert api.post("/tweets", json={"user_id": user, "content": "hi"}, headers={**auth, **too_long}).status_code == 422
+
+
+def test_the_schema_documents_the_header_on_writes(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    post = spec["paths"]["/tweets"]["post"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post["parameters"])
+    assert "409" in post["responses"]
+    assert "Idempotency-Key" not in str(spec["paths"]["/tweets/{tweet_id}"]["get"])
