@@ -22,6 +22,8 @@ import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.limits import BODY, replaying
+
 log = logging.getLogger("chirp.api.idempotency")
 
 HEADER = "idempotency-key"
@@ -91,7 +93,7 @@ class Idempotency:
         if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
             await _answer(send, 422, {"detail": f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters"})
             return
-        body, receive = await _buffered(receive)
+        body, receive = await _buffered(scope, receive)
         caller = await _caller(wiring, conn)
         digest = _digest(scope, body)
         try:
@@ -154,27 +156,18 @@ def _digest(scope: Scope, body: bytes) -> str:
     return h.hexdigest()
 
 
-async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body (BodySizeLimit, outside, has capped it) and a receive that hands it over again."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    sent = False
-
-    async def again() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return body, again
+async def _buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body (as BodySizeLimit, outside, capped and kept it) and a receive that hands it over."""
+    body = scope.get(BODY)
+    if body is None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+    return body, replaying(body, receive)
 
 
 async def _replay(send: Send, stored: dict[str, object], digest: str) -> None:

@@ -5,6 +5,22 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+BODY = "chirp.body"
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the buffered body over once, then passes on to the real one (disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
 
 class BodySizeLimit:
     """Buffers each request body up to `max_bytes` and answers 413 beyond it.
@@ -39,16 +55,8 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        scope[BODY] = body  # for the middleware inside (Idempotency), which need not read it again
+        await self.app(scope, replaying(body, receive), send)
 
     async def _reject(self, send: Send) -> None:
         body = orjson.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"})
