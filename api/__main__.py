@@ -33,6 +33,7 @@ def main() -> None:
         http="httptools",
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # uvicorn's records go to chirp's handlers, whose filter strips tokens (infra/logs.py)
         # X-Forwarded-For names the client only when it comes from a proxy chirp is told to trust; otherwise
         # anyone could pick the address its rate limits are counted under.
         proxy_headers=bool(settings.trusted_proxies),

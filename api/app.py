@@ -7,18 +7,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
+from redis import exceptions as redis_errors
 
 from api import idempotency, metrics
 from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.pressure import ReadPressureSignal
-from api.routers import follows, health, media, notifications, search, stream, timeline, trends, tweets, users
+from api.routers import (
+    follows,
+    health,
+    media,
+    notifications,
+    search,
+    stream,
+    timeline,
+    tokens,
+    trends,
+    tweets,
+    users,
+)
 from api.throttle import RateLimitHeaders, document_limits
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
@@ -78,13 +93,15 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     )
     app.state.settings = settings
     set_media_base(settings.media_base)
-    routers = (timeline, stream, users, tweets, follows, notifications, search, trends, media, health)
+    routers = (timeline, stream, users, tokens, tweets, follows, notifications, search, trends, media, health)
     for router in (r.router for r in routers):
         app.include_router(router)
     document_limits(app)
     _document_middleware(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeaders)
@@ -133,6 +150,21 @@ async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> 
         {"detail": detail},
         status_code=503,
         headers={"Retry-After": "1"},
+    )
+
+
+# A store that cannot answer now (down, failing over, overloaded): the client may retry; nothing half-done
+# is reported as done, since every write is acknowledged only after Kafka took it.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    NoHostAvailable, Unavailable, OperationTimedOut, ReadTimeout, WriteTimeout, redis_errors.ConnectionError,
+    redis_errors.TimeoutError, redis_errors.BusyLoadingError, redis_errors.ReadOnlyError,
+)  # fmt: skip
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("request failed, a store is unavailable: %s: %s", type(exc).__name__, exc)
+    return JSONResponse(
+        {"detail": "a backing store is unavailable; retry later"}, status_code=503, headers={"Retry-After": "1"}
     )
 
 

@@ -74,6 +74,13 @@ class UserCreated(BaseModel):
     created_at: datetime
 
 
+class TokenCreated(BaseModel):
+    user_id: str = Field(examples=["7251846523904000"])
+    token: str = Field(description="A new bearer token for the same user; shown only once.", examples=["chirp_9x…"])
+    expires_at: datetime = Field(description="When it expires unless used (each use within its second half "
+                                 "extends it by CHIRP_TOKEN_TTL_S).")  # fmt: skip
+
+
 MediaType = Literal["image", "gif", "video"]
 MAX_ALT_TEXT = 1000
 

@@ -15,7 +15,7 @@ from api.idempotency import IdempotencyStore
 from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from api.ratelimit import RateLimits
-from infra.accounts import Accounts, CassandraAccounts
+from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
 from projections.notifications import NotificationStore, PendingMarks
@@ -118,6 +118,12 @@ async def connect(settings: Settings) -> Wiring:
     async def close_cassandra() -> None:
         await asyncio.to_thread(cluster.shutdown)
 
+    accounts = CassandraAccounts(
+        session,
+        revocations=TokenRevocations(r, settings.redis_prefix),
+        token_ttl_s=settings.token_ttl_s,
+        cache_s=settings.token_cache_s,
+    )
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
     registry = VersionRegistry(r, settings.redis_prefix, backup)
     live = await registry.live()
@@ -126,7 +132,7 @@ async def connect(settings: Settings) -> Wiring:
     w = Wiring(
         settings=settings,
         events=events,
-        accounts=CassandraAccounts(session),
+        accounts=accounts,
         ids=IdGenerator(settings.effective_node_id()),
         tweets=StoreTweetState(stores.timelines, stores.durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
@@ -135,9 +141,11 @@ async def connect(settings: Settings) -> Wiring:
     )
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))
+    revocations = asyncio.create_task(accounts.watch_revocations(settings.token_revocation_poll_s))
 
     async def stop_following() -> None:
         follower.cancel()
+        revocations.cancel()
 
     w.closers.append(stop_following)
     w.pressure = ReadPressure(r, settings.redis_prefix)

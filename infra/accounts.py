@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
+import redis.asyncio as aioredis
 from cassandra.cluster import Session
 
 from infra.cassandra import execute
 
 TOKEN_PREFIX = "chirp_"
+log = logging.getLogger("chirp.accounts")
 
 
 def new_token() -> str:
@@ -50,22 +55,72 @@ class Accounts(Protocol):
         ...
 
 
+@dataclass
+class _Cached:
+    user_id: int
+    expires_at: float  # epoch seconds
+    loaded: float  # monotonic time it was read from Cassandra
+
+
+class TokenRevocations:
+    """Revoked token digests, numbered in Redis so that every API process learns of them in one poll:
+    `{prefix}revoked` holds the newest digests scored by `{prefix}revoked:seq`. The key layout lives here."""
+
+    KEEP = 10_000
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self.r = client
+        self.set_key = f"{prefix}revoked"
+        self.seq_key = f"{prefix}revoked:seq"
+        self.seen: int | None = None
+
+    async def revoke(self, digest: bytes) -> None:
+        seq = await self.r.incr(self.seq_key)
+        async with self.r.pipeline(transaction=False) as p:
+            p.zadd(self.set_key, {digest.hex(): seq})
+            p.zremrangebyrank(self.set_key, 0, -self.KEEP - 1)
+            await p.execute()
+
+    async def since_last(self) -> list[bytes] | None:
+        """Digests revoked since the previous call; None when some may have been missed (drop every cache)."""
+        if self.seen is None:
+            self.seen = int(await self.r.get(self.seq_key) or 0)
+            return []
+        rows: list[Any] = await self.r.zrangebyscore(self.set_key, f"({self.seen}", "+inf", withscores=True)
+        if not rows:
+            return []
+        first, last = int(rows[0][1]), int(rows[-1][1])
+        missed = first > self.seen + 1
+        self.seen = last
+        return None if missed else [bytes.fromhex(member.decode()) for member, _ in rows]
+
+
 class CassandraAccounts:
-    def __init__(self, session: Session, cache_size: int = 100_000) -> None:
+    """Handles, tokens and accounts in Cassandra. Token lookups are cached per process; a cached token is
+    read again after `cache_s`, refused once expired, and dropped within a poll of its revocation by any
+    process (`watch_revocations`). A token in use is extended (rolling expiry)."""
+
+    def __init__(self, session: Session, cache_size: int = 100_000, revocations: TokenRevocations | None = None,
+                 token_ttl_s: int = 30 * 86_400, cache_s: float = 60.0) -> None:  # fmt: skip
         self.session = session
         self._claim = session.prepare(
             "INSERT INTO handles (handle_key, user_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS"
         )
         self._release = session.prepare("DELETE FROM handles WHERE handle_key = ? IF user_id = ?")
-        self._save = session.prepare("INSERT INTO auth_tokens (token_sha256, user_id, created_at) VALUES (?, ?, ?)")
+        self._save = session.prepare(
+            "INSERT INTO auth_tokens (token_sha256, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) USING TTL ?"
+        )
         self._delete = session.prepare("DELETE FROM auth_tokens WHERE token_sha256 = ?")
-        self._lookup = session.prepare("SELECT user_id FROM auth_tokens WHERE token_sha256 = ?")
+        self._lookup = session.prepare("SELECT user_id, created_at, expires_at FROM auth_tokens WHERE token_sha256 = ?")
         self._account = session.prepare("INSERT INTO accounts (user_id, handle, created_at) VALUES (?, ?, ?)")
         self._exists = session.prepare("SELECT user_id FROM accounts WHERE user_id = ?")
         self._handle = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
         self._claim_of = session.prepare("SELECT user_id, claimed_at FROM handles WHERE handle_key = ?")
-        self._cache: OrderedDict[bytes, int] = OrderedDict()
+        self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
         self._cache_size = cache_size
+        self.revocations = revocations
+        self.token_ttl_s = token_ttl_s
+        self.cache_s = cache_s
 
     async def claim_handle(self, handle: str, user_id: int) -> bool:
         rows = await execute(self.session, self._claim, (handle_key(handle), user_id, datetime.now(UTC)))
@@ -82,27 +137,70 @@ class CassandraAccounts:
         return rows[0].user_id, claimed_at
 
     async def save_token(self, token: str, user_id: int) -> None:
-        await execute(self.session, self._save, (token_digest(token), user_id, datetime.now(UTC)))
+        await self._write_token(token_digest(token), user_id, datetime.now(UTC))
+
+    async def _write_token(self, digest: bytes, user_id: int, created_at: datetime) -> datetime:
+        expires_at = datetime.now(UTC) + timedelta(seconds=self.token_ttl_s)
+        await execute(self.session, self._save, (digest, user_id, created_at, expires_at, self.token_ttl_s))
+        return expires_at
 
     async def delete_token(self, token: str) -> None:
+        """Revokes the token: gone from Cassandra, and announced so that every process drops its copy."""
         digest = token_digest(token)
         self._cache.pop(digest, None)
         await execute(self.session, self._delete, (digest,))
+        if self.revocations is not None:
+            await self.revocations.revoke(digest)
 
     async def user_for_token(self, token: str) -> int | None:
         digest = token_digest(token)
         cached = self._cache.get(digest)
-        if cached is not None:
-            self._cache.move_to_end(digest)
-            return cached
+        if cached is not None and time.monotonic() - cached.loaded < self.cache_s:
+            if time.time() < cached.expires_at:
+                self._cache.move_to_end(digest)
+                return cached.user_id
+            self._cache.pop(digest, None)
+            return None
         rows = await execute(self.session, self._lookup, (digest,))
         if not rows:
+            self._cache.pop(digest, None)
             return None
         user_id: int = rows[0].user_id
-        self._cache[digest] = user_id
+        expires = await self._expiry(digest, user_id, rows[0].created_at, rows[0].expires_at)
+        if expires is None:
+            return None
+        self._cache[digest] = _Cached(user_id, expires.timestamp(), time.monotonic())
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return user_id
+
+    async def _expiry(
+        self, digest: bytes, user_id: int, created: datetime, expires: datetime | None
+    ) -> datetime | None:
+        """When the token expires (None: it has), extended when less than half its life is left."""
+        created = created.replace(tzinfo=UTC)
+        expires = expires.replace(tzinfo=UTC) if expires else created + timedelta(seconds=self.token_ttl_s)
+        now = datetime.now(UTC)
+        if expires <= now:
+            return None
+        if (expires - now).total_seconds() < self.token_ttl_s / 2:
+            expires = await self._write_token(digest, user_id, created)
+        return expires
+
+    async def watch_revocations(self, poll_s: float) -> None:
+        """Runs for the life of the process: drops revoked tokens from this process's cache."""
+        if self.revocations is None:
+            return
+        while True:
+            try:
+                revoked = await self.revocations.since_last()
+                for digest in revoked if revoked is not None else list(self._cache):
+                    self._cache.pop(digest, None)
+            except Exception as exc:  # Redis away: forget every cached token, so Cassandra says
+                log.warning("cannot poll token revocations: %s", type(exc).__name__)
+                self.revocations.seen = None
+                self._cache.clear()
+            await asyncio.sleep(poll_s)
 
     async def record_account(self, user_id: int, handle: str) -> None:
         await execute(self.session, self._account, (user_id, handle, datetime.now(UTC)))

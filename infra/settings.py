@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         "empty: the peer address is the client, and X-Forwarded-For is ignored).",
     )
 
+    token_ttl_s: int = Field(
+        30 * 86_400, ge=60, description="Life of a bearer token; a token in use is extended (rolling expiry)."
+    )
+    token_cache_s: float = Field(60.0, gt=0, description="How long an API process trusts its cached token lookup.")
+    token_revocation_poll_s: float = Field(
+        0.25, gt=0, le=1, description="How often each API process learns of revoked tokens (they are refused then)."
+    )
     idempotency_ttl_s: int = Field(
         86_400, ge=60, description="How long the answer to a write with an Idempotency-Key is kept for its retries."
     )
