@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from api.media import LIMITS
+from api.textrules import clean_text, public_https_url
 from schemas.ids import parse_id
 
 MAX_CONTENT = 280
 MAX_MEDIA = 4
 HANDLE = re.compile(r"[A-Za-z0-9_]{3,30}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_DISPLAY_NAME = 50
+LARGEST_MEDIA = max(largest for _, largest in LIMITS.values())
 
 
 def _id(value: Any) -> int:
@@ -28,14 +30,12 @@ Id = Annotated[int, BeforeValidator(_id)]
 
 
 def clean_content(value: str) -> str:
-    text = unicodedata.normalize("NFC", value)
-    if not text.strip():
-        raise ValueError("content must not be empty or only whitespace")
-    if len(text) > MAX_CONTENT:
-        raise ValueError(f"content is {len(text)} characters long; the limit is {MAX_CONTENT}")
-    if _CONTROL.search(text):
-        raise ValueError("content must not contain control characters")
-    return text
+    return clean_text(value, "content", MAX_CONTENT, newlines=True)
+
+
+def clean_alt_text(value: str | None) -> str | None:
+    """An empty description is no description; any other must be readable text."""
+    return None if value is None or value == "" else clean_text(value, "alt_text", MAX_ALT_TEXT)
 
 
 class Strict(BaseModel):
@@ -56,14 +56,7 @@ class UserCreate(Strict):
     @field_validator("display_name")
     @classmethod
     def _display_name(cls, v: str) -> str:
-        v = unicodedata.normalize("NFC", v).strip()
-        if not v:
-            raise ValueError("display_name must not be empty or only whitespace")
-        if len(v) > 50:
-            raise ValueError(f"display_name is {len(v)} characters long; the limit is 50")
-        if _CONTROL.search(v):
-            raise ValueError("display_name must not contain control characters")
-        return v
+        return clean_text(v.strip(), "display_name", MAX_DISPLAY_NAME)
 
 
 class UserCreated(BaseModel):
@@ -90,10 +83,18 @@ class MediaIn(Strict):
     given again here) or an external `url` with its `type` (kept for clients that host media themselves)."""
 
     media_id: Id | None = Field(None, description="From POST /media, by the same user.", examples=["7251846523904100"])
-    url: str | None = Field(None, pattern=r"^https?://\S{1,2000}$", examples=["https://cdn.example.com/media/cat.jpg"])
+    url: str | None = Field(None, pattern=r"^https://\S{1,2000}$", examples=["https://cdn.example.com/media/cat.jpg"],
+                            description="An https URL of a public host, without credentials.")  # fmt: skip
     type: MediaType | None = Field(None, description="Required with `url`; with `media_id`, the upload's type.")
     alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, examples=["A cat asleep on a keyboard"])
-    size_bytes: int | None = Field(None, ge=0, le=1 << 40)
+    size_bytes: int | None = Field(None, ge=0, le=LARGEST_MEDIA, description="At most the type's upload limit.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else public_https_url(v)
+
+    _alt = field_validator("alt_text")(classmethod(lambda cls, v: clean_alt_text(v)))
 
     @model_validator(mode="after")
     def _one_source(self) -> MediaIn:
@@ -101,6 +102,10 @@ class MediaIn(Strict):
             raise ValueError("give either media_id (from POST /media) or url, not both")
         if self.url is not None and self.type is None:
             raise ValueError("type is required with url (image, gif or video)")
+        if self.type is not None and self.size_bytes is not None and self.size_bytes > LIMITS[self.type][1]:
+            raise ValueError(
+                f"size_bytes {self.size_bytes} is over the {self.type} limit of {LIMITS[self.type][1]} bytes"
+            )
         return self
 
 
@@ -113,6 +118,8 @@ class MediaUploadIn(Strict):
                             examples=[48213])  # fmt: skip
     alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, description="Description for screen readers.",
                                  examples=["A cat asleep on a keyboard"])  # fmt: skip
+
+    _alt = field_validator("alt_text")(classmethod(lambda cls, v: clean_alt_text(v)))
 
 
 class UploadTarget(BaseModel):
