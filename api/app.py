@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
-from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +35,7 @@ from api.routers import (
 from api.throttle import RateLimitHeaders, document_limits
 from api.wiring import Wiring, connect
 from infra.eventlog import EventLogUnavailable
+from infra.faults import TRANSIENT_TYPES, is_transient
 from infra.settings import Settings
 from projections.wire import set_media_base
 
@@ -100,7 +99,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     _document_middleware(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
-    for unavailable in STORE_UNAVAILABLE:
+    for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError):
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -153,15 +152,11 @@ async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> 
     )
 
 
-# A store that cannot answer now (down, failing over, overloaded): the client may retry; nothing half-done
-# is reported as done, since every write is acknowledged only after Kafka took it.
-STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    NoHostAvailable, Unavailable, OperationTimedOut, ReadTimeout, WriteTimeout, redis_errors.ConnectionError,
-    redis_errors.TimeoutError, redis_errors.BusyLoadingError, redis_errors.ReadOnlyError,
-)  # fmt: skip
-
-
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A store that cannot answer now (down, failing over, full, overloaded; infra/faults.py): the client may
+    retry, and nothing half-done was reported as done, since writes are acknowledged only after Kafka."""
+    if not is_transient(exc):
+        raise exc
     log.warning("request failed, a store is unavailable: %s: %s", type(exc).__name__, exc)
     return JSONResponse(
         {"detail": "a backing store is unavailable; retry later"}, status_code=503, headers={"Retry-After": "1"}

@@ -22,6 +22,7 @@ from projections.notifications import NotificationStore, PendingMarks
 from projections.ports import TrendsReader
 from projections.queries import Queries
 from projections.search import SearchQueries
+from projections.stores import keys
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
 from projections.stores.redis import ReadPressure, RedisTimelines
 from projections.versions import VersionRegistry
@@ -83,6 +84,7 @@ class Wiring:
     idempotency: IdempotencyStore | None = None  # Idempotency-Key answers (api/idempotency.py)
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
+    worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -115,6 +117,13 @@ async def connect(settings: Settings) -> Wiring:
         except Exception:
             return False
 
+    async def worker_degraded() -> str | None:
+        try:
+            raw = await r.get(keys.worker_degraded(settings.redis_prefix))
+        except Exception:
+            return None  # Redis itself is what fails: its own check says so
+        return (raw.decode() if isinstance(raw, bytes) else str(raw)) if raw else None
+
     async def close_cassandra() -> None:
         await asyncio.to_thread(cluster.shutdown)
 
@@ -136,6 +145,7 @@ async def connect(settings: Settings) -> Wiring:
         ids=IdGenerator(settings.effective_node_id()),
         tweets=StoreTweetState(stores.timelines, stores.durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
+        worker_degraded=worker_degraded,
         closers=[close_cassandra, r.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
     )

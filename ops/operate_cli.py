@@ -202,6 +202,19 @@ def verify(sample: int | None, everyone: bool, depth: int) -> None:
     click.echo(f"all {checked} timelines match the log (top {depth} entries)")
 
 
+def _worker_degraded(settings: Settings) -> str | None:
+    """What a stream worker is retrying against a failing store (None: nothing, or Redis cannot say)."""
+    import redis
+
+    from projections.stores.keys import worker_degraded
+
+    try:
+        raw = redis.Redis.from_url(settings.redis_url, socket_timeout=2).get(worker_degraded(settings.redis_prefix))
+    except redis.RedisError:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else None
+
+
 def echo_pipeline(settings: Settings) -> None:
     """The versions, the worker's lag per partition and the dead letters, under the service table."""
     from aiokafka.errors import UnknownTopicOrPartitionError
@@ -227,3 +240,5 @@ def echo_pipeline(settings: Settings) -> None:
     total = sum(end - done for end, done in status.lag.values())
     click.echo(f"  {'total':<40} {total:>8,}")
     click.echo(f"\ndead letters: {status.dead_letters:,} (chirp dlq list)")
+    degraded = _worker_degraded(settings)
+    click.echo(f"worker: {'degraded, retrying ' + degraded if degraded else 'ok'}")

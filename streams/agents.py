@@ -9,6 +9,7 @@ escape this loop: a transient error is retried until it passes, never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -16,14 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-import redis.exceptions
-from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
-from cassandra.cluster import NoHostAvailable
 from faust.types import TP
 
+from infra.faults import is_transient
 from infra.settings import Settings
 from projections.model import BatchStats
 from projections.projector import Outcome, Projector
+from projections.stores.keys import worker_degraded
 from projections.versions import Pass, gaps, passes
 from schemas.codec import DecodeError, default_codec
 from schemas.events import Event, TweetPosted
@@ -34,19 +34,6 @@ from streams.wiring import Stores
 
 log = logging.getLogger("chirp.worker")
 VERSIONS_TTL_S = 1.0
-
-TRANSIENT = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.BusyLoadingError,
-    OperationTimedOut,
-    ReadTimeout,
-    WriteTimeout,
-    Unavailable,
-    NoHostAvailable,
-    TimeoutError,
-    OSError,
-)
 
 
 @dataclass(frozen=True)
@@ -228,14 +215,36 @@ class Worker:
         return total
 
     async def _retry(self, op: Any, what: str) -> Any:
+        """Runs `op` until it succeeds while it fails for the infrastructure's reasons (infra/faults.py):
+        the partition waits, reported as degraded, and nothing is skipped. Other errors propagate."""
         delay = 0.05
-        while True:
-            try:
-                return await op()
-            except TRANSIENT as exc:
-                log.warning("%s failed (%s: %s); retrying in %.2fs", what, type(exc).__name__, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        degraded = False
+        try:
+            while True:
+                try:
+                    return await op()
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    if not degraded:
+                        degraded = True
+                        metrics.DEGRADED.inc()
+                    metrics.RETRIES.labels(type(exc).__name__).inc()
+                    log.warning("%s failed (%s: %s); retrying in %.2fs", what, type(exc).__name__, exc, delay)
+                    await self._report_degraded(f"{what}: {type(exc).__name__}")
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            if degraded:
+                metrics.DEGRADED.dec()
+
+    async def _report_degraded(self, cause: str) -> None:
+        """Best effort: when Redis is what fails, /readyz says so itself."""
+        if self.stores is None:
+            return
+        with contextlib.suppress(Exception):
+            key = worker_degraded(self.settings.redis_prefix)
+            await asyncio.wait_for(self.stores.factory.redis.set(key, cause[:200], px=5000), 0.5)
 
     async def dead_letter(self, msg: Any, reason: str) -> None:
         log.warning("dead-lettering %s:%d@%d: %s", msg.topic, msg.partition, msg.offset, reason)

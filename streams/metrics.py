@@ -48,6 +48,15 @@ HELD = Gauge(
     "Records read but held back until the partitions behind them in time catch up (streams/align.py).",
     ["agent"],
 )
+DEGRADED = Gauge(
+    "chirp_worker_degraded",
+    "Operations this worker is retrying because a store fails (down, failing over, full, busy); 0 when healthy.",
+)
+RETRIES = Counter(
+    "chirp_worker_store_retries_total",
+    "Retries of a store operation after an infrastructure error (never dead-lettered).",
+    ["error"],
+)
 LAG = Gauge(
     "chirp_worker_consumer_lag",
     "Per assigned partition: its high-water mark minus the next offset the worker will process (after each batch).",

@@ -21,6 +21,12 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str = Field(examples=["ready"])
     checks: dict[str, bool] = Field(examples=[{"kafka": True, "cassandra": True, "redis": True}])
+    worker: str = Field(
+        "ok",
+        description="`ok`, or `degraded: <what it retries>` while a stream worker waits for a failing store "
+        "(it retries, skipping nothing; reads may be stale meanwhile). Does not make this API unready.",
+        examples=["ok", "degraded: batch of 500: OutOfMemoryError"],
+    )
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")
@@ -39,5 +45,7 @@ async def readyz(w: Annotated[Wiring, Depends(wiring)]) -> JSONResponse:
     results = await asyncio.gather(*(w.checks[n]() for n in names))
     checks = dict(zip(names, results, strict=True))
     ok = all(results)
-    body = Readiness(status="ready" if ok else "unavailable", checks=checks)
+    degraded = await w.worker_degraded() if w.worker_degraded is not None else None
+    worker = f"degraded: {degraded}" if degraded else "ok"
+    body = Readiness(status="ready" if ok else "unavailable", checks=checks, worker=worker)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -144,6 +144,12 @@ def read_pressure(prefix: str) -> str:
     return f"{prefix}pressure"
 
 
+def worker_degraded(prefix: str) -> str:
+    """Set (with a short TTL) by a stream worker that is retrying a store which fails; /readyz and
+    `chirp status` report it. Its value says what is being retried."""
+    return f"{prefix}degraded"
+
+
 def read_mark(prefix: str, user_id: Id) -> str:
     return f"{prefix}nread:{user_id}"
 
