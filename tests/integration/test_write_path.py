@@ -133,7 +133,7 @@ def test_tokens_never_appear_in_any_topic(api: TestClient, settings: Settings, u
 def test_readyz_checks_the_three_services(api: TestClient) -> None:
     r = api.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready", "checks": {"kafka": True, "cassandra": True, "redis": True}}
+    assert r.json() == {"status": "ready", "checks": {"kafka": True, "cassandra": True, "redis": True}, "worker": "ok"}
 
 
 def test_topics_keep_events_forever(settings: Settings) -> None:
