@@ -15,6 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from redis import exceptions as redis_errors
 
 from api import idempotency, metrics
+from api.allow import AllowHeader, route_table
 from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
@@ -92,9 +93,12 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     )
     app.state.settings = settings
     set_media_base(settings.media_base)
-    routers = (timeline, stream, users, tokens, tweets, follows, notifications, search, trends, media, health)
+    routers = [timeline, stream, users, tokens, tweets, follows, notifications, search, trends, health]
+    if settings.media_storage:  # without storage there is no upload route (tweets can still link media by url)
+        routers.append(media)
     for router in (r.router for r in routers):
         app.include_router(router)
+    app.state.route_table = route_table([*app.router.routes, *(route for r in routers for route in r.router.routes)])
     document_limits(app)
     _document_middleware(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
@@ -104,6 +108,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(AllowHeader)
     app.add_middleware(TimelineFastLane)
     app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
     metrics.install(app)
@@ -118,10 +123,23 @@ def _document_middleware(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes, tags=app.openapi_tags)  # fmt: skip
-            app.openapi_schema = idempotency.document(schema)
+            app.openapi_schema = idempotency.document(_with_body_errors(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_body_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a body may answer 400 (not JSON, not UTF-8: Starlette's parser says so)."""
+    for operations in schema.get("paths", {}).values():
+        for op in operations.values():
+            if "requestBody" in op:
+                op.setdefault("responses", {}).setdefault(
+                    "400",
+                    {"description": "The body could not be parsed (not JSON, or not UTF-8).",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+                )  # fmt: skip
+    return schema
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

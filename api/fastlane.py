@@ -18,15 +18,16 @@ from api.routers import timeline
 from api.routers.reads import MAX_LIMIT
 from api.wiring import Wiring
 from projections.timeline import BadCursor, decode_cursor
-from schemas.ids import parse_id
+from schemas.ids import ID_PATTERN, parse_id
 
 PATH = "/timeline"
 ROUTE = next(r for r in timeline.router.routes if getattr(r, "path", None) == PATH)
+_ID = re.compile(ID_PATTERN.encode())  # what the route's parameters accept, no more
 _VALUE = {
-    b"user_id": re.compile(rb"[1-9][0-9]{0,18}"),
+    b"user_id": _ID,
     b"limit": re.compile(rb"[1-9][0-9]{0,8}"),
-    b"cursor": re.compile(rb"[A-Za-z0-9_-]{0,200}"),
-    b"since": re.compile(rb"[A-Za-z0-9_-]{0,200}"),
+    b"cursor": _ID,
+    b"since": _ID,
 }
 
 

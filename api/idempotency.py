@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.allow import methods_for
 from api.limits import BODY, replaying
 
 log = logging.getLogger("chirp.api.idempotency")
@@ -87,7 +88,7 @@ class Idempotency:
         key = conn.headers.get(HEADER)
         wiring = getattr(scope["app"].state, "wiring", None)
         store: IdempotencyStore | None = getattr(wiring, "idempotency", None)
-        if key is None or store is None:
+        if key is None or store is None or not _routed(scope):
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
@@ -133,6 +134,11 @@ class Idempotency:
                     await store.finish(caller, key, digest, status, kept, b"".join(chunks))
             except Exception as exc:
                 log.warning("answer for an Idempotency-Key not kept (Redis): %s", type(exc).__name__)
+
+
+def _routed(scope: Scope) -> bool:
+    """Whether a route takes this method and path (else routing answers 404 or 405, key or no key)."""
+    return scope["method"] in methods_for(scope)
 
 
 async def _caller(wiring: Any, conn: HTTPConnection) -> str:
@@ -197,14 +203,11 @@ async def _answer(
     await send({"type": "http.response.body", "body": body})
 
 
-KEY_PARAMETER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Any unique string (a UUID): a retry with the same key and request gets the first answer "
-    "(with `Idempotent-Replayed: true`) and writes nothing again, for 24 hours.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[!-~]+$"},
-}
+KEY_NOTE = (
+    "\n\nSend `Idempotency-Key: <a unique string, such as a UUID>` to make a retry safe: for 24 hours the same "
+    "key and request get the first answer again (with `Idempotent-Replayed: true`) and write nothing; the "
+    "same key with another request is 422; while the first is still running, 409."
+)
 CONFLICT = {
     "description": "A request with this Idempotency-Key is still running; retry after `Retry-After`.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
@@ -212,11 +215,12 @@ CONFLICT = {
 
 
 def document(schema: dict[str, Any]) -> dict[str, Any]:
-    """Adds the Idempotency-Key header and the 409 to every write operation of an OpenAPI schema (the
-    middleware serves them, so no route declares them)."""
+    """Says in every write operation of an OpenAPI schema what the middleware serves: the header, in the
+    description (not as a formal parameter: a schema-driven client that made keys up would reuse one for
+    different requests and meet the 422 it asks for), and the 409."""
     for operations in schema.get("paths", {}).values():
         for method, op in operations.items():
             if method.upper() in WRITES:
-                op.setdefault("parameters", []).append(KEY_PARAMETER)
+                op["description"] = op.get("description", op.get("summary", "")) + KEY_NOTE
                 op.setdefault("responses", {}).setdefault("409", CONFLICT)
     return schema

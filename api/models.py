@@ -6,27 +6,50 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from api.media import LIMITS
-from api.textrules import clean_text, public_https_url
-from schemas.ids import parse_id
+from api.textrules import CONTENT_PATTERN, LINE_PATTERN, URL_PATTERN, clean_text, public_https_url
+from schemas.ids import ID_PATTERN, parse_id
 
 MAX_CONTENT = 280
 MAX_MEDIA = 4
-HANDLE = re.compile(r"[A-Za-z0-9_]{3,30}")
+HANDLE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 MAX_DISPLAY_NAME = 50
 LARGEST_MEDIA = max(largest for _, largest in LIMITS.values())
 
 
+LARGEST_JSON_INT = (1 << 53) - 1  # past this a JSON number loses digits in most clients
+
+
 def _id(value: Any) -> int:
-    """Ids travel as decimal strings (JSON numbers lose precision past 2^53); plain integers are tolerated."""
+    """Ids travel as decimal strings (JSON numbers lose precision past 2^53); small integers are tolerated."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 432.0 is an integer to JSON Schema
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError('must be an id string such as "7251846523904"')
+    if isinstance(value, int) and not 0 < value <= LARGEST_JSON_INT:
+        raise ValueError(f'as a number an id must be 1 to {LARGEST_JSON_INT}; send larger ids as strings ("...")')
     return parse_id(str(value))
 
 
-Id = Annotated[int, BeforeValidator(_id)]
+ID_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": ID_PATTERN, "description": "A decimal id (the way ids are sent back)."},
+        {"type": "integer", "minimum": 1, "maximum": LARGEST_JSON_INT},
+    ],
+    "examples": ["7251846523904000"],
+}
+Id = Annotated[int, BeforeValidator(_id), WithJsonSchema(ID_SCHEMA)]
 
 
 def clean_content(value: str) -> str:
@@ -43,8 +66,10 @@ class Strict(BaseModel):
 
 
 class UserCreate(Strict):
-    handle: str = Field(description="3-30 letters, digits or underscores; unique ignoring case.", examples=["ada_l"])
-    display_name: str = Field(description="1-50 characters shown beside the handle.", examples=["Ada Lovelace"])
+    handle: str = Field(description="3-30 letters, digits or underscores; unique ignoring case.", examples=["ada_l"],
+                        pattern=HANDLE.pattern)  # fmt: skip
+    display_name: str = Field(description="1-50 characters shown beside the handle.", examples=["Ada Lovelace"],
+                              min_length=1, max_length=MAX_DISPLAY_NAME, pattern=LINE_PATTERN)  # fmt: skip
 
     @field_validator("handle")
     @classmethod
@@ -76,18 +101,35 @@ class TokenCreated(BaseModel):
 
 MediaType = Literal["image", "gif", "video"]
 MAX_ALT_TEXT = 1000
+ALT_PATTERN = "^$|" + LINE_PATTERN  # empty: no description
 
 
 class MediaIn(Strict):
     """Either an upload (`media_id` from POST /media; type, size and alt text come from it, alt text may be
     given again here) or an external `url` with its `type` (kept for clients that host media themselves)."""
 
+    # Either source, said so the schema can check it too (what the validator below enforces).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["media_id"], "properties": {"media_id": {"not": {"type": "null"}},
+                                                          "url": {"type": "null"}}},
+                {"required": ["url", "type"], "properties": {"url": {"type": "string"}, "type": {"type": "string"},
+                                                             "media_id": {"type": "null"}}},
+            ]
+        }
+    )  # fmt: skip
+
     media_id: Id | None = Field(None, description="From POST /media, by the same user.", examples=["7251846523904100"])
-    url: str | None = Field(None, pattern=r"^https://\S{1,2000}$", examples=["https://cdn.example.com/media/cat.jpg"],
-                            description="An https URL of a public host, without credentials.")  # fmt: skip
+    url: str | None = Field(None, pattern=URL_PATTERN, examples=["https://cdn.example.com/media/cat.jpg"],
+                            description="https, a public lower-case domain name, no credentials or port.")  # fmt: skip
     type: MediaType | None = Field(None, description="Required with `url`; with `media_id`, the upload's type.")
-    alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, examples=["A cat asleep on a keyboard"])
-    size_bytes: int | None = Field(None, ge=0, le=LARGEST_MEDIA, description="At most the type's upload limit.")
+    alt_text: str | None = Field(
+        None, max_length=MAX_ALT_TEXT, pattern=ALT_PATTERN, examples=["A cat asleep on a keyboard"]
+    )
+    size_bytes: int | None = Field(
+        None, ge=0, le=LARGEST_MEDIA, description="Bytes; at most the largest upload (video)."
+    )
 
     @field_validator("url")
     @classmethod
@@ -102,21 +144,28 @@ class MediaIn(Strict):
             raise ValueError("give either media_id (from POST /media) or url, not both")
         if self.url is not None and self.type is None:
             raise ValueError("type is required with url (image, gif or video)")
-        if self.type is not None and self.size_bytes is not None and self.size_bytes > LIMITS[self.type][1]:
-            raise ValueError(
-                f"size_bytes {self.size_bytes} is over the {self.type} limit of {LIMITS[self.type][1]} bytes"
-            )
         return self
 
 
 class MediaUploadIn(Strict):
+    # Each type with its own content types and largest size, so the schema says what the server takes.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"type": {"const": kind}, "content_type": {"enum": list[JsonValue](sorted(types))},
+                                "size_bytes": {"maximum": largest}}}
+                for kind, (types, largest) in LIMITS.items()
+            ]
+        }
+    )  # fmt: skip
     type: MediaType = Field(
         description="image (JPEG, PNG, WebP; 5 MiB), gif (15 MiB) or video (MP4, MOV, WebM; 512 MiB)."
     )
     content_type: str = Field(description="The MIME type the object is uploaded with.", examples=["image/jpeg"])
     size_bytes: int = Field(ge=1, description="Exact size of the object; the upload URL takes only this size.",
                             examples=[48213])  # fmt: skip
-    alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, description="Description for screen readers.",
+    alt_text: str | None = Field(None, max_length=MAX_ALT_TEXT, pattern=ALT_PATTERN,
+                                 description="Description for screen readers.",
                                  examples=["A cat asleep on a keyboard"])  # fmt: skip
 
     _alt = field_validator("alt_text")(classmethod(lambda cls, v: clean_alt_text(v)))
@@ -151,7 +200,8 @@ class MediaOut(BaseModel):
 
 class TweetCreate(Strict):
     user_id: Id = Field(description="The author; must be the token's user.", examples=["7251846523904000"])
-    content: str = Field(description=f"1-{MAX_CONTENT} characters (code points).", examples=["hello, world"])
+    content: str = Field(description=f"1-{MAX_CONTENT} characters (code points).", examples=["hello, world"],
+                         min_length=1, max_length=MAX_CONTENT, pattern=CONTENT_PATTERN)  # fmt: skip
     reply_to: Id | None = Field(None, description="Id of the tweet this replies to.")
     media: list[MediaIn] = Field(default_factory=list, max_length=MAX_MEDIA)
 
@@ -159,7 +209,8 @@ class TweetCreate(Strict):
 
 
 class TweetEdit(Strict):
-    content: str = Field(description=f"The new text, 1-{MAX_CONTENT} characters.", examples=["hello again"])
+    content: str = Field(description=f"The new text, 1-{MAX_CONTENT} characters.", examples=["hello again"],
+                         min_length=1, max_length=MAX_CONTENT, pattern=CONTENT_PATTERN)  # fmt: skip
 
     _content = field_validator("content")(classmethod(lambda cls, v: clean_content(v)))
 

@@ -111,7 +111,9 @@ class Settings(BaseSettings):
         "limit) with a shorter tail and take ~1.5x the posts, but each answers /metrics for itself alone.",
     )
     node_id: int | None = Field(None, ge=0, le=1023, description="Id-generator node (default: from the pid).")
-    max_body_bytes: int = Field(16_384, ge=1024, description="Largest request body accepted (else 413).")
+    max_body_bytes: int = Field(
+        262_144, ge=1024, description="Largest request body accepted (else 413); a valid one is a few KiB."
+    )
     kafka_send_timeout_ms: int = Field(5_000, ge=100, description="How long a write waits for Kafka before 503.")
     log_level: str = Field("info", description="Log level of every chirp process.")
 

@@ -251,7 +251,11 @@ Phrase = tuple[Position, ...]
 
 
 class BadQuery(ValueError):
-    """The query cannot be searched; the message says why, for the client."""
+    """The query cannot be searched (empty, too long); the message says why, for the client."""
+
+
+class NothingToFind(BadQuery):
+    """A query with no term to look for: punctuation, or exclusions alone. It matches nothing."""
 
 
 @dataclass(frozen=True)
@@ -299,9 +303,21 @@ def parse_query(q: str) -> Query:
         if phrase:
             (excluded if negate else required).append(phrase)
     if not required:
-        raise BadQuery("q has no term to search for (words, #hashtags, @handles or \"phrases\"; "
-                       "punctuation and exclusions alone match nothing)")  # fmt: skip
-    count = sum(len(p) for p in required) + sum(len(p) for p in excluded)
-    if count > MAX_QUERY_TERMS:
-        raise BadQuery(f"q has {count} terms; the limit is {MAX_QUERY_TERMS}")
-    return Query(tuple(dict.fromkeys(required)), tuple(dict.fromkeys(excluded)))
+        raise NothingToFind("q has no term to search for (words, #hashtags, @handles or \"phrases\"; "
+                            "punctuation and exclusions alone match nothing)")  # fmt: skip
+    return Query(*_within_budget(tuple(dict.fromkeys(required)), tuple(dict.fromkeys(excluded))))
+
+
+def _within_budget(required: tuple[Phrase, ...], excluded: tuple[Phrase, ...]) -> tuple[tuple[Phrase, ...], ...]:
+    """The first MAX_QUERY_TERMS terms, required ones first: the work of a search stays bounded, and a
+    longer query still finds what matches its beginning."""
+    kept: list[list[Phrase]] = [[], []]
+    budget = MAX_QUERY_TERMS
+    for i, phrases in enumerate((required, excluded)):
+        for phrase in phrases:
+            if len(phrase) > budget:
+                phrase = phrase[:budget]
+            if phrase:
+                kept[i].append(phrase)
+                budget -= len(phrase)
+    return tuple(kept[0]), tuple(kept[1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,14 +62,23 @@ class BadCursor(ValueError):
     pass
 
 
+_CURSOR = re.compile(r"[1-9][0-9]{0,18}")
+
+
 def encode_cursor(tweet_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{tweet_id}".encode()).decode().rstrip("=")
+    """A cursor is the id it stands for, in decimal (as Mastodon's max_id and since_id)."""
+    return str(tweet_id)
 
 
 def decode_cursor(cursor: str | None) -> int | None:
-    """The exclusive upper bound a cursor stands for; None for the first page."""
+    """The exclusive upper bound a cursor stands for; None for the first page. The base64 `v1:` cursors of
+    earlier versions are still read (a client may hold one across an upgrade)."""
     if cursor is None or cursor == "":
         return None
+    if _CURSOR.fullmatch(cursor):
+        if int(cursor) > MAX_ID:
+            raise BadCursor("cursor is not one this API returned")
+        return int(cursor)
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, _, value = text.partition(":")

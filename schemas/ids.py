@@ -19,7 +19,11 @@ SEQ_BITS = 12
 MAX_NODE = (1 << NODE_BITS) - 1
 MAX_ID = (1 << 63) - 1
 _SEQ_MASK = (1 << SEQ_BITS) - 1
-_ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
+# What clients may send: up to 18 digits, or 19 below 9e18 (ids reach 9e18 in centuries, not years), so that
+# one regular expression (also the OpenAPI pattern) says exactly which ids fit in 64 bits.
+ID_PATTERN = r"^(?:[1-9][0-9]{0,17}|[1-8][0-9]{18})$"
+LARGEST_CLIENT_ID = 8_999_999_999_999_999_999
+_ID_TEXT = re.compile(ID_PATTERN)
 
 
 class IdGenerator:
@@ -50,7 +54,7 @@ class IdGenerator:
 def parse_id(text: str) -> int:
     """Parses a decimal id as sent by clients; raises ValueError with a readable reason."""
     if not isinstance(text, str) or not _ID_TEXT.fullmatch(text):
-        raise ValueError("must be a positive decimal id of at most 19 digits")
+        raise ValueError("must be a positive decimal id (at most 19 digits, below 9000000000000000000)")
     value = int(text)
     if value > MAX_ID:
         raise ValueError("is larger than a 64-bit id")

@@ -59,14 +59,23 @@ async def follow(body: FollowBody, actor: Actor, w: W) -> Response:
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=WRITE_ERRORS,
-    summary="Unfollow a user (ids in the JSON body or as query parameters)",
+    summary="Unfollow a user",
+    description="The ids go in the JSON body. Clients that cannot send a body with DELETE may give both as "
+    "query parameters instead (`?follower_id=…&followee_id=…`).",
+    # The schema states the body form alone: "a body, or else both query parameters" has no JSON Schema.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FollowBody"}}},
+        }
+    },
 )
 async def unfollow(
     actor: Actor,
     w: W,
     body: Annotated[FollowBody | None, Body()] = None,
-    follower_id: Annotated[str | None, Query(description="When there is no body.")] = None,
-    followee_id: Annotated[str | None, Query(description="When there is no body.")] = None,
+    follower_id: Annotated[str | None, Query(include_in_schema=False)] = None,
+    followee_id: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Response:
     if body is None:
         try:

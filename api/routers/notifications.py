@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -23,10 +23,11 @@ from schemas.events import Meta, NotificationsRead
 router = APIRouter(tags=["notifications"])
 W = Annotated[Wiring, Depends(wiring)]
 UserId = Annotated[Id | None, Query(description="Optional; if given, must be the token's user.")]
+Kind = Literal["mention", "reply", "like", "follow"]  # projections' KINDS, as a type the schema can list
 Types = Annotated[
-    list[str] | None, Query(description=f"Only these kinds ({', '.join(KINDS)}); repeat the parameter for several.")
+    list[Kind] | None, Query(description=f"Only these kinds ({', '.join(KINDS)}); repeat the parameter for several.")
 ]
-ExcludeTypes = Annotated[list[str] | None, Query(description="Leave these kinds out.")]
+ExcludeTypes = Annotated[list[Kind] | None, Query(description="Leave these kinds out.")]
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The cursor is not one this API returned."},
     **errors(401, 403, 422),
@@ -40,7 +41,7 @@ def feed(w: Wiring) -> NotificationFeed:
     return NotificationFeed(w.notifications, queries(w), w.read_marks)
 
 
-def _kinds(types: list[str] | None, exclude: list[str] | None) -> frozenset[str] | None:
+def _kinds(types: list[Kind] | None, exclude: list[Kind] | None) -> frozenset[str] | None:
     for name, given in (("types", types), ("exclude_types", exclude)):
         unknown = sorted(set(given or ()) - set(KINDS))
         if unknown:
@@ -98,7 +99,9 @@ async def unread_count(actor: Actor, w: W, user_id: UserId = None) -> UnreadCoun
     responses={**errors(401, 413, 422, 503)},
     summary="Mark notifications read up to an id (default: all of them); the marker only moves forward",
 )
-async def mark_read(actor: Actor, w: W, body: Annotated[MarkRead | None, Body()] = None) -> MarkedRead:
+async def mark_read(
+    actor: Actor, w: W, body: Annotated[MarkRead | None, Body(description="Optional; `null` or none: all.")] = None
+) -> MarkedRead:
     """Appends a NotificationsRead event (the marker is rebuilt from the log); answers once Kafka has it.
     A marker later than now is taken as now, so that future notifications still arrive unread."""
     now = now_id(time.time_ns() // 1_000_000)

@@ -11,11 +11,12 @@ from api.wiring import Wiring
 from projections.model import UserView
 from projections.queries import Queries
 from projections.timeline import BadCursor, decode_cursor
+from schemas.ids import ID_PATTERN
 
 MAX_LIMIT = 100
 
 Limit = Annotated[int, Query(ge=1, description=f"Page size, 1-{MAX_LIMIT} (larger values are capped).")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page (an id).", pattern=ID_PATTERN)]
 
 
 def page_bounds(limit: int, cursor: str | None) -> tuple[int, int | None]:

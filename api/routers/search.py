@@ -12,8 +12,9 @@ from api.render import json_response, page_json
 from api.routers.reads import Cursor, Limit, page_bounds
 from api.throttle import reader
 from api.wiring import Wiring, wiring
+from projections.queries import Page
 from projections.search import SearchQueries
-from projections.search_terms import MAX_QUERY, BadQuery, parse_query
+from projections.search_terms import MAX_QUERY, MAX_QUERY_TERMS, BadQuery, NothingToFind, parse_query
 
 router = APIRouter(tags=["search"])
 
@@ -23,7 +24,12 @@ Q = Annotated[
         description=f"1-{MAX_QUERY} characters. Words must all appear (any case, accents ignored: `cafe` finds "
         '`café`); `#tag` and `@handle` match hashtags and mentions; `"an exact phrase"` matches those words '
         "in a row; `-word` excludes. A plain word also finds its hashtag (`chirp` finds `#chirp`). Chinese, "
-        "Japanese, Korean and Thai text is matched by character pairs, so any part of a sentence is found.",
+        "Japanese, Korean and Thai text is matched by character pairs, so any part of a sentence is found. "
+        f"Terms past the {MAX_QUERY_TERMS}th are ignored; a query with no term (only punctuation, or only "
+        "exclusions) finds nothing.",
+        min_length=1,
+        max_length=MAX_QUERY,
+        pattern=r"\S",
         examples=["#chirp", '"hello world" -spam', "東京"],
     ),
 ]
@@ -31,8 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The cursor is not one this API returned."},
     422: {
         "model": Problem,
-        "description": "`q` is missing, empty, too long, or has no term to search for "
-        "(only punctuation or only exclusions); `message` says which.",
+        "description": "`q` is missing, empty or too long; `message` says which.",
     },
     503: {"model": Problem, "description": "The read side is not connected."},
 }
@@ -58,6 +63,8 @@ def _search(w: Wiring) -> SearchQueries:
 async def search(q: Q, w: Annotated[Wiring, Depends(wiring)], limit: Limit = 20, cursor: Cursor = None) -> Response:
     try:
         query = parse_query(q)
+    except NothingToFind:
+        return json_response(page_json(Page(tweets=[], next_before=None)))
     except BadQuery as exc:
         raise RequestValidationError([{"loc": ("query", "q"), "msg": str(exc), "type": "value_error"}]) from exc
     size, before = page_bounds(limit, cursor)

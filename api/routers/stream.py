@@ -22,6 +22,7 @@ from api.throttle import enforce
 from api.wiring import Wiring, wiring
 from projections.queries import Queries
 from projections.timeline import BadCursor, decode_cursor
+from schemas.ids import ID_PATTERN
 
 log = logging.getLogger("chirp.push")
 
@@ -174,7 +175,9 @@ async def timeline_stream(
     access_token: Annotated[
         str | None, Query(description="The bearer token, for clients that cannot send headers.")
     ] = None,
-    last_event_id: Annotated[str | None, Query(description="Resume after this id (instead of the header).")] = None,
+    last_event_id: Annotated[
+        str | None, Query(description="Resume after this id (instead of the header).", pattern=ID_PATTERN)
+    ] = None,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", description="The last `id:` received; what was missed comes first.")
     ] = None,

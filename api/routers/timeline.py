@@ -13,6 +13,7 @@ from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.wiring import Wiring, wiring
 from projections.timeline import BadCursor, decode_cursor
+from schemas.ids import ID_PATTERN
 
 router = APIRouter(tags=["timeline"])
 
@@ -31,7 +32,10 @@ For tweets pushed as they arrive, see `GET /timeline/stream` (Server-Sent Events
 
 Since = Annotated[
     str | None,
-    Query(description="A cursor (`newest_cursor` of an earlier answer): only tweets strictly newer than it."),
+    Query(
+        description="A cursor (`newest_cursor` of an earlier answer): only tweets strictly newer than it.",
+        pattern=ID_PATTERN,
+    ),
 ]
 
 

@@ -66,7 +66,7 @@ async def _media(w: Wiring, actor: int, i: int, m: MediaIn) -> Media:
         return Media(m.url, m.type, m.alt_text, m.size_bytes)
     up = await w.uploads.get(m.media_id)
     if up is None or up.owner != actor:
-        raise HTTPException(422, f"media.{i}.media_id: no upload {m.media_id} of yours (unknown, or expired)")
+        raise HTTPException(404, f"media.{i}.media_id: no upload {m.media_id} of yours (unknown, or expired)")
     if m.type is not None and m.type != up.type:
         raise HTTPException(422, f"media.{i}.type: the upload is {up.type}, not {m.type}")
     alt = m.alt_text if m.alt_text is not None else up.alt_text

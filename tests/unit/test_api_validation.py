@@ -146,7 +146,8 @@ def test_following_an_unknown_user_is_404(client: TestClient, log: MemoryEventLo
         ("x" * 280, True),
         ("x" * 281, False),
         ("🐦" * 280, True),  # code points, not UTF-16 units or bytes
-        ("e\u0301" * 280, True),  # 560 code points that NFC-normalise to 280
+        ("e\u0301" * 140, True),  # 280 code points as sent (the schema's maxLength), stored NFC: 140
+        ("e\u0301" * 280, False),  # 560 as sent, though 280 after NFC
         ("", False),
         ("   ", False),
         ("\u3000\n\t", False),  # unicode whitespace only
@@ -323,3 +324,19 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
 
 def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_notification_kinds_in_the_schema_are_the_projections() -> None:
+    from typing import get_args
+
+    from api.routers.notifications import Kind
+    from projections.notifications.model import KINDS
+
+    assert get_args(Kind) == KINDS
+
+
+def test_a_405_names_every_method_of_the_path(client: TestClient) -> None:
+    r = client.options("/tweets/123")
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    assert set(client.put("/follow").headers["allow"].split(", ")) == {"POST", "DELETE"}

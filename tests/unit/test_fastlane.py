@@ -74,11 +74,9 @@ ANSWERED = [  # (query, headers): the lane answers these itself
     (f"user_id={ME}&limit=5", AUTH),
     (f"limit=3&cursor={CURSOR}&user_id={ME}", AUTH),
     (f"user_id={ME}&limit=500", AUTH),
-    (f"user_id={ME}&cursor=", AUTH),
     (f"user_id={ME}", {"Authorization": f"bEaReR   {TOKEN}  "}),
     (f"user_id={ME}&since={encode_cursor(990)}", AUTH),
     (f"since={encode_cursor(950)}&limit=3&cursor={CURSOR}&user_id={ME}", AUTH),
-    (f"user_id={ME}&since=", AUTH),
 ]
 LEFT = [  # the route judges these (mostly errors)
     (f"user_id={ME}", {}),
@@ -92,6 +90,8 @@ LEFT = [  # the route judges these (mostly errors)
     (f"user_id={ME}&limit=007", AUTH),
     (f"user_id={ME}&limit=", AUTH),
     (f"user_id={ME}&cursor=bm9wZQ", AUTH),
+    (f"user_id={ME}&cursor=", AUTH),
+    (f"user_id={ME}&since=", AUTH),
     (f"user_id={ME}&cursor=%41", AUTH),
     (f"user_id={ME}&since=bm9wZQ", AUTH),
     (f"user_id={ME}&since=1&since=2", AUTH),

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.ids import EPOCH_MS, MAX_ID, IdGenerator, id_time, parse_id
+from schemas.ids import EPOCH_MS, LARGEST_CLIENT_ID, MAX_ID, IdGenerator, id_time, parse_id
 
 
 def test_ids_increase_and_are_unique() -> None:
@@ -43,7 +43,7 @@ def test_node_id_range(node: int) -> None:
         IdGenerator(node)
 
 
-@pytest.mark.parametrize("text", ["1", "42", str(MAX_ID)])
+@pytest.mark.parametrize("text", ["1", "42", str(LARGEST_CLIENT_ID), "999999999999999999"])
 def test_parse_id_accepts(text: str) -> None:
     assert parse_id(text) == int(text)
 

@@ -34,6 +34,10 @@ BAD_URLS = [
     "https://printer.local/a.jpg",
     "https://cdn.example.com/a b.jpg",
     "javascript:alert(1)",
+    "https://8.8.8.8/x.png",
+    "https://CDN.example.com/a.jpg",
+    "https://cdn.example.com:8443/a.jpg",
+    "https://printer.lan/a.jpg",
 ]
 
 
@@ -57,8 +61,8 @@ def test_private_insecure_or_credentialed_urls_are_refused(url: str) -> None:
         public_https_url(url)
 
 
-@pytest.mark.parametrize("url", ["https://cdn.example.com/a.jpg", "https://8.8.8.8/x.png", "https://bücher.de/b.gif",
-                                 "https://[2606:4700::1111]/v.mp4", "HTTPS://CDN.Example.com:8443/a.jpg"])  # fmt: skip
+@pytest.mark.parametrize("url", ["https://cdn.example.com/a.jpg", "https://xn--bcher-kva.de/b.gif?x=1&y=%20",
+                                 "https://media.example.co.uk", "https://a-b.example/v.mp4#t=3"])  # fmt: skip
 def test_public_https_urls_pass(url: str) -> None:
     assert public_https_url(url) == url
 
@@ -84,17 +88,12 @@ def test_the_api_answers_422_to_hostile_text_and_urls(client: TestClient) -> Non
             media = [{"url": url, "type": "image"}]
             r = c.post("/tweets", json={"user_id": user, "content": "pic", "media": media}, headers=auth)
             assert r.status_code == 422, url
-        alt = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "alt_text": "\x1b]0;owned\x07"}]
-        assert (
-            c.post("/tweets", json={"user_id": user, "content": "pic", "media": alt}, headers=auth).status_code == 422
-        )
-        huge = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "size_bytes": 1 << 40}]
-        assert (
-            c.post("/tweets", json={"user_id": user, "content": "pic", "media": huge}, headers=auth).status_code == 422
-        )
-        big_image = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "size_bytes": 6 * 1024 * 1024}]
-        r = c.post("/tweets", json={"user_id": user, "content": "pic", "media": big_image}, headers=auth)
-        assert r.status_code == 422
+        cdn = "https://cdn.example.com/a.jpg"
+        bads: list[dict[str, object]] = [{"alt_text": "\x1b]0;owned\x07"}, {"size_bytes": 1 << 40}]
+        for bad in bads:
+            item: list[dict[str, object]] = [{"url": cdn, "type": "image", **bad}]
+            r = c.post("/tweets", json={"user_id": user, "content": "pic", "media": item}, headers=auth)
+            assert r.status_code == 422, bad
         ok = [{"url": "https://cdn.example.com/a.jpg", "type": "image", "alt_text": "", "size_bytes": 1000}]
         r = c.post("/tweets", json={"user_id": user, "content": "cafe\u0301", "media": ok}, headers=auth)
         assert r.status_code == 201 and r.json()["content"] == "caf\u00e9"
