@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterable
 
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from api.headers import SetResponseHeaders
 
 RouteTable = list[tuple[re.Pattern[str], frozenset[str]]]
 
@@ -27,20 +29,6 @@ def methods_for(scope: Scope) -> set[str]:
     return {m for pattern, methods in table if pattern.match(scope["path"]) for m in methods}
 
 
-class AllowHeader:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def fixed(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405:
-                allowed = ", ".join(sorted(methods_for(scope))).encode()
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", allowed)]}
-            await send(message)
-
-        await self.app(scope, receive, fixed)
+class AllowHeader(SetResponseHeaders):
+    def headers_for(self, scope: Scope, status: int) -> dict[str, str] | None:
+        return {"Allow": ", ".join(sorted(methods_for(scope)))} if status == 405 else None

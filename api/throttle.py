@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api.auth import current_user
+from api.headers import SetResponseHeaders
 from api.routers.common import ERRORS
 from api.wiring import Wiring, wiring
 
@@ -103,27 +104,10 @@ def document_limits(app: FastAPI) -> None:
             route.responses.setdefault(429, ERRORS[429])
 
 
-class RateLimitHeaders:
+class RateLimitHeaders(SetResponseHeaders):
     """Puts the standing a limit dependency recorded on the response, whatever kind of response the route
     returned (FastAPI drops a dependency's headers when a route returns its own `Response`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = scope.get("state", {}).get("rate_limit_headers")
-                if extra:
-                    have = {k.lower() for k, _ in message.get("headers", [])}
-                    added = [
-                        (k.lower().encode(), v.encode()) for k, v in extra.items() if k.lower().encode() not in have
-                    ]
-                    message = {**message, "headers": [*message.get("headers", []), *added]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def headers_for(self, scope: Scope, status: int) -> dict[str, str] | None:
+        headers: dict[str, str] | None = scope.get("state", {}).get("rate_limit_headers")
+        return headers

@@ -50,6 +50,16 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
+    """A real API process (`python -m api`) on a free port, for the tests of one module."""
+    from tests.integration.support import ApiProcess
+
+    api = ApiProcess(settings)
+    yield api.url
+    api.stop()
+
+
 @pytest.fixture
 def uniq() -> str:
     return uuid.uuid4().hex[:10]

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from infra.settings import Settings
-from tests.integration.support import ApiProcess
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings) -> Iterator[str]:
-    api = ApiProcess(settings)
-    yield api.url
-    api.stop()
 
 
 def test_register_post_follow_over_http(base_url: str, uniq: str) -> None:

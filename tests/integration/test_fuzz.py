@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from infra.settings import Settings
-from tests.integration.support import ApiProcess
-
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings) -> Iterator[str]:
-    api = ApiProcess(settings)
-    yield api.url
-    api.stop()
 
 
 def test_schemathesis_finds_nothing(base_url: str, uniq: str, request: pytest.FixtureRequest) -> None:
