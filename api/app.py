@@ -157,6 +157,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> JSONResponse:
     log.warning("write refused: %s (maybe written: %s)", exc, exc.maybe_written)
+    if exc.maybe_written:
+        request.scope.setdefault("state", {})[idempotency.MAYBE_WRITTEN] = True
     detail = (
         "the event log did not confirm the write in time; it may have been written: retry with the same "
         "Idempotency-Key to be sure it is written once"

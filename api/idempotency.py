@@ -7,23 +7,31 @@ key and the same request gets that answer again with `Idempotent-Replayed: true`
 user, or the client address when there is no valid token), so one client cannot read another's answers.
 
 Only settled answers are kept: a 5xx or a 429 means nothing was written, so the lease is dropped and the
-retry runs afresh. If Redis cannot be reached the request runs without the guard (logged): the write
-itself is still acknowledged only after Kafka took it.
+retry runs afresh; but when Kafka may have taken the event (its acknowledgement never came), the key
+remembers the ids the attempt used and the retry uses them again (`Identities`). If Redis cannot be
+reached the request runs without the guard (logged): the write is still acknowledged only after Kafka
+took it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import orjson
 import redis.asyncio as aioredis
-from starlette.requests import HTTPConnection
+from fastapi import Depends
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.allow import methods_for
 from api.limits import BODY, replaying
+from schemas.events import Meta
+from schemas.ids import IdGenerator
 
 log = logging.getLogger("chirp.api.idempotency")
 
@@ -32,6 +40,34 @@ REPLAYED = b"idempotent-replayed"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY = 255
 _KEPT_HEADERS = frozenset({b"content-type", b"location", b"etag", b"link"})
+
+
+@dataclass
+class Identities:
+    """The ids a write hands out (tweet ids, event ids). A retry of a write whose first attempt may have
+    reached Kafka (its acknowledgement never came) hands out the same ones again, so that if both attempts
+    are in the log they are one event twice (same event id, same tweet id), which every read model and any
+    consumer deduplicating by event id counts once, and never two tweets."""
+
+    ids: IdGenerator
+    reuse_ids: list[int] = field(default_factory=list)
+    reuse_events: list[str] = field(default_factory=list)
+    used_ids: list[int] = field(default_factory=list)
+    used_events: list[str] = field(default_factory=list)
+
+    def next_id(self) -> int:
+        value = self.reuse_ids.pop(0) if self.reuse_ids else self.ids.next_id()
+        self.used_ids.append(value)
+        return value
+
+    def meta(self, actor_id: int) -> Meta:
+        event_id = self.reuse_events.pop(0) if self.reuse_events else str(uuid.uuid4())
+        self.used_events.append(event_id)
+        return Meta(event_id, datetime.now(UTC), actor_id)
+
+
+STATE_KEY = "chirp.identities"
+MAYBE_WRITTEN = "chirp.maybe_written"
 
 
 class IdempotencyStore:
@@ -72,6 +108,15 @@ class IdempotencyStore:
     async def abandon(self, scope: str, key: str) -> None:
         await self.r.delete(self._key(scope, key))
 
+    async def uncertain(self, scope: str, key: str, digest: str, used: Identities) -> None:
+        """The write may be in the log: a retry must hand out the same identities."""
+        record = {"digest": digest, "state": "uncertain", "ids": used.used_ids, "events": used.used_events}
+        await self.r.set(self._key(scope, key), orjson.dumps(record), ex=self.ttl_s)
+
+    async def retake(self, scope: str, key: str, digest: str, stored: dict[str, object]) -> None:
+        """Leases an uncertain key again for its retry (the identities stay in the record)."""
+        await self.r.set(self._key(scope, key), orjson.dumps({**stored, "state": "running"}), ex=self.lease_s)
+
 
 class Idempotency:
     """ASGI middleware on the write methods; `store_of(scope)` and `caller_of(conn)` come from the app's
@@ -103,9 +148,16 @@ class Idempotency:
             log.warning("Idempotency-Key not checked, Redis unreachable: %s", type(exc).__name__)
             await self.app(scope, receive, send)
             return
-        if stored is not None:
+        assert wiring is not None  # a store comes from the wiring
+        identities = Identities(wiring.ids)
+        if stored is not None and stored.get("state") == "uncertain" and stored.get("digest") == digest:
+            identities.reuse_ids = list(stored.get("ids", []))  # type: ignore[call-overload]
+            identities.reuse_events = list(stored.get("events", []))  # type: ignore[call-overload]
+            await store.retake(caller, key, digest, stored)
+        elif stored is not None:
             await _replay(send, stored, digest)
             return
+        scope.setdefault("state", {})[STATE_KEY] = identities
         await self._run_and_keep(scope, receive, send, store, caller, key, digest)
 
     async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, store: IdempotencyStore,
@@ -126,7 +178,10 @@ class Idempotency:
         finally:
             status = int(start.get("status", 500))
             try:
-                if status >= 500 or status == 429:
+                state = scope.get("state", {})
+                if status >= 500 and state.get(MAYBE_WRITTEN):
+                    await store.uncertain(caller, key, digest, state[STATE_KEY])
+                elif status >= 500 or status == 429:
                     await store.abandon(caller, key)  # nothing was written: the retry runs afresh
                 else:
                     kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in start.get("headers", [])
@@ -224,3 +279,12 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
                 op["description"] = op.get("description", op.get("summary", "")) + KEY_NOTE
                 op.setdefault("responses", {}).setdefault("409", CONFLICT)
     return schema
+
+
+def identities(request: Request) -> Identities:
+    """The ids this request hands out: stable across retries with one Idempotency-Key, else fresh."""
+    found = request.scope.get("state", {}).get(STATE_KEY)
+    return found if found is not None else Identities(request.app.state.wiring.ids)
+
+
+Ids = Annotated[Identities, Depends(identities)]

@@ -124,7 +124,7 @@ class CassandraAccounts:
 
     async def claim_handle(self, handle: str, user_id: int) -> bool:
         rows = await execute(self.session, self._claim, (handle_key(handle), user_id, datetime.now(UTC)))
-        return bool(rows[0].applied)
+        return bool(rows[0].applied) or rows[0].user_id == user_id  # a retry of the same registration
 
     async def release_handle(self, handle: str, user_id: int) -> None:
         await execute(self.session, self._release, (handle_key(handle), user_id))

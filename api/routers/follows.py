@@ -9,11 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.auth import Actor, require_self
+from api.idempotency import Ids
 from api.models import FollowBody, Problem
 from api.routers.common import errors
 from api.throttle import per_user
 from api.wiring import Wiring, wiring
-from schemas.events import Meta, UserFollowed, UserUnfollowed
+from schemas.events import UserFollowed, UserUnfollowed
 
 router = APIRouter(tags=["follows"])
 W = Annotated[Wiring, Depends(wiring)]
@@ -47,9 +48,9 @@ async def _check(body: FollowBody, actor: int, w: Wiring) -> None:
     responses=WRITE_ERRORS,
     summary="Follow a user",
 )
-async def follow(body: FollowBody, actor: Actor, w: W) -> Response:
+async def follow(body: FollowBody, actor: Actor, w: W, ids: Ids) -> Response:
     await _check(body, actor, w)
-    await w.events.append(UserFollowed(Meta.new(actor), body.follower_id, body.followee_id))
+    await w.events.append(UserFollowed(ids.meta(actor), body.follower_id, body.followee_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -73,6 +74,7 @@ async def follow(body: FollowBody, actor: Actor, w: W) -> Response:
 async def unfollow(
     actor: Actor,
     w: W,
+    ids: Ids,
     body: Annotated[FollowBody | None, Body()] = None,
     follower_id: Annotated[str | None, Query(include_in_schema=False)] = None,
     followee_id: Annotated[str | None, Query(include_in_schema=False)] = None,
@@ -85,5 +87,5 @@ async def unfollow(
                 [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
             ) from exc
     await _check(body, actor, w)
-    await w.events.append(UserUnfollowed(Meta.new(actor), body.follower_id, body.followee_id))
+    await w.events.append(UserUnfollowed(ids.meta(actor), body.follower_id, body.followee_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 
 from api.aftermath import after_append
 from api.auth import Actor, require_self
+from api.idempotency import Ids
 from api.models import Id, MarkedRead, MarkRead, NotificationPage, Problem, UnreadCount
 from api.render import json_response
 from api.routers.common import errors
@@ -18,7 +19,7 @@ from api.throttle import per_user
 from api.wiring import Wiring, wiring
 from projections.notifications import KINDS, NotificationFeed, now_id
 from projections.timeline import encode_cursor
-from schemas.events import Meta, NotificationsRead
+from schemas.events import NotificationsRead
 
 router = APIRouter(tags=["notifications"])
 W = Annotated[Wiring, Depends(wiring)]
@@ -100,13 +101,16 @@ async def unread_count(actor: Actor, w: W, user_id: UserId = None) -> UnreadCoun
     summary="Mark notifications read up to an id (default: all of them); the marker only moves forward",
 )
 async def mark_read(
-    actor: Actor, w: W, body: Annotated[MarkRead | None, Body(description="Optional; `null` or none: all.")] = None
+    actor: Actor,
+    w: W,
+    ids: Ids,
+    body: Annotated[MarkRead | None, Body(description="Optional; `null` or none: all.")] = None,
 ) -> MarkedRead:
     """Appends a NotificationsRead event (the marker is rebuilt from the log); answers once Kafka has it.
     A marker later than now is taken as now, so that future notifications still arrive unread."""
     now = now_id(time.time_ns() // 1_000_000)
     up_to = min(body.up_to, now) if body is not None and body.up_to is not None else now
-    await w.events.append(NotificationsRead(Meta.new(actor), actor, up_to))
+    await w.events.append(NotificationsRead(ids.meta(actor), actor, up_to))
     f = feed(w)
     if w.read_marks is not None:  # read-your-writes until the worker has projected the event
         await after_append("read marker", w.read_marks.set(actor, up_to), None)

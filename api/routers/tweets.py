@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
 from api.aftermath import after_append
 from api.auth import Actor, require_self
+from api.idempotency import Ids
 from api.models import (
     Id,
     MediaIn,
@@ -25,7 +26,7 @@ from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.throttle import per_user, reader
 from api.wiring import Wiring, wiring
 from projections.text import mentioned_handles
-from schemas.events import Media, Meta, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
+from schemas.events import Media, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
 router = APIRouter(tags=["tweets"])
 W = Annotated[Wiring, Depends(wiring)]
@@ -81,13 +82,13 @@ async def _media(w: Wiring, actor: int, i: int, m: MediaIn) -> Media:
     responses=WRITE_ERRORS,
     summary="Post a tweet or a reply",
 )
-async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
+async def post_tweet(body: TweetCreate, actor: Actor, w: W, ids: Ids) -> Response:
     require_self(actor, body.user_id, "user_id")
     if body.reply_to is not None:
         await _live_tweet(w, body.reply_to, "reply_to tweet")
     media = tuple([await _media(w, actor, i, m) for i, m in enumerate(body.media)])
     mentions = await _mentions(w, body.content)
-    event = TweetPosted(Meta.new(actor), w.ids.next_id(), actor, body.content, body.reply_to, media, mentions)
+    event = TweetPosted(ids.meta(actor), ids.next_id(), actor, body.content, body.reply_to, media, mentions)
     await w.events.append(event)
     await after_append("read-your-writes mark", w.tweets.mark_pending(event.tweet_id, actor), None)
     return json_response(tweet_created_json(event), status.HTTP_201_CREATED)
@@ -100,9 +101,9 @@ async def post_tweet(body: TweetCreate, actor: Actor, w: W) -> Response:
     responses=WRITE_ERRORS,
     summary="Edit a tweet",
 )
-async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> TweetEditAccepted:
+async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W, ids: Ids) -> TweetEditAccepted:
     await _own_tweet(w, tweet_id, actor)
-    event = TweetEdited(Meta.new(actor), tweet_id, actor, body.content)
+    event = TweetEdited(ids.meta(actor), tweet_id, actor, body.content)
     await w.events.append(event)
     return TweetEditAccepted(
         tweet_id=str(tweet_id), user_id=str(actor), content=event.content, edited_at=event.meta.occurred_at
@@ -117,9 +118,9 @@ async def edit_tweet(tweet_id: TweetId, body: TweetEdit, actor: Actor, w: W) -> 
     responses=WRITE_ERRORS,
     summary="Delete a tweet",
 )
-async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W) -> Response:
+async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W, ids: Ids) -> Response:
     await _own_tweet(w, tweet_id, actor)
-    await w.events.append(TweetDeleted(Meta.new(actor), tweet_id, actor))
+    await w.events.append(TweetDeleted(ids.meta(actor), tweet_id, actor))
     await after_append("read-your-writes mark", w.tweets.mark_pending(tweet_id, None), None)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -132,9 +133,9 @@ async def delete_tweet(tweet_id: TweetId, actor: Actor, w: W) -> Response:
     responses=WRITE_ERRORS,
     summary="Like a tweet (liking twice is harmless)",
 )
-async def like(tweet_id: TweetId, actor: Actor, w: W) -> Response:
+async def like(tweet_id: TweetId, actor: Actor, w: W, ids: Ids) -> Response:
     await _live_tweet(w, tweet_id)
-    await w.events.append(TweetLiked(Meta.new(actor), tweet_id, actor))
+    await w.events.append(TweetLiked(ids.meta(actor), tweet_id, actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,9 +147,9 @@ async def like(tweet_id: TweetId, actor: Actor, w: W) -> Response:
     responses=WRITE_ERRORS,
     summary="Take back a like",
 )
-async def unlike(tweet_id: TweetId, actor: Actor, w: W) -> Response:
+async def unlike(tweet_id: TweetId, actor: Actor, w: W, ids: Ids) -> Response:
     await _live_tweet(w, tweet_id)
-    await w.events.append(TweetUnliked(Meta.new(actor), tweet_id, actor))
+    await w.events.append(TweetUnliked(ids.meta(actor), tweet_id, actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
 from api.aftermath import after_append
+from api.idempotency import Ids
 from api.models import Id, Problem, TweetPage, UserCreate, UserCreated, UserOut, UserPage
 from api.render import json_response, page_json
 from api.routers.common import errors
@@ -18,7 +19,7 @@ from api.wiring import Wiring, wiring
 from infra.accounts import new_token
 from infra.eventlog import EventLogUnavailable
 from projections.timeline import encode_cursor
-from schemas.events import Meta, UserRegistered
+from schemas.events import UserRegistered
 
 router = APIRouter(tags=["users"])
 log = logging.getLogger("chirp.api")
@@ -32,19 +33,19 @@ log = logging.getLogger("chirp.api")
     responses={409: {"model": Problem, "description": "The handle is taken."}, **errors(413, 422, 503)},
     summary="Register a user and get a bearer token",
 )
-async def register(body: UserCreate, w: Annotated[Wiring, Depends(wiring)]) -> UserCreated:
+async def register(body: UserCreate, w: Annotated[Wiring, Depends(wiring)], ids: Ids) -> UserCreated:
     """The handle is claimed (a Cassandra lightweight transaction: one winner), then the event appended.
     If Kafka certainly did not take the event the claim is released; if it may have (a time-out after
     sending), the claim stays with that user id, and a later registration of the handle finishes that
     one (`_unfinished`) rather than making a second account for the handle."""
-    user_id = w.ids.next_id()
+    user_id = ids.next_id()
     if not await w.accounts.claim_handle(body.handle, user_id):
         unfinished = await _unfinished(w, body.handle)
         if unfinished is None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"handle {body.handle!r} is already taken")
         user_id = unfinished
     token = new_token()
-    event = UserRegistered(Meta.new(user_id), user_id, body.handle, body.display_name)
+    event = UserRegistered(ids.meta(user_id), user_id, body.handle, body.display_name)
     try:
         await w.accounts.save_token(token, user_id)
         await w.events.append(event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
@@ -77,3 +78,33 @@ def test_the_schema_documents_the_header_on_writes(api: TestClient) -> None:
     assert "Idempotency-Key" in post["description"]
     assert "409" in post["responses"]
     assert "Idempotency-Key" not in str(spec["paths"]["/tweets/{tweet_id}"]["get"])
+
+
+def test_a_retry_after_an_unconfirmed_append_writes_the_same_tweet_not_another(
+    api: TestClient, settings: Settings, uniq: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kafka took the event but the acknowledgement never came: the retry hands out the same ids, so the
+    log may hold the event twice but never two tweets."""
+    from infra.eventlog import EventLogUnavailable
+
+    user, auth = register(api, f"idem5{uniq}")
+    events = api.app.state.wiring.events  # type: ignore[attr-defined]
+    real_append = events.append
+
+    async def taken_but_unconfirmed(event: object) -> None:
+        await real_append(event)
+        raise EventLogUnavailable("acknowledgement lost", maybe_written=True)
+
+    key = {"Idempotency-Key": f"unsure-{uniq}"}
+    body = {"user_id": user, "content": f"unsure {uniq}"}
+    monkeypatch.setattr(events, "append", taken_but_unconfirmed)
+    first = api.post("/tweets", json=body, headers={**auth, **key})
+    assert first.status_code == 503 and "may have been written" in first.json()["detail"]
+    monkeypatch.undo()
+    retry = api.post("/tweets", json=body, headers={**auth, **key})
+    assert retry.status_code == 201
+    logged = _posted_with(settings, body["content"])
+    assert len(logged) == 2  # the event twice: one tweet id, one event id
+    assert {e["tweet_id"] for e in logged} == {int(retry.json()["tweet_id"])}
+    assert len({e["event_id"] for e in logged}) == 1
+    assert api.post("/tweets", json=body, headers={**auth, **key}).headers["Idempotent-Replayed"] == "true"
