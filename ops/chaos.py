@@ -81,12 +81,18 @@ class Child:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
+        terminate(self.proc)
+
+
+def terminate(proc: subprocess.Popen[Any] | None, grace_s: float = 30) -> None:
+    """SIGTERM, and SIGKILL if the process is still there after `grace_s`."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _free_port() -> int:

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from infra.settings import REPO_ROOT, Settings
+from ops.chaos import terminate
 from projections.stores.redis import wait_caught_up
 
 AVSC_DIR = REPO_ROOT / "schemas" / "avro"
@@ -130,12 +131,7 @@ class WorkerProcess:
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        terminate(self.proc)
 
     def log_tail(self) -> str:
         text = (self.logdir / f"worker-{self.runs}.log").read_text(errors="replace")
