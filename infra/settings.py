@@ -173,7 +173,7 @@ class Settings(BaseSettings):
         "is this plus the object key. Empty: the S3 endpoint and bucket (path style).",
     )
     s3_endpoint: str = Field("", description="S3-compatible endpoint, e.g. https://s3.us-east-1.amazonaws.com "
-                             "(empty: no media storage, POST /media answers 503).")  # fmt: skip
+                             "(empty: no media storage, no POST /media route).")  # fmt: skip
     s3_bucket: str = Field("", description="Bucket uploads go to (path-style URLs: <endpoint>/<bucket>/<key>).")
     s3_region: str = Field("us-east-1", description="Region the upload URLs are signed for.")
     s3_access_key: str = Field("", description="Access key id that signs upload URLs.")

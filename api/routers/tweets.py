@@ -161,7 +161,7 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 400: {"model": Prob
 )
 async def get_tweet(tweet_id: TweetId, w: W) -> Response:
     view = await queries(w).tweet(tweet_id)
-    if view is None:
+    if view is None or (await w.tweets.tweet_state(tweet_id))[1]:  # gone, or a delete not projected yet
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
     return json_response(tweet_json(view))
 

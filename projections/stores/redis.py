@@ -208,13 +208,16 @@ class RedisTimelines:
         return int(followers), int(following)
 
     async def tweet_state(self, tweet_id: int) -> tuple[int | None, bool]:
-        """(author, deleted) as far as Redis knows; author None when Redis has not seen the tweet."""
-        a, d = await self.r.hmget(f"{self.p}t:{tweet_id}", ["a", "d"])
+        """(author, deleted) as far as Redis knows; author None when Redis has not seen the tweet. A delete
+        the API accepted counts at once, before the worker projects it (read-your-writes)."""
+        async with self.r.pipeline(transaction=False) as p:
+            p.hmget(f"{self.p}t:{tweet_id}", ["a", "d"])
+            p.get(f"{self.p}pt:{tweet_id}")
+            (a, d), pending = await p.execute()
+        if pending == b"-":
+            return (int(a) if a is not None else None), True
         if a is None:
-            pending = await self.r.get(f"{self.p}pt:{tweet_id}")
-            if pending is None:
-                return None, False
-            return (None, True) if pending == b"-" else (int(pending), False)
+            return (None, False) if pending is None else (int(pending), False)
         return int(a), bool(d)
 
     async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:

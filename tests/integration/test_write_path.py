@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
-from tests.integration.support import AvscDecoder, decoded, read_topic, register
+from tests.integration.support import AvscDecoder, WorkerProcess, decoded, read_topic, register
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def test_rejected_requests_write_nothing(api: TestClient, settings: Settings, un
         api.post("/tweets", json={"user_id": uid, "content": "no token"}),
         api.post("/tweets", headers=auth, json={"user_id": uid, "content": "x", "pinned": True}),
         api.post("/tweets", headers=auth, json={"user_id": uid, "content": "x", "reply_to": "nope"}),
-        api.post("/tweets", headers=auth, json={"user_id": uid, "content": "y" * 20_000}),
+        api.post("/tweets", headers=auth, json={"user_id": uid, "content": "y" * 300_000}),
         api.post("/follow", headers=auth, json={"follower_id": uid, "followee_id": uid}),
         api.post("/follow", headers=auth, json={"follower_id": other, "followee_id": uid}),
         api.post("/tweets/abc/like", headers=auth),
@@ -180,3 +180,18 @@ def test_migrations_are_idempotent(settings: Settings) -> None:
         cluster.shutdown()
     assert versions == [v for v, _, _ in migration_files()]
     assert {"handles", "auth_tokens", "schema_migrations"} <= tables
+
+
+def test_a_deleted_tweet_is_gone_at_once_for_reads_and_commands(
+    api: TestClient, settings: Settings, worker: WorkerProcess, uniq: str
+) -> None:
+    """The delete is answered once Kafka has it; reads and later commands see it before the worker does."""
+    from tests.integration.support import wait_idle
+
+    uid, auth = register(api, f"gone{uniq}")
+    tweet = api.post("/tweets", headers=auth, json={"user_id": uid, "content": "soon gone"}).json()["tweet_id"]
+    wait_idle(settings, worker)
+    assert api.get(f"/tweets/{tweet}").status_code == 200
+    assert api.delete(f"/tweets/{tweet}", headers=auth).status_code == 204
+    assert api.get(f"/tweets/{tweet}").status_code == 404
+    assert api.patch(f"/tweets/{tweet}", headers=auth, json={"content": "too late"}).status_code == 404
