@@ -72,6 +72,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         w = wiring or await connect(settings)
         app.state.wiring = w
+        if wiring is None:  # a real process (tests on fakes share one process: no port of their own)
+            metrics.serve_apart(settings)
         if w.push is not None:
             w.push.on_exit_signals()
         log.info("chirp API ready (Kafka %s, keyspace %s)", settings.kafka_bootstrap, settings.keyspace)
@@ -111,7 +113,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_middleware(AllowHeader)
     app.add_middleware(TimelineFastLane)
     app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
-    metrics.install(app)
+    metrics.install(app, settings)
     return app
 
 

@@ -12,15 +12,19 @@ uvicorn has no hook for that; to scrape every process, run one per port (one wor
 
 from __future__ import annotations
 
+import logging
 from time import perf_counter
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import REGISTRY, Gauge, Histogram
+from prometheus_client import REGISTRY, Gauge, Histogram, start_http_server
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from infra.settings import Settings
+
+log = logging.getLogger("chirp.api")
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -112,7 +116,24 @@ async def metrics(request: Request) -> Response:
     return Response(encode(REGISTRY), media_type=content_type)
 
 
-def install(app: FastAPI) -> None:
-    """`GET /metrics` and the middleware; call it last, after the other middleware."""
-    app.include_router(router)
+def install(app: FastAPI, settings: Settings) -> None:
+    """The middleware, and `GET /metrics` on the API's own port only when no metrics port is set (the public
+    port should not show a scraper's view of the service); call it last, after the other middleware."""
+    if not settings.api_metrics_port:
+        app.include_router(router)
     app.add_middleware(RequestMetrics)
+
+
+def serve_apart(settings: Settings) -> None:
+    """Starts this process's metrics endpoint on CHIRP_API_METRICS_PORT (once; a taken port only warns)."""
+    port = settings.api_metrics_port
+    if not port or port in _served:
+        return
+    try:
+        start_http_server(port, addr=settings.api_metrics_host, registry=REGISTRY)
+        _served.add(port)
+    except OSError as exc:
+        log.warning("metrics port %d not served: %s", port, exc)
+
+
+_served: set[int] = set()

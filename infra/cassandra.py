@@ -22,8 +22,23 @@ def connect(settings: Settings, keyspace: str | None = None) -> tuple[Cluster, S
         port=settings.cassandra_port,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=5,
+        **credentials(settings),
     )
     return cluster, cluster.connect(keyspace)
+
+
+def credentials(settings: Settings) -> dict[str, Any]:
+    """Login (PasswordAuthenticator) and TLS for the driver, when the settings ask for them."""
+    extra: dict[str, Any] = {}
+    if settings.cassandra_username:
+        from cassandra.auth import PlainTextAuthProvider
+
+        extra["auth_provider"] = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password)
+    if settings.cassandra_ssl_cafile:
+        import ssl
+
+        extra["ssl_context"] = ssl.create_default_context(cafile=settings.cassandra_ssl_cafile)
+    return extra
 
 
 async def execute(session: Session, statement: str | PreparedStatement, params: Any = None) -> list[Any]:

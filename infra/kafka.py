@@ -42,6 +42,27 @@ class TopicMissing(UnknownTopicOrPartitionError):  # type: ignore[misc]  # aioka
 # --- clients ------------------------------------------------------------------------------------
 
 
+def security(settings: Settings) -> dict[str, Any]:
+    """The aiokafka arguments for TLS and SASL, shared by every client chirp makes (producers, consumers,
+    admin clients; Faust gets the same through streams/app.py)."""
+    config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        config["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile or None)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        config |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password,
+        }
+    return config
+
+
+def admin_client(settings: Settings, **overrides: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **(security(settings) | overrides))
+
+
 def producer(settings: Settings, client_id: str = "chirp", **overrides: Any) -> AIOKafkaProducer:
     """The producer configuration every writer shares: acknowledged by all in-sync replicas, idempotent (a
     retried batch is never written twice), sent promptly; `overrides` for bulk loading (batching, compression)."""
@@ -54,7 +75,7 @@ def producer(settings: Settings, client_id: str = "chirp", **overrides: Any) -> 
         "metadata_max_age_ms": 30_000,
         "client_id": client_id,
     }
-    return AIOKafkaProducer(**(config | overrides))
+    return AIOKafkaProducer(**(config | security(settings) | overrides))
 
 
 def fail_pending(producer: AIOKafkaProducer, reason: str) -> None:
@@ -75,13 +96,13 @@ def consumer(settings: Settings, client_id: str = "chirp-reader", **overrides: A
         "auto_offset_reset": "earliest",
         "client_id": client_id,
     }
-    return AIOKafkaConsumer(**(config | overrides))
+    return AIOKafkaConsumer(**(config | security(settings) | overrides))
 
 
 async def partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
     """Every partition of the topics, in topic then partition order; TopicMissing for a topic that is not there.
     Partitions without a leader yet (a topic just created) are waited for, up to METADATA_WAIT_S."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="chirp-metadata")
+    admin = admin_client(settings, client_id="chirp-metadata")
     await admin.start()
     try:
         deadline = asyncio.get_running_loop().time() + METADATA_WAIT_S

@@ -15,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from cassandra.cluster import Session
 
 from infra.cassandra import connect
+from infra.kafka import admin_client
 from infra.settings import Settings
 from schemas.topics import ALL_TOPICS, COPARTITIONED, EVENT_TOPICS, Topic
 
@@ -40,7 +41,7 @@ def topic_config(topic: Topic, settings: Settings) -> dict[str, str]:
 
 
 async def ensure_topics(settings: Settings, report: Callable[[str], None] = log.info) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
+    admin = admin_client(settings, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -165,7 +166,7 @@ def drop(settings: Settings) -> None:
         cluster.shutdown()
 
     async def drop_topics() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = admin_client(settings)
         await admin.start()
         try:
             existing = set(await admin.list_topics())

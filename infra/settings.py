@@ -23,6 +23,21 @@ class Settings(BaseSettings):
     cassandra_port: int = Field(9042, description="Cassandra native protocol port.")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for home timelines.")
 
+    # Credentials and transport security (README: "Securing the connections"). Redis takes both in its URL:
+    # redis://user:password@host:port/0 (an ACL user), rediss:// for TLS.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients talk to Kafka: TLS (SSL), SASL, both, or neither."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism, with CHIRP_KAFKA_SASL_USERNAME and _PASSWORD."
+    )
+    kafka_sasl_username: str = Field("", description="SASL user (SASL_PLAINTEXT or SASL_SSL).")
+    kafka_sasl_password: str = Field("", description="SASL password.")
+    kafka_ssl_cafile: str = Field("", description="CA bundle that signs the brokers' certificates (SSL, SASL_SSL).")
+    cassandra_username: str = Field("", description="Cassandra user (PasswordAuthenticator); empty: no login.")
+    cassandra_password: str = Field("", description="Cassandra password.")
+    cassandra_ssl_cafile: str = Field("", description="CA bundle for TLS to Cassandra; empty: plain connections.")
+
     # Layout of the data.
     keyspace: str = Field("chirp", description="Cassandra keyspace.")
     cassandra_replication_factor: int = Field(1, ge=1, description="Replication factor of the keyspace.")
@@ -110,6 +125,12 @@ class Settings(BaseSettings):
         description="uvicorn worker processes. On 2 cores shared with Redis, 2 read as fast as 1 (the box is the "
         "limit) with a shorter tail and take ~1.5x the posts, but each answers /metrics for itself alone.",
     )
+    api_metrics_port: int = Field(
+        9101, ge=0, le=65535,
+        description="Port of the API's Prometheus endpoint, apart from the public one (0: GET /metrics on the API "
+        "port itself). With several API workers on one port, the first to bind it serves its own numbers.",
+    )  # fmt: skip
+    api_metrics_host: str = Field("127.0.0.1", description="Address the API's metrics endpoint listens on.")
     node_id: int | None = Field(None, ge=0, le=1023, description="Id-generator node (default: from the pid).")
     max_body_bytes: int = Field(
         262_144, ge=1024, description="Largest request body accepted (else 413); a valid one is a few KiB."

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from tqdm import tqdm
 
 from infra import cassandra
-from infra.kafka import end_offsets
+from infra.kafka import admin_client, end_offsets
 from infra.settings import Settings
 from projections.factory import StoreFactory, progress_of, timelines_of
 from projections.reference import ReferenceModel
@@ -322,7 +322,6 @@ class PipelineStatus:
 
 
 async def pipeline_status(settings: Settings) -> PipelineStatus:
-    from aiokafka.admin import AIOKafkaAdminClient
 
     from schemas.topics import DEAD_LETTERS, EVENT_TOPICS
 
@@ -330,7 +329,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
     dead_letters = DEAD_LETTERS.kafka_name(settings.topic_prefix) + ":"
     ends = {k: v for k, v in everything.items() if not k.startswith(dead_letters)}
     client = _client(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = admin_client(settings)
     await admin.start()
     try:
         versions = []

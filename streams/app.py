@@ -3,11 +3,26 @@ stream to the projector and record progress; the rules live in projections/."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
+from infra.kafka import security
 from infra.settings import Settings
 from schemas.topics import FOLLOWS, LIKES, TWEETS, USERS
 from streams.agents import Worker
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """TLS and SASL for Faust's Kafka clients: the settings infra/kafka.py's `security` gives aiokafka."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = security(settings).get("ssl_context")
+    if protocol == "SSL":
+        return faust.SSLCredentials(ssl_context)
+    return faust.SASLCredentials(username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
+                                 ssl_context=ssl_context, mechanism=settings.kafka_sasl_mechanism)  # fmt: skip
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -17,6 +32,7 @@ def build_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker_group,
         broker=brokers,
+        broker_credentials=broker_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.partitions,

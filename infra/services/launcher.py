@@ -279,14 +279,15 @@ class Redis(Service):
 
     def command(self) -> list[str]:
         host, port = self.settings.redis_host_port
-        # Redis serves timelines and the fan-out graph: an append-only file keeps them across restarts
+        # Bound to the configured (loopback) address, in protected mode: without a password it answers only
+        # loopback clients. Redis serves timelines and the fan-out graph: an append-only file keeps them across restarts
         # (the log can always rebuild them). Listpack/intset limits keep capped timelines and follower
         # sets compact (see docs/architecture.md).
         return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "yes",
                 "--appendfsync", "everysec", "--set-max-intset-entries", "4096",
                 "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
                 "--zset-max-listpack-entries", "1024", "--zset-max-listpack-value", "64",
-                "--protected-mode", "no"]  # fmt: skip
+                "--protected-mode", "yes"]  # fmt: skip
 
 
 def services(settings: Settings, only: str | None = None) -> list[Service]:

@@ -34,6 +34,7 @@ def settings() -> Iterator[Settings]:
         timeline_cap=TIMELINE_CAP,
         worker_commit_interval_s=0.1,
         worker_metrics_port=free_port(),
+        api_metrics_port=free_port(),
         rate_limits="off",  # tests register and post far more than a person; tests/integration/test_rate_limits.py
     )
     down = [st for st in launcher.status(s) if not st.healthy]

@@ -40,13 +40,14 @@ def test_api_and_worker_metrics(api: TestClient, settings: Settings, worker: Wor
     for r in posts:
         assert api.get(f"/tweets/{r.json()['tweet_id']}").status_code == 200
 
-    text = api.get("/metrics").text
+    assert api.get("/metrics").status_code == 404  # not on the public port
+    text = httpx.get(f"http://127.0.0.1:{settings.api_metrics_port}/metrics", timeout=10).text
     seen = parse(text)
     count = "chirp_http_request_duration_seconds_count"
     assert (value(seen, count, route="/tweets", method="POST", status="201") or 0) >= len(posts)
     assert (value(seen, count, route="/tweets/{tweet_id}", method="GET", status="200") or 0) >= len(posts)
     assert posts[0].json()["tweet_id"] not in text  # templates, never raw paths
-    assert value(seen, "chirp_http_requests_in_flight") == 1  # the scrape itself
+    assert value(seen, "chirp_http_requests_in_flight") == 0  # the scrape does not pass through the API
 
     scraped = httpx.get(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics", timeout=10)
     assert scraped.status_code == 200, worker.log_tail()

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
@@ -55,7 +56,7 @@ def small_app() -> TestClient:
     async def boom() -> None:
         raise RuntimeError("boom")
 
-    api_metrics.install(app)
+    api_metrics.install(app, Settings(api_metrics_port=0))
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -86,8 +87,8 @@ def test_middleware_labels_by_template_method_and_status(small_app: TestClient) 
     assert 'route="/things/1"' not in small_app.get("/metrics").text
 
 
-def test_the_api_serves_and_documents_metrics() -> None:
-    settings = Settings(max_body_bytes=1024)
+def test_the_api_serves_and_documents_metrics_on_its_port_when_asked() -> None:
+    settings = Settings(max_body_bytes=1024, api_metrics_port=0)
     w = memory_wiring(settings)
     with TestClient(create_app(settings, w)) as client:
         refused = requests_seen("unmatched", "POST", 413)
@@ -172,3 +173,17 @@ def test_a_taken_port_only_warns(caplog: pytest.LogCaptureFixture) -> None:
             assert worker_metrics.serve(taken.getsockname()[1]) is False
     assert "worker metrics not served" in caplog.text
     assert worker_metrics.serve(0) is False
+
+
+def test_by_default_metrics_are_not_on_the_public_port() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(api_metrics_port=port)
+    api_metrics.serve_apart(settings)  # what a real API process does at start-up
+    with TestClient(create_app(settings, memory_wiring(settings))) as client:
+        assert client.get("/metrics").status_code == 404
+        assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+        client.get("/healthz")
+    scraped = httpx.get(f"http://127.0.0.1:{settings.api_metrics_port}/metrics", timeout=5)
+    assert scraped.status_code == 200 and "chirp_http_request_duration_seconds" in scraped.text
