@@ -56,12 +56,15 @@ class Projector:
     async def apply_batch(self, events: Sequence[Event]) -> Outcome:
         """Projects events in order: refused ones are reported, the rest written in two flushes."""
         authors = await self._known_authors(events)
+        owners = await self.timelines.handle_owners(
+            sorted({e.handle.lower() for e in events if isinstance(e, UserRegistered)})
+        )
         durable, timelines = self.durable.writes(), self.timelines.writes()
         extras = [x.writes() for x in self.extras]
         outcome = Outcome()
         for i, event in enumerate(events):
             try:
-                self._plan(event, authors, durable, timelines)
+                self._plan(event, authors, owners, durable, timelines)
             except RuleViolation as exc:
                 outcome.violations[i] = str(exc)
                 continue
@@ -86,7 +89,8 @@ class Projector:
             found.update({t: (v.author_id, v.reply_to) for t, v in rows.items()})
         return found
 
-    def _plan(self, event: Event, authors: Authors, d: DurableWrites, tl: TimelineWrites) -> None:
+    def _plan(self, event: Event, authors: Authors, owners: dict[str, int], d: DurableWrites,
+              tl: TimelineWrites) -> None:  # fmt: skip
         match event:
             case TweetPosted():
                 self._posted(event, authors, d, tl)
@@ -110,6 +114,9 @@ class Projector:
                 d.like(event.tweet_id, event.user_id, liked, event.meta.occurred_at)
                 tl.like(event.tweet_id, event.user_id, liked)
             case UserRegistered():
+                holder = owners.setdefault(event.handle.lower(), event.user_id)
+                if holder != event.user_id:  # the API's claim makes this impossible; the log is the judge
+                    raise RuleViolation(f"handle {event.handle!r} is held by user {holder}, not {event.user_id}")
                 d.save_user(UserView(event.user_id, event.handle, event.display_name), event.meta.occurred_at)
                 tl.save_user(event.user_id, event.handle, event.display_name)
 

@@ -32,13 +32,15 @@ class ReferenceModel:
         self.deleted: set[int] = set()
         self.follows: dict[tuple[int, int], bool] = {}
         self.likes: dict[tuple[int, int], bool] = {}
+        self.handles: dict[str, int] = {}
         for e in events:
             self.apply(e)
 
     def apply(self, e: Event) -> None:
         match e:
             case UserRegistered():
-                self.users[e.user_id] = e.handle
+                if self.handles.setdefault(e.handle.lower(), e.user_id) == e.user_id:  # the first one wins
+                    self.users[e.user_id] = e.handle
             case TweetPosted():
                 if e.author_id == e.meta.actor_id:
                     self.tweets.setdefault(e.tweet_id, e)

@@ -18,6 +18,7 @@ import sys
 import unicodedata
 
 MAX_TAG = 100  # code points; longer runs are not hashtags (nobody trends on them)
+MAX_HASHTAGS = 10  # per tweet: a tweet of nothing but tags counts for ten, so it cannot flood the trends
 
 
 def _marks() -> str:
@@ -38,13 +39,15 @@ def normalize(tag: str) -> str:
 
 
 def hashtags(text: str) -> dict[str, str]:
-    """The tweet's hashtags, each once: normalized tag -> the form first written (without `#`)."""
+    """The tweet's hashtags, each once, the first MAX_HASHTAGS: normalized tag -> the form first written."""
     out: dict[str, str] = {}
     for m in _HASHTAG.finditer(unicodedata.normalize("NFKC", text)):
         display = m.group(1)
         if len(display) > MAX_TAG or display.isdigit() or all(c.isdigit() or c == "_" for c in display):
             continue
         out.setdefault(normalize(display), display)
+        if len(out) == MAX_HASHTAGS:
+            break
     return out
 
 

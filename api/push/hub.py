@@ -124,6 +124,10 @@ class PushHub:
 
     # Clients ---------------------------------------------------------------------------------------------
 
+    def streams_of(self, user_id: int) -> int:
+        """Streams this process holds open for the user."""
+        return len(self.clients.get(user_id, ()))
+
     async def join(self, user_id: int) -> Client:
         """A new client of `user_id`, once this process is subscribed to the user's channel (so a timeline
         read after this misses nothing the worker publishes later). Raises PushUnavailable."""

@@ -188,7 +188,16 @@ async def timeline_stream(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
     after = resume_point(last_event_id, last_event_id_header)
     hub, queries = push_parts(w)
+    _within_stream_cap(hub, user, w.settings.push_max_streams)
     return EventStream(hub, queries, user, after, w.settings.push_catch_up_max)
+
+
+def _within_stream_cap(hub: PushHub, user: int, cap: int) -> None:
+    if hub.streams_of(user) >= cap:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, f"{cap} streams are open for this user already; close one",
+            headers={"Retry-After": "5"},
+        )  # fmt: skip
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -224,6 +233,7 @@ async def timeline_ws(websocket: WebSocket) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
         after = resume_point(q.get("last_event_id"), websocket.headers.get("last-event-id"))
         hub, queries = push_parts(w)
+        _within_stream_cap(hub, user, w.settings.push_max_streams)
     except HTTPException as exc:
         code = {503: 1013, 429: 1013}.get(exc.status_code, 1008)
         await websocket.close(code=code, reason=str(exc.detail)[:120])

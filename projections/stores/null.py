@@ -57,6 +57,9 @@ class NoTimelines:
     async def authors(self, tweet_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
         return {}
 
+    async def handle_owners(self, handle_keys: Sequence[str]) -> dict[str, int]:
+        return {}
+
     async def read(self, user_id: int, before: int | None, limit: int) -> TimelinePage | None:
         return None
 

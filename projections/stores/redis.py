@@ -96,6 +96,13 @@ class RedisTimelines:
             rows = await pipe.execute()
         return {t: (int(a), int(r) if r else None) for t, (a, r) in zip(tweet_ids, rows, strict=True) if a}
 
+    async def handle_owners(self, handle_keys: Sequence[str]) -> dict[str, int]:
+        """Who holds each handle here (`hk:{handle}`, written with the user), in one round trip."""
+        if not handle_keys:
+            return {}
+        owners = await self.r.mget([f"{self.p}hk:{k}" for k in handle_keys])
+        return {k: int(o) for k, o in zip(handle_keys, owners, strict=True) if o is not None}
+
     async def reply_to_of(self, tweet_id: int) -> tuple[int | None, int | None]:
         """(author, reply_to) of a cached tweet, for rules and deletes."""
         a, r = await self.r.hmget(f"{self.p}t:{tweet_id}", ["a", "r"])
@@ -463,6 +470,8 @@ class RedisTimelineWrites:
 
     def save_user(self, user_id: int, handle: str, display_name: str) -> None:
         self.pipe.hset(f"{self.p}u:{user_id}", mapping={"h": handle, "n": display_name})
+        self._count()
+        self.pipe.set(f"{self.p}hk:{handle.lower()}", user_id)
         self._count()
 
     def post(self, t: TweetView) -> None:

@@ -179,7 +179,7 @@ def test_a_notification_is_published_to_a_connected_user(people: People, redis_c
         assert msg["channel"] == push.channel(base, int(ann)) and msg["event"] == "notification"
         assert msg["data"]["type"] == "follow" and msg["data"]["account"]["user_id"] == ben
         assert msg["data"] == p.feed(ann)["notifications"][0]
-        assert msg["id"] and msg["id"] != msg["data"]["id"]  # the cursor, as next_cursor spells it
+        assert msg["id"] == msg["data"]["id"]  # the cursor, as next_cursor spells it: the id itself
         p.idle()
         rest = sub.get_message(timeout=0.5)
         assert rest is None or rest["type"] != "message", rest  # ben has no presence key: nothing for him

@@ -31,6 +31,9 @@ class Nothing:
     async def authors(self, ids: Sequence[int]) -> Authors:
         return {}
 
+    async def handle_owners(self, keys: Sequence[str]) -> dict[str, int]:
+        return {}
+
 
 class Recorder:
     def __init__(self) -> None:
