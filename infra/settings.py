@@ -186,9 +186,6 @@ class Settings(BaseSettings):
     push_max_streams: int = Field(
         8, ge=1, description="Streams (SSE or WebSocket) one user may hold open on one API process (else 429)."
     )
-    trends_cache_s: float = Field(
-        5.0, ge=0, description="How long an API process reuses a computed trends answer (per window and limit)."
-    )
     push_catch_up_max: int = Field(
         1000, ge=1, description="Most missed tweets a reconnect (Last-Event-ID) replays from the timeline."
     )

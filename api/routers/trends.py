@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,7 +12,6 @@ from api.render import json_response
 from api.routers.common import errors
 from api.throttle import reader
 from api.wiring import Wiring, wiring
-from projections.ports import TrendsReader
 
 router = APIRouter(tags=["trends"])
 W = Annotated[Wiring, Depends(wiring)]
@@ -28,31 +26,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-_CACHE: dict[tuple[int, str, int], tuple[float, datetime, list[Any]]] = {}
-
-
-async def _cached_top(reader: TrendsReader, window: str, limit: int, ttl_s: float) -> tuple[datetime, list[Any]]:
-    """The answer computed at most once per `ttl_s` per window and limit in this process: trends union every
-    tag bucket of the window, too much work to repeat for each of a burst of readers."""
-    key = (id(reader), window, limit)
-    hit = _CACHE.get(key)
-    if hit is not None and time.monotonic() < hit[0]:
-        return hit[1], hit[2]
-    now = datetime.now(UTC)
-    top = list(await reader.top(window, now, limit))
-    if len(_CACHE) > 64:
-        _CACHE.clear()
-    _CACHE[key] = (time.monotonic() + ttl_s, now, top)
-    return now, top
-
-
 @router.get("/trends", dependencies=[reader()], response_model=TrendsOut, responses=ERRORS, summary="Trending hashtags")
 async def trends(w: W, window: Window = "1h", limit: TrendsLimit = 10) -> Response:
     """The hashtags most tweeted in the window, counted by the tweets' own time; deleted tweets do not
     count and an edit counts the tags of its new text. No token needed, like the other public reads."""
     if w.trends is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the read side is not connected")
-    now, top = await _cached_top(w.trends, window, limit, w.settings.trends_cache_s)
+    now = datetime.now(UTC)
+    top = await w.trends.top(window, now, limit)
     body = {
         "window": window,
         "as_of": now,

@@ -7,7 +7,9 @@ Under a version's prefix `p` (its timelines, trends and caches; see projections/
 followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p fs:<tweet>` the follower
 list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p celebs` the celebrities,
-`p tr:*` and `p trt:*` trends (redis_trends.py). Under a version's own prefix: `progress` (the next offset per
+`p tr:*` and `p trt:*` trends (redis_trends.py) and `p trgen` their generation (bumped by every write, so
+readers know when a computed answer is still exact), `p hk:<handle>` who holds a handle (lower-cased).
+Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
 presence and push channels (`online:<user>`, `online`, `push:<user>`), the read pressure (`pressure`), read
 markers (`nread:<user>`) and uploads (`media:<id>`).
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 Id = int | str  # user and tweet ids, as the API spells them or as integers
 
-SINGLE_KEYS = ("celebs", "progress", "stats")
+SINGLE_KEYS = ("celebs", "progress", "stats", "trgen")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
-FAMILIES = ("hl", "hx", "ur", "fo", "fg", "t", "u", "lk", "rp", "pt", "fs", "stats", "tr", "trt", "tl", "ut")
+FAMILIES = ("hl", "hx", "ur", "fo", "fg", "t", "u", "hk", "lk", "rp", "pt", "fs", "stats", "tr", "trt", "tl", "ut")
 TREND_FAMILIES = ("tr", "trt")
 
 

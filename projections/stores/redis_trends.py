@@ -48,6 +48,8 @@ class RedisTrends:
         self.clock = clock
         self._write = client.register_script((LUA / "trends_write.lua").read_text())
         self._read = client.register_script((LUA / "trends_read.lua").read_text())
+        self.generation_key = f"{prefix}trgen"
+        self._answers: dict[tuple[str, int], tuple[tuple[Any, ...], list[Trend]]] = {}
 
     def writes(self) -> RedisTrendsWrites:
         return RedisTrendsWrites(self)
@@ -57,13 +59,24 @@ class RedisTrends:
         return RedisKeys(self.p).trends()
 
     async def top(self, window: str, now: datetime, limit: int) -> list[Trend]:
-        """The `limit` most tweeted tags of the window ending at `now`: most tweets first, then by tag."""
+        """The `limit` most tweeted tags of the window ending at `now`: most tweets first, then by tag.
+
+        Unioning every bucket of a day is work; a burst of readers shares one computation: the answer is kept
+        until the trends change (their generation, bumped by every write) or the window moves to a new bucket,
+        so it is always exact and computed at most once per worker batch, however many read it."""
         w = WINDOWS[window]
-        raw = await self._read(args=[self.p, w.name, limit, *w.buckets(now)])
+        buckets = w.buckets(now)
+        stamp = (tuple(buckets), await self.r.get(self.generation_key))
+        kept = self._answers.get((window, limit))
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        raw = await self._read(args=[self.p, w.name, limit, *buckets])
         out = [
             Trend(raw[i].decode(), raw[i + 1].decode(), int(raw[i + 2]), int(raw[i + 3])) for i in range(0, len(raw), 4)
         ]
-        return sorted(out, key=lambda t: (-t.tweets, t.tag))
+        answer = sorted(out, key=lambda t: (-t.tweets, t.tag))
+        self._answers[(window, limit)] = (stamp, answer)
+        return answer
 
 
 def script_args(op: str, tweet_id: int, author_id: int, tags: dict[str, str], now: datetime) -> list[Any] | None:
@@ -108,5 +121,6 @@ class RedisTrendsWrites:
 
     async def flush(self) -> None:
         if self.queued:
+            self.pipe.incr(self.t.generation_key)
             await self.pipe.execute()
             self.queued = 0

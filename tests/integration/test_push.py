@@ -245,7 +245,7 @@ def test_polling_with_since_returns_only_newer_entries(
     rest = timeline(api, rauth, r, since=mark, cursor=page["next_cursor"], limit=2)
     assert [t["tweet_id"] for t in rest["tweets"]] == new[:1] and rest["next_cursor"] is None
     bad = api.get("/timeline", headers=rauth, params={"user_id": r, "since": "nope"})
-    assert bad.status_code == 400 and "since" in bad.json()["detail"]
+    assert bad.status_code == 422 and "since" in bad.json()["message"]
 
 
 def test_celebrity_tweets_reach_polls_and_streams(

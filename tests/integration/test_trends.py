@@ -144,3 +144,26 @@ def test_redelivery_does_not_double_and_a_replay_rebuilds_the_same_trends(
             await client.aclose()
 
     asyncio.run(run())
+
+
+def test_a_burst_of_reads_computes_the_trends_once_until_they_change(
+    api: TestClient, settings: Settings, worker: WorkerProcess, uniq: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trends = api.app.state.wiring.trends  # type: ignore[attr-defined]
+    computed: list[int] = []
+    real = trends._read
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(trends, "_read", counting)
+    uid, auth = register(api, f"trc_{uniq}")
+    wait_idle(settings, worker)
+    params = {"window": "1d", "limit": 37}
+    first = [api.get("/trends", params=params).json()["trends"] for _ in range(5)]
+    assert len(computed) == 1 and all(t == first[0] for t in first)
+    post(api, uid, auth, f"#fresh{uniq}")
+    wait_idle(settings, worker)
+    after = api.get("/trends", params=params).json()["trends"]
+    assert len(computed) == 2 and f"fresh{uniq}" in {t["hashtag"] for t in after}  # exact, never stale
