@@ -25,6 +25,7 @@ from api.routers.common import errors
 from api.routers.reads import Cursor, Limit, page_bounds, queries
 from api.throttle import per_user, reader
 from api.wiring import Wiring, wiring
+from projections.model import TweetView
 from projections.text import mentioned_handles
 from schemas.events import Media, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
@@ -153,6 +154,15 @@ async def unlike(tweet_id: TweetId, actor: Actor, w: W, ids: Ids) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+async def _visible(w: Wiring, tweet_id: int) -> TweetView:
+    """The tweet, or 404 if it is unknown, deleted, or deleted moments ago (a delete the worker has not
+    projected yet counts at once: read-your-writes, for the tweet and what hangs under it)."""
+    view = await queries(w).tweet(tweet_id)
+    if view is None or (await w.tweets.tweet_state(tweet_id))[1]:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
+    return view
+
+
 READ_ERRORS: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 400: {"model": Problem}, **errors(422)}
 
 
@@ -160,9 +170,7 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 400: {"model": Prob
     "/tweets/{tweet_id}", dependencies=[reader()], response_model=TweetOut, responses=READ_ERRORS, summary="One tweet"
 )
 async def get_tweet(tweet_id: TweetId, w: W) -> Response:
-    view = await queries(w).tweet(tweet_id)
-    if view is None or (await w.tweets.tweet_state(tweet_id))[1]:  # gone, or a delete not projected yet
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
+    view = await _visible(w, tweet_id)
     return json_response(tweet_json(view))
 
 
@@ -170,6 +178,5 @@ async def get_tweet(tweet_id: TweetId, w: W) -> Response:
             summary="Replies to a tweet, newest first")  # fmt: skip
 async def replies(tweet_id: TweetId, w: W, limit: Limit = 20, cursor: Cursor = None) -> Response:
     size, before = page_bounds(limit, cursor)
-    if await queries(w).tweet(tweet_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"tweet {tweet_id} not found")
+    await _visible(w, tweet_id)
     return json_response(page_json(await queries(w).replies(tweet_id, before, size)))

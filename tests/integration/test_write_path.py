@@ -194,4 +194,5 @@ def test_a_deleted_tweet_is_gone_at_once_for_reads_and_commands(
     assert api.get(f"/tweets/{tweet}").status_code == 200
     assert api.delete(f"/tweets/{tweet}", headers=auth).status_code == 204
     assert api.get(f"/tweets/{tweet}").status_code == 404
+    assert api.get(f"/tweets/{tweet}/replies").status_code == 404
     assert api.patch(f"/tweets/{tweet}", headers=auth, json={"content": "too late"}).status_code == 404
