@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from cassandra.cluster import Session
 
@@ -30,13 +31,15 @@ class MigrationError(RuntimeError):
 
 def topic_config(topic: Topic, settings: Settings) -> dict[str, str]:
     """Event topics are the system of record: kept forever, never compacted. A compacted (state) topic
-    keeps each key's last value, forever too."""
+    keeps each key's last value, forever too. Records carry the time the partition leader appended them
+    (`LogAppendTime`), which orders the durable projections' writes (projections/logclock.py)."""
     rf = settings.kafka_replication_factor
     return {
         "retention.ms": "-1",
         "retention.bytes": "-1",
         "cleanup.policy": "compact" if topic.compacted else "delete",
         "min.insync.replicas": str(max(1, rf - 1)),
+        "message.timestamp.type": "LogAppendTime",
     }
 
 
@@ -60,9 +63,20 @@ async def ensure_topics(settings: Settings, report: Callable[[str], None] = log.
                 await admin.create_topics(new)
         for t in wanted:
             report(f"topic {t.kafka_name(settings.topic_prefix)} created ({settings.partitions} partitions)")
+        await _configure_existing(admin, settings, [t for t in ALL_TOPICS if t not in wanted])
         await _check_partitions(admin, settings)
     finally:
         await admin.close()
+
+
+async def _configure_existing(admin: AIOKafkaAdminClient, settings: Settings, topics: list[Topic]) -> None:
+    """Brings topics made by an older chirp to today's configuration (the whole set: Kafka's AlterConfigs
+    resets what it is not given)."""
+    if topics:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t.kafka_name(settings.topic_prefix), topic_config(t, settings))
+             for t in topics]
+        )  # fmt: skip
 
 
 async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings) -> None:

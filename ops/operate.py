@@ -303,9 +303,9 @@ async def reference_model(settings: Settings, show: bool = True) -> ReferenceMod
     codec = default_codec()
     model = ReferenceModel()
     async for batch in LogReader(settings, None, show, "reading the log").batches():
-        for value in batch:
+        for record in batch:
             try:
-                model.apply(codec.decode(value))
+                model.apply(codec.decode(record.value or b""))
             except DecodeError:
                 continue  # poison: the worker dead-lettered it too
     return model

@@ -18,6 +18,10 @@ Authors = dict[int, tuple[int, int | None]]  # tweet id -> (author, reply_to), f
 
 
 class DurableWrites(Protocol):
+    def stamp(self, ts: int | None) -> None:
+        """The write timestamp (microseconds) of what the next event writes; None: the event's own time."""
+        ...
+
     """Changes to the durable projections, queued; each is an upsert stamped with its event time."""
 
     def save_user(self, user: UserView, at: datetime) -> None: ...

@@ -53,8 +53,10 @@ class Projector:
             raise RuleViolation(outcome.violations[0])
         return outcome.deliveries
 
-    async def apply_batch(self, events: Sequence[Event]) -> Outcome:
-        """Projects events in order: refused ones are reported, the rest written in two flushes."""
+    async def apply_batch(self, events: Sequence[Event], stamps: Sequence[int] | None = None) -> Outcome:
+        """Projects events in order: refused ones are reported, the rest written in two flushes. `stamps`
+        (one per event, from the log: projections/logclock.py) time the durable writes; without them each
+        event's own time does."""
         authors = await self._known_authors(events)
         owners = await self.timelines.handle_owners(
             sorted({e.handle.lower() for e in events if isinstance(e, UserRegistered)})
@@ -63,6 +65,7 @@ class Projector:
         extras = [x.writes() for x in self.extras]
         outcome = Outcome()
         for i, event in enumerate(events):
+            durable.stamp(stamps[i] if stamps is not None else None)
             try:
                 self._plan(event, authors, owners, durable, timelines)
             except RuleViolation as exc:

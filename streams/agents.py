@@ -21,6 +21,7 @@ from faust.types import TP
 
 from infra.faults import is_transient
 from infra.settings import Settings
+from projections.logclock import log_stamp
 from projections.model import BatchStats
 from projections.projector import Outcome, Projector
 from projections.stores.keys import worker_degraded
@@ -45,6 +46,12 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: float  # seconds, as Faust's messages have it: when the partition leader appended it
+
+
+def stamp_of(msg: Any) -> int:
+    """The durable write timestamp of a message: its place in the log (projections/logclock.py)."""
+    return log_stamp(round(msg.timestamp * 1000), msg.offset)
 
 
 class Worker:
@@ -156,7 +163,7 @@ class Worker:
 
         async for chunk in read_range(self.settings, topic, partition, start, end):
             stats = BatchStats()
-            records = [Record(topic, partition, offset, key, value) for offset, key, value in chunk]
+            records = [Record(topic, partition, offset, key, value, ts / 1000) for offset, key, value, ts in chunk]
             await self.project(projector, records, stats, dead_letters=primary)
             stats.progress[f"{topic}:{partition}"] = records[-1].offset + 1
             await self._retry(lambda s=stats: timelines.record_progress(s), "record progress")
@@ -174,9 +181,10 @@ class Worker:
         if not decoded:
             return
         events = [e for _, e in decoded]
+        stamps = [stamp_of(m) for m, _ in decoded]
         failed: dict[int, str] = {}
         try:
-            outcome = await self._retry(lambda: projector.apply_batch(events), f"batch of {len(events)}")
+            outcome = await self._retry(lambda: projector.apply_batch(events, stamps), f"batch of {len(events)}")
         except Exception:  # one event breaks the batch: apply them one by one to find it
             log.exception("batch of %d failed; applying its events one at a time", len(events))
             outcome = await self._one_by_one(projector, decoded, failed)
@@ -204,7 +212,9 @@ class Worker:
         total = Outcome()
         for i, (msg, event) in enumerate(decoded):
             try:
-                one = await self._retry(lambda e=event: projector.apply_batch([e]), type(event).__name__)
+                one = await self._retry(
+                    lambda e=event, m=msg: projector.apply_batch([e], [stamp_of(m)]), type(event).__name__
+                )
             except Exception as exc:  # a bug or an unexpected store answer: park it, keep the partition moving
                 log.exception("unexpected error on %s:%d@%d", msg.topic, msg.partition, msg.offset)
                 failed[i] = f"error: {type(exc).__name__}: {exc}"

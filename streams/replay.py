@@ -28,8 +28,10 @@ from tqdm import tqdm
 
 from infra import cassandra
 from infra.kafka import BoundedReader, Offsets
+from infra.kafka import Record as KafkaRecord
 from infra.settings import Settings
 from projections.factory import StoreFactory, Writes
+from projections.logclock import log_stamp
 from projections.model import BatchStats
 from projections.projector import Projector
 from projections.stores.redis import RedisTimelines
@@ -100,12 +102,15 @@ async def _replay(
     reader = LogReader(settings, group, show, since=since)
     async for batch in reader.batches():
         decoded: list[Event] = []
-        for value in batch:
+        stamps: list[int] = []
+        for record in batch:
             try:
-                decoded.append(codec.decode(value))
+                decoded.append(codec.decode(record.value or b""))
             except DecodeError:
                 skipped += 1
-        outcome = await projector.apply_batch(decoded)
+                continue
+            stamps.append(log_stamp(record.timestamp, record.offset))
+        outcome = await projector.apply_batch(decoded, stamps)
         skipped += len(outcome.violations)
         events += len(decoded) - len(outcome.violations)
     return events, skipped, reader.ends
@@ -130,7 +135,7 @@ class LogReader:
         self.since = since
         self.ends: Offsets = {}
 
-    async def batches(self) -> AsyncIterator[list[bytes]]:
+    async def batches(self) -> AsyncIterator[list[KafkaRecord]]:
         topics = [t.kafka_name(self.settings.topic_prefix) for t in EVENT_TOPICS]
         reader = BoundedReader(
             self.settings,
@@ -147,7 +152,7 @@ class LogReader:
                 total=reader.total, desc=self.desc, unit="ev", unit_scale=True, disable=not self.show, mininterval=1
             ) as bar:
                 async for batch in reader.batches():
-                    yield [r.value or b"" for r in batch]
+                    yield batch
                     bar.update(len(batch))
 
 
@@ -164,9 +169,10 @@ async def _warm(timelines: RedisTimelines, users: Sequence[int], show: bool) -> 
 
 async def read_range(
     settings: Settings, topic: str, partition: int, start: int, end: int
-) -> AsyncIterator[list[tuple[int, bytes | None, bytes | None]]]:
-    """(offset, key, value) of one partition's messages in [start, end), in chunks; no consumer group."""
+) -> AsyncIterator[list[tuple[int, bytes | None, bytes | None, int]]]:
+    """(offset, key, value, append time in ms) of one partition's messages in [start, end), in chunks; no
+    consumer group."""
     tp = TopicPartition(topic, partition)
     async with BoundedReader(settings, [topic], {tp: start}, until={tp: end}) as reader:
         async for batch in reader.batches():
-            yield [(r.offset, r.key, r.value) for r in batch]
+            yield [(r.offset, r.key, r.value, r.timestamp) for r in batch]

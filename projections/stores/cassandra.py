@@ -132,19 +132,27 @@ def _tweet(r: Any) -> TweetView:
 
 
 class CassandraWrites:
-    """One batch of events' writes. Every statement is an upsert or delete stamped with its event time,
-    so their order does not matter: they go out as unlogged batches, all at once."""
+    """One batch of events' writes. Every statement is an upsert or delete stamped with its place in the
+    log (projections/logclock.py; the event's time when none is given), so their order does not matter:
+    they go out as unlogged batches, all at once."""
 
     def __init__(self, store: CassandraProjections) -> None:
         self.c = store
         self.pending: list[tuple[Any, tuple[Any, ...]]] = []
         self.buckets: list[tuple[int, int]] = []  # known once the flush has written them
+        self.stamped: int | None = None
+
+    def stamp(self, ts: int | None) -> None:
+        self.stamped = ts
+
+    def _ts(self, at: datetime) -> int:
+        return self.stamped if self.stamped is not None else _ts(at)
 
     def save_user(self, user: UserView, at: datetime) -> None:
-        self.pending.append((self.c._user, (user.user_id, user.handle, user.display_name, at, _ts(at))))
+        self.pending.append((self.c._user, (user.user_id, user.handle, user.display_name, at, self._ts(at))))
 
     def save_tweet(self, t: TweetView) -> None:
-        ts = _ts(t.created_at)
+        ts = self._ts(t.created_at)
         media = json.dumps([media_record(m) for m in t.media]) if t.media else None
         bucket = bucket_of(t.tweet_id)
         add = self.pending.append
@@ -157,31 +165,31 @@ class CassandraWrites:
             add((self.c._reply, (t.reply_to, t.tweet_id, ts)))
 
     def edit_tweet(self, tweet_id: int, content: str, at: datetime) -> None:
-        self.pending.append((self.c._edit, (_ts(at), content, at, tweet_id)))
+        self.pending.append((self.c._edit, (self._ts(at), content, at, tweet_id)))
         self.pending.append((self.c._edit_log, (tweet_id, at, content)))
 
     def delete_tweet(self, tweet_id: int, author_id: int, reply_to: int | None, at: datetime) -> None:
-        ts = _ts(at)
+        ts = self._ts(at)
         self.pending.append((self.c._delete, (ts, tweet_id)))
         self.pending.append((self.c._unuser_tweet, (ts, author_id, bucket_of(tweet_id), tweet_id)))
         if reply_to:
             self.pending.append((self.c._unreply, (ts, reply_to, tweet_id)))
 
     def follow(self, follower: int, followee: int, at: datetime) -> None:
-        ts = _ts(at)
+        ts = self._ts(at)
         self.pending.append((self.c._follower, (followee, follower, at, ts)))
         self.pending.append((self.c._following, (follower, followee, at, ts)))
 
     def unfollow(self, follower: int, followee: int, at: datetime) -> None:
-        ts = _ts(at)
+        ts = self._ts(at)
         self.pending.append((self.c._unfollower, (ts, followee, follower)))
         self.pending.append((self.c._unfollowing, (ts, follower, followee)))
 
     def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None:
         if liked:
-            self.pending.append((self.c._like, (tweet_id, user_id, at, _ts(at))))
+            self.pending.append((self.c._like, (tweet_id, user_id, at, self._ts(at))))
         else:
-            self.pending.append((self.c._unlike, (_ts(at), tweet_id, user_id)))
+            self.pending.append((self.c._unlike, (self._ts(at), tweet_id, user_id)))
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []

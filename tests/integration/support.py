@@ -65,22 +65,26 @@ async def _read_all(settings: Settings, topic: str) -> list[Message]:
     return [Message(r.topic, r.partition, r.key, r.value, dict(r.headers)) for r in records]
 
 
-async def _produce_tweets(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
+async def _produce(settings: Settings, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
     from infra.kafka import producer
-    from schemas.topics import TWEETS
 
     out = producer(settings, "chirp-tests")
     await out.start()
     try:
         for key, value in messages:
-            await out.send_and_wait(TWEETS.kafka_name(settings.topic_prefix), value, key=key)
+            await out.send_and_wait(f"{settings.topic_prefix}{topic}", value, key=key)
     finally:
         await out.stop()
 
 
+def produce_to(settings: Settings, topic: str, *messages: tuple[bytes, bytes]) -> None:
+    """(key, value) pairs straight into a topic (`tweets`, `follows`...), past the API: poison, forged or
+    skewed events for tests."""
+    asyncio.run(_produce(settings, topic, list(messages)))
+
+
 def produce_tweets(settings: Settings, *messages: tuple[bytes, bytes]) -> None:
-    """(key, value) pairs straight into the tweets topic, past the API: poison and forged events for tests."""
-    asyncio.run(_produce_tweets(settings, list(messages)))
+    produce_to(settings, "tweets", *messages)
 
 
 def read_topic(settings: Settings, name: str) -> list[Message]:

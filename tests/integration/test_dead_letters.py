@@ -54,25 +54,12 @@ def test_a_second_registration_of_a_handle_in_the_log_is_refused_by_the_projecto
     api: TestClient, settings: Settings, worker: WorkerProcess, uniq: str
 ) -> None:
     """The API's claim prevents it; should the log hold one anyway, the first registration keeps the handle."""
-    import asyncio
-
-    from infra.kafka import producer
     from schemas.events import UserRegistered
-    from schemas.topics import USERS
+    from tests.integration.support import produce_to
 
     owner, _ = register(api, f"hold{uniq}")
     impostor = UserRegistered(Meta.new(int(owner) + 1), int(owner) + 1, f"HOLD{uniq}", "Impostor")
-
-    async def send() -> None:
-        p = producer(settings)
-        await p.start()
-        try:
-            await p.send_and_wait(USERS.kafka_name(settings.topic_prefix), default_codec().encode(impostor),
-                                  key=key_for(impostor))  # fmt: skip
-        finally:
-            await p.stop()
-
-    asyncio.run(send())
+    produce_to(settings, "users", (key_for(impostor), default_codec().encode(impostor)))
     wait_idle(settings, worker)
     parked = [m for m in read_topic(settings, "deadletters") if m.key == key_for(impostor)]
     assert len(parked) == 1 and "is held by user" in parked[0].headers["reason"].decode()

@@ -196,3 +196,28 @@ def test_a_deleted_tweet_is_gone_at_once_for_reads_and_commands(
     assert api.get(f"/tweets/{tweet}").status_code == 404
     assert api.get(f"/tweets/{tweet}/replies").status_code == 404
     assert api.patch(f"/tweets/{tweet}", headers=auth, json={"content": "too late"}).status_code == 404
+
+
+def test_a_follow_then_unfollow_end_unfollowed_whatever_the_clocks_said(
+    api: TestClient, settings: Settings, worker: WorkerProcess, uniq: str
+) -> None:
+    """The unfollow comes later in the log but was made by a host whose clock is an hour behind: Cassandra
+    must still end as the log says (its write timestamps come from the log, not from the events' clocks)."""
+    from datetime import UTC, datetime, timedelta
+
+    from schemas.codec import default_codec
+    from schemas.events import Meta, UserFollowed, UserUnfollowed
+    from schemas.topics import key_for
+    from tests.integration.support import produce_to, wait_idle
+
+    a, _ = register(api, f"skewa{uniq}")
+    b, _ = register(api, f"skewb{uniq}")
+    now = datetime.now(UTC)
+    follow = UserFollowed(Meta.new(int(a), now), int(a), int(b))
+    unfollow = UserUnfollowed(Meta.new(int(a), now - timedelta(hours=1)), int(a), int(b))
+    codec = default_codec()
+    produce_to(settings, "follows", *[(key_for(e), codec.encode(e)) for e in (follow, unfollow)])
+    wait_idle(settings, worker)
+    following = api.get(f"/users/{a}/following").json()["users"]
+    assert following == []
+    assert api.get(f"/users/{a}").json()["following_count"] == 0
