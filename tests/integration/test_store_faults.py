@@ -41,6 +41,11 @@ def test_redis_oom_is_waited_out_not_dead_lettered(
     api: TestClient, settings: Settings, worker: WorkerProcess, redis_client: Any, uniq: str,
     request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
+    # Disruptive tests before this one restart the services: wait until this API's clients are back.
+    deadline = time.monotonic() + 180
+    while api.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, api.get("/readyz").json()
+        time.sleep(0.5)
     author, auth = register(api, f"oom_a{uniq}")
     reader, reader_auth = register(api, f"oom_r{uniq}")
     assert (
