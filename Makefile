@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos lint fmt docs clean reset
+.PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ test: up ## Start the services, then run the whole test suite against them
 
 chaos: migrate ## Faults under load (kill -9 of each service, OOM, poison), judged against the log
 	$(CHIRP) chaos $(CHAOS_ARGS)
+
+soak: migrate ## A long steady load watched for leaks (DURATION=30m, SOAK_ARGS=--rate 300)
+	$(CHIRP) soak --duration $(or $(DURATION),30m) $(SOAK_ARGS)
 
 fuzz: up ## Schemathesis against the API's schema, deeper than make test (FUZZ_EXAMPLES=1000)
 	$(BIN)/pytest tests/integration/test_fuzz.py --fuzz-examples $(or $(FUZZ_EXAMPLES),1000)

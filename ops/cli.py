@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -191,6 +192,32 @@ def chaos(only: tuple[str, ...], kills: int, users: int) -> None:
         f"healthy events dead-lettered {totals['healthy_dead_lettered']} (process logs: {logdir})"
     )
     sys.exit(0 if not any(totals.values()) else 1)
+
+
+@main.command()
+@click.option("--duration", default="30m", show_default=True, help="How long: 90s, 30m, 2h.")
+@click.option("--rate", type=float, default=None, help="Requests/s (a third posts); default ~75% of the last bench.")
+@click.option("--every", default=10.0, show_default=True, help="Seconds between samples.")
+@click.option("--out", default=None, help="Directory for soak.json, soak.png and the process logs.")
+def soak(duration: str, rate: float | None, every: float, out: str | None) -> None:
+    """A steady load for a long time: samples consumer lag, worker and API memory, Redis memory and the p99
+    of reads and writes; draws them (soak.png) and says which trend upward (exit 1 if any)."""
+    from pathlib import Path
+
+    from ops.soak import default_rate
+    from ops.soak import soak as run_soak
+
+    unit = {"s": 1, "m": 60, "h": 3600}
+    seconds = float(duration[:-1]) * unit[duration[-1]] if duration[-1] in unit else float(duration)
+    chosen = rate or default_rate()
+    outdir = Path(out) if out else Path("bench") / "results" / f"soak-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    click.echo(f"soak: {seconds:.0f}s at {chosen} requests/s, a sample every {every}s; results in {outdir}")
+    result = run_soak(Settings(), seconds, chosen, every, outdir, report=click.echo)
+    for name, growth in result["growth_per_hour"].items():
+        click.echo(f"  {name:<14} {growth:+8.1%} per hour over the second half")
+    up = result["trending_up"]
+    click.echo(f"upward trends: {', '.join(up) if up else 'none'} (chart: {outdir / 'soak.png'})")
+    sys.exit(1 if up else 0)
 
 
 from ops.dlq_cli import dlq  # noqa: E402  (registered here, at the end, to keep edits apart)
