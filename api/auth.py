@@ -6,17 +6,17 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from api.headers import bearer
 from api.wiring import Wiring, wiring
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
 async def current_user(request: Request, w: Annotated[Wiring, Depends(wiring)]) -> int:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer(request.headers.get("authorization"))
+    if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=_UNAUTHORIZED)
-    user_id = await w.accounts.user_for_token(token.strip())
+    user_id = await w.accounts.user_for_token(token)
     if user_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid bearer token", headers=_UNAUTHORIZED)
     return user_id

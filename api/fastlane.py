@@ -13,6 +13,7 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.headers import bearer
 from api.render import json_response, timeline_json
 from api.routers import timeline
 from api.routers.reads import MAX_LIMIT
@@ -61,8 +62,7 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The token as `api.auth.current_user` reads it (first Authorization header, latin-1), or None."""
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            return bearer(value.decode("latin-1"))
     return None
 
 

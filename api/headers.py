@@ -1,8 +1,26 @@
-"""Middleware that sets response headers decided after the route ran (from the scope and the status)."""
+"""Reading the request's credentials and client, one way for every route and middleware; and middleware
+that sets response headers decided after the route ran (from the scope and the status)."""
 
 from __future__ import annotations
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (the scheme in any case), or None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The peer address; a trusted reverse proxy's X-Forwarded-For is applied by uvicorn before this."""
+    return conn.client.host if conn.client else "unknown"
+
+
+def caller_key(user_id: int | None, conn: HTTPConnection) -> str:
+    """Whom per-caller state (rate limits, idempotency keys) belongs to: the user, else the client address."""
+    return f"u{user_id}" if user_id is not None else f"a{client_address(conn)}"
 
 
 class SetResponseHeaders:

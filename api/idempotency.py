@@ -15,6 +15,7 @@ took it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -29,6 +30,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.allow import methods_for
+from api.headers import bearer, caller_key
 from api.limits import BODY, replaying
 from schemas.events import Meta
 from schemas.ids import IdGenerator
@@ -198,15 +200,12 @@ def _routed(scope: Scope) -> bool:
 
 async def _caller(wiring: Any, conn: HTTPConnection) -> str:
     """Whom a key belongs to: the token's user, else the client address."""
-    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        try:
-            user = await wiring.accounts.user_for_token(token.strip())
-        except Exception:
-            user = None
-        if user is not None:
-            return f"u{user}"
-    return f"a{conn.client.host if conn.client else 'unknown'}"
+    token = bearer(conn.headers.get("authorization"))
+    user = None
+    if token is not None:
+        with contextlib.suppress(Exception):  # the route will say what is wrong with the token
+            user = await wiring.accounts.user_for_token(token)
+    return caller_key(user, conn)
 
 
 def _digest(scope: Scope, body: bytes) -> str:

@@ -11,14 +11,10 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from api.auth import current_user
-from api.headers import SetResponseHeaders
+from api.headers import SetResponseHeaders, bearer, caller_key
+from api.ratelimit import Verdict
 from api.routers.common import ERRORS
 from api.wiring import Wiring, wiring
-
-
-def client_address(request: HTTPConnection) -> str:
-    """The peer address; a trusted reverse proxy's X-Forwarded-For is applied by uvicorn before this."""
-    return request.client.host if request.client else "unknown"
 
 
 async def enforce(request: HTTPConnection, w: Wiring, rule: str, who: str) -> None:
@@ -39,7 +35,6 @@ async def enforce(request: HTTPConnection, w: Wiring, rule: str, who: str) -> No
     shown = getattr(request.state, "rate_limit", None)
     if shown is None or verdict.remaining < shown.remaining:
         request.state.rate_limit = verdict
-        request.state.rate_limit_headers = verdict.headers()
 
 
 def per_user(*rules: str) -> Any:
@@ -50,7 +45,7 @@ def per_user(*rules: str) -> Any:
         w: Annotated[Wiring, Depends(wiring)],
     ) -> None:  # fmt: skip
         for rule in rules:
-            await enforce(request, w, rule, f"u{actor}")
+            await enforce(request, w, rule, caller_key(actor, request))
 
     return _mark(check)
 
@@ -59,17 +54,14 @@ def per_address(rule: str) -> Any:
     """A dependency counting the request against `rule` for the client's address."""
 
     async def check(request: Request, w: Annotated[Wiring, Depends(wiring)]) -> None:
-        await enforce(request, w, rule, f"a{client_address(request)}")
+        await enforce(request, w, rule, caller_key(None, request))
 
     return _mark(check)
 
 
 async def _optional_user(request: Request, w: Wiring) -> int | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return await w.accounts.user_for_token(token.strip())
+    token = bearer(request.headers.get("authorization"))
+    return None if token is None else await w.accounts.user_for_token(token)
 
 
 def reader(rule: str | None = None) -> Any:
@@ -80,7 +72,7 @@ def reader(rule: str | None = None) -> Any:
         if w.rate_limits is None or w.rate_limits.exempt(request):
             return
         user = await _optional_user(request, w)
-        who = f"u{user}" if user is not None else f"a{client_address(request)}"
+        who = caller_key(user, request)
         if user is None:
             await enforce(request, w, "anonymous", who)
         if rule is not None:
@@ -109,5 +101,5 @@ class RateLimitHeaders(SetResponseHeaders):
     returned (FastAPI drops a dependency's headers when a route returns its own `Response`)."""
 
     def headers_for(self, scope: Scope, status: int) -> dict[str, str] | None:
-        headers: dict[str, str] | None = scope.get("state", {}).get("rate_limit_headers")
-        return headers
+        verdict: Verdict | None = scope.get("state", {}).get("rate_limit")
+        return verdict.headers() if verdict is not None else None

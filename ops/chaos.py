@@ -95,7 +95,7 @@ def terminate(proc: subprocess.Popen[Any] | None, grace_s: float = 30) -> None:
             proc.wait()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with contextlib.closing(socket.socket()) as s:
@@ -104,7 +104,7 @@ def _free_port() -> int:
         return port
 
 
-def _wait_for(check: Callable[[], bool], deadline_s: float, what: str) -> float:
+def wait_for(check: Callable[[], bool], deadline_s: float, what: str) -> float:
     """Polls `check` until it holds; returns the seconds it took."""
     t0 = time.monotonic()
     while not check():
@@ -320,10 +320,15 @@ class Rig:
     report: Callable[[str], None]
 
     def api_ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return api_ready(self.base_url)
+
+
+def api_ready(base_url: str) -> bool:
+    """Whether the API at `base_url` answers /readyz with 200 (its services all answer)."""
+    try:
+        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def kill_service(settings: Settings, name: str) -> None:
@@ -335,7 +340,7 @@ def kill_service(settings: Settings, name: str) -> None:
     if pid is None:
         raise RuntimeError(f"{name} was not started by chirp here; chaos kills only its own services")
     os.kill(pid, signal.SIGKILL)
-    _wait_for(lambda: service.pid() is None, 30, f"{name} to die")
+    wait_for(lambda: service.pid() is None, 30, f"{name} to die")
     launcher.up(settings, only=name, report=lambda _: None)
 
 
@@ -353,7 +358,7 @@ def _recovered(rig: Rig, client: Client) -> float:
             client.acks.append(Ack("post", client.users[0][0], json_content(r)))
         return r.status_code == 201
 
-    return _wait_for(ok, 300, "writes to succeed again")
+    return wait_for(ok, 300, "writes to succeed again")
 
 
 def json_content(r: httpx.Response) -> str:
@@ -469,7 +474,7 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
     run = uuid.uuid4().hex[:8]
     settings = base.model_copy(update={
         "topic_prefix": f"chaos{run}.", "keyspace": f"chaos_{run}", "redis_prefix": f"chaos{run}:",
-        "partitions": 4, "rate_limits": "off", "api_port": _free_port(), "worker_metrics_port": _free_port(),
+        "partitions": 4, "rate_limits": "off", "api_port": free_port(), "worker_metrics_port": free_port(),
         "worker_commit_interval_s": 0.2, "log_level": "warning",
     })  # fmt: skip
     migrate(settings, report=lambda _: None)
@@ -480,7 +485,7 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
     rig.worker.start()
     rig.api.start()
     try:
-        _wait_for(rig.api_ready, 90, "the API to be ready")
+        wait_for(rig.api_ready, 90, "the API to be ready")
         client = Client(rig.base_url, seed=zlib.crc32(name.encode()))
         client.setup(users, follows_each=6)
         out.recovery_s, poison = inject(rig, client, name, kills)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from infra.settings import REPO_ROOT, Settings
-from ops.chaos import Child, _free_port, _wait_for
+from ops.chaos import Child, api_ready, free_port, wait_for
 
 SERIES = ("lag", "worker_rss_mb", "api_rss_mb", "redis_mb", "read_p99_ms", "write_p99_ms")
 TREND_PER_HOUR = 0.10  # a series growing by more than 10% of its level per hour is called a trend,
@@ -190,8 +190,8 @@ def soak(base: Settings, seconds: float, rate: float, every_s: float, outdir: Pa
     run = uuid.uuid4().hex[:8]
     settings = base.model_copy(update={
         "topic_prefix": f"soak{run}.", "keyspace": f"soak_{run}", "redis_prefix": f"soak{run}:",
-        "rate_limits": "off", "api_port": _free_port(), "worker_metrics_port": _free_port(),
-        "api_metrics_port": _free_port(), "log_level": "warning",
+        "rate_limits": "off", "api_port": free_port(), "worker_metrics_port": free_port(),
+        "api_metrics_port": free_port(), "log_level": "warning",
     })  # fmt: skip
     migrate(settings, report=lambda _: None)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -200,13 +200,7 @@ def soak(base: Settings, seconds: float, rate: float, every_s: float, outdir: Pa
     worker.start()
     api.start()
     try:
-
-        def ready() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"http://127.0.0.1:{settings.api_port}/readyz", timeout=2).status_code == 200
-            return False
-
-        _wait_for(ready, 90, "the API to be ready")
+        wait_for(lambda: api_ready(f"http://127.0.0.1:{settings.api_port}"), 90, "the API to be ready")
         samples = asyncio.run(_run(settings, api, worker, seconds, rate, every_s, report))
     finally:
         api.stop()

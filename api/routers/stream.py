@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
+from api.headers import bearer, caller_key
 from api.models import Id, Problem
 from api.push.hub import PushHub, PushUnavailable
 from api.push.session import HEARTBEAT, Client, sse_frame, stream
@@ -76,9 +77,7 @@ class StreamEvent(BaseModel):
 
 async def stream_user(w: Wiring, authorization: str | None, access_token: str | None) -> int:
     """The token's user, from the Authorization header or the `access_token` query parameter."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    token = token or (access_token or "").strip()
+    token = bearer(authorization) or (access_token or "").strip()
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
     user = await w.accounts.user_for_token(token)
@@ -183,7 +182,7 @@ async def timeline_stream(
     ] = None,
 ) -> Response:
     user = await stream_user(w, request.headers.get("authorization"), access_token)
-    await enforce(request, w, "streams", f"u{user}")
+    await enforce(request, w, "streams", caller_key(user, request))
     if user_id is not None and user_id != user:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
     after = resume_point(last_event_id, last_event_id_header)
@@ -228,7 +227,7 @@ async def timeline_ws(websocket: WebSocket) -> None:
     q = websocket.query_params
     try:
         user = await stream_user(w, websocket.headers.get("authorization"), q.get("access_token"))
-        await enforce(websocket, w, "streams", f"u{user}")
+        await enforce(websocket, w, "streams", caller_key(user, websocket))
         if q.get("user_id") is not None and q.get("user_id") != str(user):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
         after = resume_point(q.get("last_event_id"), websocket.headers.get("last-event-id"))

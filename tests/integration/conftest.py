@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.settings import Settings
-from tests.integration.support import WorkerProcess, free_port
+from ops.chaos import free_port
+from tests.integration.support import WorkerProcess
 
 RUN = uuid.uuid4().hex[:8]
 # Small on purpose: tests cross the celebrity threshold and page past the Redis cap with few events.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from fastapi.testclient import TestClient
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from infra.settings import REPO_ROOT, Settings
-from ops.chaos import terminate
+from ops.chaos import free_port, terminate
 from projections.stores.redis import wait_caught_up
 
 AVSC_DIR = REPO_ROOT / "schemas" / "avro"
@@ -216,13 +215,6 @@ def timeline(
         if not cursor:
             break
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class ApiProcess:

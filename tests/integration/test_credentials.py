@@ -15,7 +15,7 @@ import redis
 from api.ratelimit import RateLimits
 from infra.services.launcher import Redis as RedisService
 from infra.settings import Settings
-from tests.integration.support import free_port
+from ops.chaos import free_port
 
 pytestmark = pytest.mark.integration
 
