@@ -52,10 +52,6 @@ LINE_PATTERN = text_pattern(newlines=False)
 _PATTERNS = {True: re.compile(CONTENT_PATTERN), False: re.compile(LINE_PATTERN)}
 
 
-def has_visible(text: str) -> bool:
-    return bool(re.search(f"[^{_char_class(_INVISIBLE)}]", text))
-
-
 def clean_text(value: str, field: str, max_len: int, newlines: bool = False) -> str:
     """The NFC form of `value`, or ValueError naming `field` and what is wrong. Checked as sent (the schema's
     pattern and length), normalized after."""
