@@ -65,6 +65,29 @@ class Settings(BaseSettings):
         50.0, gt=0, description="A timeline read slower than this tells the fan-out to yield (the read p99 budget)."
     )
 
+    search_budget_ms: float = Field(
+        100.0,
+        gt=0,
+        description="Time one search may spend confirming candidates; then its page ends early, with a cursor.",
+    )
+    home_log_buckets: int = Field(
+        3,
+        ge=1,
+        description="30-day buckets per author one home page reads from Cassandra (below the Redis "
+        "horizon); a page that finds too few ends early, with a cursor.",
+    )
+    known_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Index rows (author-month, term-day) a process remembers having written, so "
+        "as to write each once; bounds that memory.",
+    )
+    rebuild_chunk: int = Field(
+        500,
+        ge=1,
+        description="Followees one Redis script merges into a timeline being rebuilt.",
+    )
+
     # The stream worker.
     worker_batch: int = Field(500, ge=1, description="Events the worker takes per batch.")
     worker_batch_wait_ms: int = Field(10, ge=0, description="How long a batch waits to fill.")

@@ -61,6 +61,7 @@ def timelines_of(settings: Settings, redis: aioredis.Redis, version: Version, wr
         push=writes.fan_out,
         publish=s.redis_prefix if writes.primary else "",
         pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000, ReadPressure(redis, s.redis_prefix)),
+        rebuild_chunk=s.rebuild_chunk,
     )
 
 
@@ -104,7 +105,9 @@ class StoreFactory:
         if keyspace not in self._durable:
             if keyspace not in self.sessions:
                 self.sessions[keyspace] = await asyncio.to_thread(self.cluster.connect, keyspace)
-            self._durable[keyspace] = await asyncio.to_thread(CassandraProjections, self.sessions[keyspace])
+            self._durable[keyspace] = await asyncio.to_thread(
+                CassandraProjections, self.sessions[keyspace], self.settings.known_rows
+            )
         return self._durable[keyspace]
 
     async def version(self, version: Version, writes: Writes = READS) -> VersionStores:
@@ -128,7 +131,7 @@ class VersionStores:
         self.timelines = timelines_of(settings, redis, version, writes)
         self.progress = progress_of(settings, redis, version)
         self.trends = RedisTrends(redis, self.prefix)
-        self.queries = Queries(self.timelines, durable)
+        self.queries = Queries(self.timelines, durable, settings.home_log_buckets)
 
     # The read side ----------------------------------------------------------------------------------
 
@@ -136,19 +139,19 @@ class VersionStores:
     def search_store(self) -> CassandraSearchStore:
         from projections.stores.search_cassandra import CassandraSearchStore
 
-        return CassandraSearchStore(self.durable.s)
+        return CassandraSearchStore(self.durable.s, self.settings.known_rows)
 
     @cached_property
     def search(self) -> SearchQueries:
         from projections.search import SearchQueries
 
-        return SearchQueries(self.search_store, self.queries.hydrate)
+        return SearchQueries(self.search_store, self.queries.hydrate, self.settings.search_budget_ms / 1000)
 
     @cached_property
     def notifications(self) -> CassandraNotifications:
         from projections.stores.cassandra_notifications import CassandraNotifications
 
-        return CassandraNotifications(self.durable.s)
+        return CassandraNotifications(self.durable.s, self.settings.known_rows)
 
     @cached_property
     def read_marks(self) -> RedisPendingMarks:

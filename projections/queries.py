@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from projections.model import TweetView, UserView
-from projections.stores.cassandra import CassandraProjections
+from projections.stores.cassandra import LOG_BUCKETS, CassandraProjections
 from projections.stores.redis import RedisTimelines
 
 MAX_ROUNDS = 5
@@ -38,48 +38,64 @@ def _above(entries: list[tuple[int, int]], after: int | None) -> list[tuple[int,
 
 
 class Queries:
-    def __init__(self, timelines: RedisTimelines, durable: CassandraProjections) -> None:
+    def __init__(
+        self, timelines: RedisTimelines, durable: CassandraProjections, log_buckets: int = LOG_BUCKETS
+    ) -> None:
         self.tl = timelines
         self.db = durable
+        self.log_buckets = log_buckets
 
     async def home(self, user_id: int, before: int | None, limit: int, after: int | None = None) -> Page:
         """The newest `limit` entries below `before`, and only those newer than `after` when it is given
-        (polling: one Redis round trip when `after` is above the Redis horizon, as it is for recent ones)."""
+        (polling: one Redis round trip when `after` is above the Redis horizon, as it is for recent ones).
+        Work is bounded: a few rounds (deleted tweets are skipped), each reading Cassandra a few buckets
+        deep; a page that ends short of `limit` that way still carries the cursor to go on from."""
         rebuilt = False
         collected: list[TweetView] = []
         cursor = before
+        more: int | None = None  # where the next page starts if this one ends short
         for _ in range(MAX_ROUNDS):
             want = limit + 1 - len(collected)
-            entries, cached, fresh = await self._home_entries(user_id, cursor, want, after)
+            entries, cached, fresh, floor = await self._home_entries(user_id, cursor, want, after)
             rebuilt = rebuilt or fresh
-            if not entries:
+            if entries:
+                views = await self.hydrate(entries, cached)
+                collected.extend(v for v in views if not v.deleted)
+            if len(collected) > limit:
                 break
-            views = await self.hydrate(entries, cached)
-            collected.extend(v for v in views if not v.deleted)
-            if len(collected) > limit or len(entries) < want:
-                break
-            cursor = entries[-1][0]
+            if len(entries) < want:  # this bound reached what the stores hold, or as deep as one round reads
+                more = floor if floor is not None and floor > (after or 0) else None
+                if more is None:
+                    break
+                cursor = floor
+            else:
+                cursor = more = entries[-1][0]
         page = self._page(collected, limit, rebuilt)
+        if page.next_before is None and more is not None:
+            page = replace(page, next_before=more)
         return replace(page, after=after) if after else page
 
     async def _home_entries(
         self, user_id: int, before: int | None, want: int, after: int | None = None
-    ) -> tuple[list[tuple[int, int]], dict[int, TweetView], bool]:
-        """Up to `want` entries below `before` (and above `after`), the views Redis had of them, and whether
-        this rebuilt."""
+    ) -> tuple[list[tuple[int, int]], dict[int, TweetView], bool, int | None]:
+        """Up to `want` entries below `before` (and above `after`), the views Redis had of them, whether this
+        rebuilt, and the bound below which Cassandra was not read (None: nothing older)."""
         rebuilt = False
         found = await self.tl.home_page(user_id, before, want, after)
         if found is None:
             rebuilt = await self.tl.rebuild(user_id)
             found = await self.tl.home_page(user_id, before, want, after)
         if found is None:  # expired again at once: serve from the durable store
-            return _above(await self.db.home_from_log(user_id, before, want), after), {}, rebuilt
+            entries, floor = await self.db.home_from_log(user_id, before, want, self.log_buckets)
+            return _above(entries, after), {}, rebuilt, floor
         page, cached = found
         entries = [e for e in page.entries if e[0] > page.horizon][:want]
+        floor = None
         if len(entries) < want and page.horizon > 0 and (after or 0) < page.horizon:
             bound = page.horizon + 1 if before is None else min(before, page.horizon + 1)
-            entries += _above(await self.db.home_from_log(user_id, bound, want - len(entries)), after)
-        return entries, cached, rebuilt
+            older, floor = await self.db.home_from_log(user_id, bound, want - len(entries), self.log_buckets)
+            entries += _above(older, after)
+        return entries, cached, rebuilt, floor
 
     async def user_tweets(self, author_id: int, before: int | None, limit: int) -> Page:
         ids = await self.db.user_tweets(author_id, before, limit + 1)

@@ -11,6 +11,7 @@ are removed. Cutting text into terms: projections/search_terms.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ PROBE = 64  # postings read per term to pick the rarest
 CHUNK = 200  # postings read per round
 MIN_HYDRATE = 16  # candidates hydrated at once, at least
 MAX_SCAN = 1000  # postings confirmed per request at most; past that the page ends early, with a cursor
+BUDGET_S = 0.1  # time one request may spend confirming candidates; past that the page ends early, with a cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +110,19 @@ Hydrate = Callable[[Sequence[tuple[int, int]]], Awaitable[list[TweetView]]]
 class SearchQueries:
     """Pages of tweets answering a query, newest first, confirmed against their current state."""
 
-    def __init__(self, store: SearchStore, hydrate: Hydrate) -> None:
+    def __init__(self, store: SearchStore, hydrate: Hydrate, budget_s: float = BUDGET_S) -> None:
+        """`budget_s`: how long one request may spend confirming candidates (the event loop's time, since
+        matching runs on it, plus the waits for the stores), so that no query, however common its terms,
+        holds an API process for long."""
         self.store = store
         self.hydrate = hydrate
+        self.budget_s = budget_s
 
     async def search(self, query: Query, before: int | None, limit: int, max_scan: int = MAX_SCAN) -> Page:
         """Up to `limit` matches below `before`. The next cursor is set whenever more may follow: after a
-        full page, or when `max_scan` postings were confirmed first (the page may then be short, even
-        empty; a client follows `next_cursor` until it is null)."""
+        full page, or when `max_scan` postings were confirmed first or the time budget ran out (the page
+        may then be short, even empty; a client follows `next_cursor` until it is null)."""
+        deadline = time.monotonic() + self.budget_s
         term, chunk = await self._rarest(query.terms, before, max(limit + 1, PROBE))
         found: list[TweetView] = []
         scanned = 0
@@ -135,7 +142,9 @@ class SearchQueries:
                         found.append(v)
                         if len(found) > limit:
                             return Page(found[:limit], found[limit - 1].tweet_id)
-            if scanned >= max_scan:
+                if time.monotonic() > deadline and i < len(chunk):
+                    return Page(found, part[-1].tweet_id)
+            if scanned >= max_scan or time.monotonic() > deadline:
                 return Page(found, chunk[-1].tweet_id)
             chunk = await self.store.postings(term, chunk[-1].tweet_id, min(CHUNK, max_scan - scanned))
         return Page(found, None)

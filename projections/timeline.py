@@ -58,6 +58,11 @@ def bucket_of(tweet_id: int) -> int:
     return (tweet_id >> (NODE_BITS + SEQ_BITS)) // BUCKET_MS
 
 
+def bucket_start(bucket: int) -> int:
+    """The lowest id of a bucket: every id of an older bucket is below it (an exclusive cursor bound)."""
+    return max(bucket, 0) * BUCKET_MS << (NODE_BITS + SEQ_BITS)
+
+
 class BadCursor(ValueError):
     pass
 

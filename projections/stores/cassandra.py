@@ -14,11 +14,12 @@ from cassandra.cluster import Session
 
 from infra.cassandra import execute, execute_unordered
 from projections.model import TweetView, UserView
-from projections.timeline import Entry, bucket_of, merge_newest
+from projections.stores.known import KNOWN_ROWS, KnownRows
+from projections.timeline import Entry, bucket_of, bucket_start, merge_newest
 from schemas.codec import media_record
 from schemas.events import Media
 
-KNOWN_BUCKETS = 1_000_000
+LOG_BUCKETS = 3  # 30-day buckets per author a home page reads below the Redis horizon (a setting)
 
 
 def _ts(when: datetime) -> int:
@@ -26,9 +27,9 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraProjections:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS) -> None:
         self.s = session
-        self.known_buckets: set[tuple[int, int]] = set()  # (author, bucket) rows this process wrote
+        self.known_buckets = KnownRows(known_rows)  # (author, bucket) rows this process wrote
         p = session.prepare
         self._user = p("INSERT INTO users (user_id, handle, display_name, created_at) VALUES (?, ?, ?, ?) "
                        "USING TIMESTAMP ?")  # fmt: skip
@@ -104,8 +105,13 @@ class CassandraProjections:
         rows = await execute(self.s, self._replies, (tweet_id, before or (1 << 63) - 1, limit))
         return [r.reply_id for r in rows]
 
-    async def home_from_log(self, user_id: int, before: int | None, limit: int) -> list[tuple[int, int]]:
-        """Fan-out on read: the newest tweets of the user and everyone they follow, below `before`."""
+    async def home_from_log(
+        self, user_id: int, before: int | None, limit: int, buckets: int = LOG_BUCKETS
+    ) -> tuple[list[tuple[int, int]], int | None]:
+        """Fan-out on read: the newest tweets of the user and everyone they follow, below `before`, looking no
+        further back than `buckets` 30-day buckets; and the bound below which it did not look (a cursor to go
+        on from), or None when no author has anything older. So an old cursor costs at most `buckets` reads
+        per author (and one for its list of buckets), however sparse their tweets."""
         authors = [user_id]
         cursor: int | None = None
         while True:
@@ -114,14 +120,33 @@ class CassandraProjections:
             if len(page) < 5000:
                 break
             cursor = page[-1]
+        bound = before or (1 << 63) - 1
         sem = asyncio.Semaphore(64)
 
-        async def recent(author: int) -> list[Entry]:
+        async def buckets_of(author: int) -> list[int]:
             async with sem:
-                return [Entry(t, author) for t in await self.user_tweets(author, before, limit)]
+                return [r.bucket for r in await execute(self.s, self._buckets, (author, bucket_of(bound)))]
 
-        lists = await asyncio.gather(*(recent(a) for a in authors))
-        return [(e.tweet_id, e.author_id) for e in merge_newest(lists, limit, before)]
+        held = await asyncio.gather(*(buckets_of(a) for a in authors))  # newest first
+        top = max((b[0] for b in held if b), default=None)
+        if top is None:
+            return [], None
+        lowest = top - buckets + 1  # the window: the newest bucket any author has below the bound, and older
+
+        async def recent(author: int, mine: list[int]) -> list[Entry]:
+            out: list[Entry] = []
+            for b in mine:
+                if b < lowest or len(out) >= limit:
+                    break
+                async with sem:
+                    rows = await execute(self.s, self._bucket_tweets, (author, b, bound, limit - len(out)))
+                out.extend(Entry(r.tweet_id, author) for r in rows)
+            return out
+
+        found = await asyncio.gather(*(recent(a, mine) for a, mine in zip(authors, held, strict=True)))
+        entries = [(e.tweet_id, e.author_id) for e in merge_newest(found, limit, before)]
+        older = any(mine and mine[-1] < lowest for mine in held)
+        return entries, (bucket_start(lowest) if older else None)
 
 
 def _tweet(r: Any) -> TweetView:
@@ -194,9 +219,7 @@ class CassandraWrites:
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
         await execute_unordered(self.c.s, pending)
-        if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
-            self.c.known_buckets.clear()
-        self.c.known_buckets.update(self.buckets)
+        self.c.known_buckets.remember(self.buckets)
 
 
 class CassandraRegistryBackup:

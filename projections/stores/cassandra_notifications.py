@@ -14,6 +14,7 @@ from cassandra.cluster import Session
 
 from infra.cassandra import execute, execute_unordered
 from projections.notifications import DropRef, DropRefRow, Insert, Mark, Notification, Op, Ref, Remove
+from projections.stores.known import KNOWN_ROWS, KnownRows
 from projections.timeline import bucket_of
 
 MAX_ID = (1 << 63) - 1
@@ -24,7 +25,7 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraNotifications:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS) -> None:
         self.s = session
         p = session.prepare
         self._insert = p("INSERT INTO notifications (user_id, bucket, notification_id, kind, actor_id, tweet_id, "
@@ -48,7 +49,7 @@ class CassandraNotifications:
         self._newer = p("SELECT notification_id FROM notifications WHERE user_id = ? AND bucket = ? "
                         "AND notification_id > ? LIMIT ?")  # fmt: skip
         self._marker = p("SELECT up_to FROM notification_marks WHERE user_id = ? LIMIT 1")
-        self.known_buckets: set[tuple[int, int]] = set()
+        self.known_buckets = KnownRows(known_rows)
 
     async def refs(self, refs: Sequence[str]) -> dict[str, Ref]:
         async def one(ref: str) -> tuple[str, Ref]:
@@ -83,9 +84,7 @@ class CassandraNotifications:
                     add((self._mark, (op.user_id, op.up_to, _ts(op.at))))
                     add((self._unmark, (_ts(op.at), op.user_id, op.up_to)))
         await execute_unordered(self.s, pending)
-        if len(self.known_buckets) > 1_000_000:
-            self.known_buckets.clear()
-        self.known_buckets |= buckets
+        self.known_buckets.remember(buckets)
 
     async def page(self, user_id: int, before: int | None, limit: int) -> list[Notification]:
         bound = before or MAX_ID

@@ -2,7 +2,8 @@
 the same names). Everything outside projections/stores/ asks here, or asks a store, for a key; none spells one.
 
 Under a version's prefix `p` (its timelines, trends and caches; see projections/versions.py):
-`p hl:<user>` home timeline (a list, newest first) and `p hx:<user>` its inbox of late entries,
+`p hl:<user>` home timeline (a list, newest first) and `p hx:<user>` its inbox of late entries, `p hb:<user>`
+the mark of a timeline being rebuilt in parts,
 `p ur:<user>` an author's recent tweets (a sorted set, newest first), `p fo:<user>` followers, `p fg:<user>`
 followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p fs:<tweet>` the follower
@@ -24,7 +25,26 @@ Id = int | str  # user and tweet ids, as the API spells them or as integers
 SINGLE_KEYS = ("celebs", "progress", "stats", "trgen")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
-FAMILIES = ("hl", "hx", "ur", "fo", "fg", "t", "u", "hk", "lk", "rp", "pt", "fs", "stats", "tr", "trt", "tl", "ut")
+FAMILIES = (
+    "hl",
+    "hx",
+    "hb",
+    "ur",
+    "fo",
+    "fg",
+    "t",
+    "u",
+    "hk",
+    "lk",
+    "rp",
+    "pt",
+    "fs",
+    "stats",
+    "tr",
+    "trt",
+    "tl",
+    "ut",
+)
 TREND_FAMILIES = ("tr", "trt")
 
 
@@ -43,6 +63,10 @@ class RedisKeys:
     def inbox(self, user_id: Id) -> str:
         """Entries that reached a home timeline out of order, not folded into its list yet (a sorted set)."""
         return f"{self.p}hx:{user_id}"
+
+    def building(self, user_id: Id) -> str:
+        """Set while a home timeline is rebuilt in parts (rebuild.lua): reads treat it as not materialized."""
+        return f"{self.p}hb:{user_id}"
 
     def timelines(self) -> str:
         """The SCAN pattern of every materialized home timeline."""

@@ -24,7 +24,9 @@ from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
-SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "rebuild")
+SCRIPTS = ("fanout", "unpush", "follow", "unfollow")
+REBUILDS = ("rebuild", "rebuild_part")  # with rebuildlib.lua too
+BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
 READS = ("read", "hydrate", "home")  # with readlib.lua too
 DELAY_SAMPLES = 100_000
 SCAN_COUNT = 5_000
@@ -50,11 +52,13 @@ class RedisTimelines:
         push: bool = True,
         publish: str = "",
         pacing: Pacing | None = None,
+        rebuild_chunk: int = 50,
     ) -> None:
         """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
         timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
         under which the fan-out publishes push messages to online users (projections/push.py); "" (the
-        default) publishes nothing, as every pass but the live version's must."""
+        default) publishes nothing, as every pass but the live version's must. `rebuild_chunk`: followees one
+        rebuild script call merges (a timeline of someone following more is rebuilt in parts)."""
         self.r = client
         self.pacing = pacing or Pacing()
         self.push = push
@@ -64,8 +68,11 @@ class RedisTimelines:
         self.cap = cap
         self.threshold = threshold
         self.ttl_s = ttl_s
+        self.rebuild_chunk = rebuild_chunk
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
+        rebuilds = lib + (LUA / "rebuildlib.lua").read_text()
+        self._scripts |= {n: client.register_script(rebuilds + (LUA / f"{n}.lua").read_text()) for n in REBUILDS}
         lib += (LUA / "readlib.lua").read_text()
         self._scripts |= {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in READS}
 
@@ -79,14 +86,20 @@ class RedisTimelines:
 
     def with_push(self) -> RedisTimelines:
         """The same store with fan-out on (after a bulk rebuild has recorded the log)."""
-        return RedisTimelines(self.r, self.p, self.cap, self.threshold, self.ttl_s, True, self.publish, self.pacing)
+        return RedisTimelines(
+            self.r, self.p, self.cap, self.threshold, self.ttl_s, True, self.publish, self.pacing, self.rebuild_chunk
+        )
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
         """Materializes several home timelines in one round trip; returns how many were built."""
         async with self.r.pipeline(transaction=False) as pipe:
             for u in user_ids:
-                await self._run("rebuild", u, self.cap, self.ttl_s, pipe=pipe)
-            return sum(int(x) for x in await pipe.execute())
+                await self._run("rebuild", *self._rebuild_args(u), pipe=pipe)
+            states = [int(x) for x in await pipe.execute()]
+        built = 0
+        for u, state in zip(user_ids, states, strict=True):
+            built += await self._rebuild_parts(u) if state == 2 else state
+        return built
 
     async def authors(self, tweet_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
         """(author, reply_to) of the tweets the cache knows, in one round trip."""
@@ -140,7 +153,24 @@ class RedisTimelines:
         return TimelinePage([(e.tweet_id, e.author_id) for e in unique], horizon)
 
     async def rebuild(self, user_id: int) -> bool:
-        return bool(await self._run("rebuild", user_id, self.cap, self.ttl_s))
+        """Materializes a home timeline from the authors' lists; False if it was there already (or another
+        process is rebuilding it)."""
+        state = int(await self._run("rebuild", *self._rebuild_args(user_id)))
+        return await self._rebuild_parts(user_id) if state == 2 else bool(state)
+
+    def _rebuild_args(self, user_id: int) -> tuple[int, ...]:
+        return user_id, self.cap, self.ttl_s, self.rebuild_chunk, BUILD_TTL_MS
+
+    async def _rebuild_parts(self, user_id: int) -> bool:
+        """The rest of a rebuild rebuild.lua began (the user follows more than a chunk): the followees merged in a
+        chunk per script call, so reads and deliveries wait for one chunk at most."""
+        followees = sorted(int(x) for x in await self.r.smembers(self.keys.following(user_id)))
+        chunk = self.rebuild_chunk
+        parts = [followees[i : i + chunk] for i in range(0, len(followees), chunk)] or [[]]
+        for n, part in enumerate(parts):
+            if not await self._run("rebuild_part", user_id, self.cap, self.ttl_s, int(n == len(parts) - 1), *part):
+                return False  # abandoned (its mark expired): the next read begins again
+        return True
 
     async def timeline_entries(self, user_id: int) -> list[Entry]:
         """Every entry a materialized home timeline holds (its list and its inbox), newest first: for tests

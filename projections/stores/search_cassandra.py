@@ -13,10 +13,10 @@ from cassandra.cluster import Session
 
 from infra.cassandra import execute, execute_unordered
 from projections.search import Posting
+from projections.stores.known import KNOWN_ROWS, KnownRows
 from schemas.ids import MAX_ID, NODE_BITS, SEQ_BITS
 
 BUCKET_MS = 24 * 3600 * 1000  # a day: a frequent term's partition holds one day of its postings
-KNOWN_BUCKETS = 1_000_000
 BUCKET_PAGE = 64  # bucket rows read at a time
 MAX_PARALLEL = 16  # bucket partitions read at once when a term is sparse
 
@@ -31,9 +31,9 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraSearchStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS) -> None:
         self.s = session
-        self.known_buckets: set[tuple[str, int]] = set()  # (term, bucket) rows this process wrote
+        self.known_buckets = KnownRows(known_rows)  # (term, bucket) rows this process wrote
         p = session.prepare
         self._add = p("INSERT INTO search_postings (term, bucket, tweet_id, author_id) VALUES (?, ?, ?, ?) "
                       "USING TIMESTAMP ?")  # fmt: skip
@@ -103,7 +103,5 @@ class CassandraSearchWrites:
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
         await execute_unordered(self.c.s, pending)
-        if len(self.c.known_buckets) + len(self.buckets) > KNOWN_BUCKETS:
-            self.c.known_buckets.clear()
-        self.c.known_buckets.update(self.buckets)
+        self.c.known_buckets.remember(self.buckets)
         self.buckets = set()

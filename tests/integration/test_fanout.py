@@ -173,6 +173,62 @@ async def test_a_rebuild_merges_the_newest_cap_of_every_followee(store: Any) -> 
     assert page is not None and page.horizon == got[-1]  # complete above the oldest entry kept
 
 
+async def test_a_rebuild_in_parts_equals_one_in_a_single_call(store: Any) -> None:
+    """A reader following more accounts than a chunk gets the same timeline and horizon, built a chunk of
+    followees per script call; reads meanwhile see no timeline (they go to Cassandra)."""
+    tl, client = store
+    parts = RedisTimelines(client, tl.p, 10, 10_000, 3600, pacing=tl.pacing, rebuild_chunk=2)
+    whole, split, authors = 700, 701, [21, 22, 23, 24, 25]
+    w = tl.writes()
+    for a in authors:
+        w.follow(whole, a)
+        w.follow(split, a)
+    for i in range(40):
+        w.post(tweet(9100 + i, authors[(i * 3) % len(authors)]))
+    await w.flush()
+    assert await tl.rebuild(whole) and await parts.rebuild(split)
+    assert await entries(client, tl, split) == await entries(client, tl, whole)
+    one, other = await tl.read(whole, None, 20), await parts.read(split, None, 20)
+    assert one is not None and other is not None and one.horizon == other.horizon > 0
+    keys = RedisKeys(tl.p)
+    assert not await client.exists(keys.building(split)) and await client.ttl(keys.timeline(split)) > 60
+
+
+async def test_a_rebuild_in_parts_misses_no_delivery_and_skips_an_unfollow(store: Any) -> None:
+    tl, client = store
+    parts = RedisTimelines(client, tl.p, 10, 10_000, 3600, pacing=tl.pacing, rebuild_chunk=1)
+    reader, authors = 710, [31, 32, 33]
+    w = tl.writes()
+    for a in authors:
+        w.follow(reader, a)
+        w.post(tweet(9200 + a, a))
+    await w.flush()
+    assert await parts._run("rebuild", *parts._rebuild_args(reader)) == 2  # begun: own tweets only
+    assert await parts.read(reader, None, 20) is None  # being built: not served from Redis
+    w = tl.writes()
+    w.post(tweet(9300, 33))  # delivered to the timeline being built
+    w.unfollow(reader, 32)
+    await w.flush()
+    assert await parts._rebuild_parts(reader)
+    assert await entries(client, tl, reader) == [9300, 9233, 9231]
+
+
+async def test_an_abandoned_rebuild_in_parts_is_begun_again(store: Any) -> None:
+    tl, client = store
+    parts = RedisTimelines(client, tl.p, 10, 10_000, 3600, pacing=tl.pacing, rebuild_chunk=1)
+    reader = 720
+    w = tl.writes()
+    for a in (41, 42):
+        w.follow(reader, a)
+        w.post(tweet(9400 + a, a))
+    await w.flush()
+    assert await parts._run("rebuild", *parts._rebuild_args(reader)) == 2
+    keys = RedisKeys(tl.p)
+    await client.delete(keys.building(reader), keys.timeline(reader))  # the builder died and both expired
+    assert not await parts._rebuild_parts(reader)
+    assert await parts.rebuild(reader) and await entries(client, tl, reader) == [9442, 9441]
+
+
 async def test_an_entry_older_than_a_full_timeline_raises_its_horizon(store: Any) -> None:
     tl, client = store
     await follow_all(tl, [700])

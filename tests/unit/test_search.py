@@ -169,6 +169,20 @@ def test_a_page_ends_early_after_max_scan_with_a_cursor_that_continues() -> None
     assert w.every_page("hay", 100, 7) == sorted(hits, reverse=True)
 
 
+def test_a_page_ends_early_when_its_time_budget_is_spent_with_a_cursor_that_continues() -> None:
+    w = World()
+    ids = [w.post(n, "hay") for n in range(300)]
+    for n, t in enumerate(ids):
+        if n % 10:
+            w.edit(t, "straw")  # its `hay` posting stays, a candidate that fails confirmation
+    w.project()
+    w.search = SearchQueries(w.store, w.hydrate, budget_s=0.0)  # spent after the first candidates hydrated
+    page = w.find("hay", limit=20)
+    assert 0 < len(page.tweets) < 20 and page.next_before is not None
+    assert page.next_before <= page.tweets[-1].tweet_id
+    assert w.every_page("hay", 20, 1000) == sorted(ids[::10], reverse=True)
+
+
 WORDS = ["apple", "#apple", "pie", "@bob", "東京", "tarte", "café", "cafe", "big", "world"]
 
 

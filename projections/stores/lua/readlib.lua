@@ -36,6 +36,7 @@ end
 local function home_sources(p, user, before, limit, ttl, after)
   local tl = p .. 'hl:' .. user
   if redis.call('EXISTS', tl) == 0 then return nil end
+  if redis.call('EXISTS', p .. 'hb:' .. user) == 1 then return nil end -- being rebuilt (rebuild.lua)
   redis.call('EXPIRE', tl, ttl)
   -- Entries sort newest first (complemented ids): older than `before` is above flip(before) and every
   -- author; newer than `after` is below flip(after); the sentinel (FF8 ..) is past every entry.

@@ -1,57 +1,29 @@
 -- Materialize a home timeline (fan-out on read, inside Redis, atomically with respect to the
--- worker's writes). ARGV: prefix, user, cap, ttl seconds. Returns 1 if built, 0 if it existed.
--- The newest `cap` entries of the user's and each followee's recent tweets (sorted sets, newest first;
--- authors' lists never share a tweet) are merged pairwise, comparing each entry's flipped id as two
--- numbers computed once, then pushed in a few RPUSH calls. The horizon is the highest of the sources'
--- horizons, or the oldest entry kept when the cap cut some off.
+-- worker's writes). ARGV: prefix, user, cap, ttl seconds, chunk, build ttl (ms). Returns 1 if built, 0 if
+-- it existed (or is being built), 2 if built from the user's own tweets only and marked as being built: the
+-- user follows more than `chunk` accounts, and rebuild_part.lua merges them in, `chunk` at a time, so that
+-- no call holds Redis for long. Until the last part, reads treat the timeline as not materialized (they go
+-- to Cassandra), and it and its mark expire after `build ttl` (a builder that died leaves nothing behind);
+-- deliveries reach it meanwhile, as any timeline, so nothing posted during the build is missed.
 local p, user, cap, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local chunk, build_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
 local tl = p .. 'hl:' .. user
+local mark = p .. 'hb:' .. user
+if redis.call('EXISTS', mark) == 1 then return 0 end
 if redis.call('EXISTS', tl) == 1 then redis.call('EXPIRE', tl, ttl); return 0 end
 redis.call('DEL', p .. 'hx:' .. user) -- an inbox left by a timeline that expired
 local sources = {p .. 'ur:' .. user}
-for _, x in ipairs(redis.call('SMEMBERS', p .. 'fg:' .. user)) do sources[#sources + 1] = p .. 'ur:' .. x end
-local h = ZERO8
-local runs = {} -- each {entries, high parts, low parts}, newest first
-local cut = false
-for _, src in ipairs(sources) do
-  local sh = horizon(src)
-  if gt(sh, h) then h = sh end
-  local e = redis.call('ZRANGEBYLEX', src, '-', '(' .. FF8, 'LIMIT', 0, cap + 1)
-  if #e > cap then e[#e] = nil; cut = true end
-  if #e > 0 then
-    local hi, lo = {}, {}
-    for i, m in ipairs(e) do hi[i], lo[i] = id_key(m) end
-    runs[#runs + 1] = {e, hi, lo}
-  end
+local fg = p .. 'fg:' .. user
+local parts = redis.call('SCARD', fg) > chunk
+if not parts then
+  for _, x in ipairs(redis.call('SMEMBERS', fg)) do sources[#sources + 1] = p .. 'ur:' .. x end
 end
-local function merge(a, b)
-  local e, hi, lo = {}, {}, {}
-  local i, j, n = 1, 1, 0
-  local ae, ah, al, be, bh, bl = a[1], a[2], a[3], b[1], b[2], b[3]
-  while n < cap and (i <= #ae or j <= #be) do
-    n = n + 1
-    if j > #be or (i <= #ae and (ah[i] < bh[j] or (ah[i] == bh[j] and al[i] < bl[j]))) then
-      e[n], hi[n], lo[n] = ae[i], ah[i], al[i]; i = i + 1
-    else
-      e[n], hi[n], lo[n] = be[j], bh[j], bl[j]; j = j + 1
-    end
-  end
-  if i <= #ae or j <= #be then cut = true end
-  return {e, hi, lo}
-end
-while #runs > 1 do
-  local next_runs = {}
-  for k = 1, #runs, 2 do
-    if runs[k + 1] then next_runs[#next_runs + 1] = merge(runs[k], runs[k + 1]) else next_runs[#next_runs + 1] = runs[k] end
-  end
-  runs = next_runs
-end
-local entries = {}
-if #runs == 1 then entries = runs[1][1] end
-if cut and #entries > 0 then
-  local oldest = flip(entries[#entries]:sub(1, 8))
-  if gt(oldest, h) then h = oldest end
-end
+local entries, h = gather(sources, cap)
 tl_replace(tl, entries, h)
+if parts then
+  redis.call('SET', mark, 1, 'PX', build_ms)
+  redis.call('PEXPIRE', tl, build_ms)
+  return 2
+end
 redis.call('EXPIRE', tl, ttl)
 return 1
