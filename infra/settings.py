@@ -83,9 +83,9 @@ class Settings(BaseSettings):
         "as to write each once; bounds that memory.",
     )
     rebuild_chunk: int = Field(
-        500,
+        50,
         ge=1,
-        description="Followees one Redis script merges into a timeline being rebuilt.",
+        description="Followees one Redis script merges into a timeline being rebuilt (~0.5 ms each).",
     )
 
     # The stream worker.
