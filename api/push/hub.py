@@ -22,6 +22,7 @@ import math
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from redis.retry import Retry
 from api.push.session import Client
 from infra.settings import Settings
 from projections.push import channel, online_index, presence_key, user_of_channel
+from projections.stores.redis_streams import RedisStreamLeases
 
 log = logging.getLogger("chirp.push")
 
@@ -67,6 +69,9 @@ class PushHub:
             settings.redis_url, retry=Retry(NoBackoff(), 0), socket_keepalive=True, socket_connect_timeout=5
         )
         self.clients: dict[int, set[Client]] = {}
+        self.max_streams = settings.push_max_streams
+        self.leases = RedisStreamLeases(client, self.base, self.ttl_s)
+        self._releases: set[asyncio.Task[None]] = set()
         self._commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._subs = _Subscriptions()
         self._changed = asyncio.Condition()
@@ -128,12 +133,22 @@ class PushHub:
         """Streams this process holds open for the user."""
         return len(self.clients.get(user_id, ()))
 
-    async def join(self, user_id: int) -> Client:
+    async def claim(self, user_id: int) -> str | None:
+        """A lease on one of the user's `push_max_streams` streams, counted across every API process (the
+        stream then joins with it); None when the user has that many open."""
+        if self.streams_of(user_id) >= self.max_streams:
+            return None
+        lease = uuid.uuid4().hex
+        return lease if await self.leases.claim(user_id, lease, self.max_streams) else None
+
+    async def join(self, user_id: int, lease: str = "") -> Client:
         """A new client of `user_id`, once this process is subscribed to the user's channel (so a timeline
-        read after this misses nothing the worker publishes later). Raises PushUnavailable."""
+        read after this misses nothing the worker publishes later). Raises PushUnavailable. `lease`: from
+        `claim`, given back when the client leaves."""
         if self._closing or not self._connected:
+            self._release(user_id, lease)
             raise PushUnavailable("the push connection to Redis is not up")
-        client = Client(user_id, asyncio.Queue(self.buffer))
+        client = Client(user_id, asyncio.Queue(self.buffer), lease=lease)
         ch = channel(self.base, user_id).encode()
         clients = self.clients.setdefault(user_id, set())
         clients.add(client)
@@ -158,10 +173,26 @@ class PushHub:
         if clients is None or client not in clients:
             return
         clients.discard(client)
+        self._release(client.user_id, client.lease)
         if not clients:
             del self.clients[client.user_id]
             if self._connected:
                 self._commands.put_nowait(("unsubscribe", channel(self.base, client.user_id).encode()))
+
+    def _release(self, user_id: int, lease: str) -> None:
+        """Gives a stream lease back, in the background (a lease not given back lapses in a few heartbeats)."""
+        if not lease:
+            return
+
+        async def release() -> None:
+            try:
+                await self.leases.release(user_id, lease)
+            except Exception as exc:
+                log.info("push: a stream lease lapses by itself (%s)", exc)
+
+        task = asyncio.create_task(release())
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
 
     def _deliver(self, ch: bytes, raw: bytes) -> None:
         user_id = user_of_channel(self.base, ch)
@@ -247,6 +278,7 @@ class PushHub:
             if users:
                 pipe.zadd(index, {str(u): now + self.ttl_s for u in users})
             pipe.zremrangebyscore(index, "-inf", now)
+            self.leases.renew(pipe, [(u, c.lease) for u in users for c in self.clients.get(u, ()) if c.lease])
             await pipe.execute()
 
     def count(self) -> int:

@@ -42,6 +42,7 @@ class Client:
     queue: asyncio.Queue[bytes | None]
     task: asyncio.Task[Any] | None = None  # the task sending to the client: cancelled if it falls behind
     dropped: str | None = None  # why the hub ended it, if it did
+    lease: str = ""  # its lease on one of the user's streams across processes (hub.claim)
 
     def offer(self, raw: bytes) -> bool:
         """Queues a message; False (and the client is dropped) when its buffer is full."""

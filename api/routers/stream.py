@@ -118,15 +118,16 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, hub: PushHub, queries: Queries, user_id: int, after: int | None, most: int) -> None:
+    def __init__(self, hub: PushHub, queries: Queries, user_id: int, after: int | None, most: int, lease: str) -> None:
         self.status_code = 200
         self.background = None
         self.raw_headers = list(SSE_HEADERS)
         self.hub, self.queries, self.user_id, self.after, self.most = hub, queries, user_id, after, most
+        self.lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            client = await self.hub.join(self.user_id)
+            client = await self.hub.join(self.user_id, self.lease)
         except PushUnavailable as exc:
             body = orjson.dumps({"detail": f"push is unavailable now, retry ({exc})"})
             await Response(body, 503, {"Retry-After": "1"}, "application/json")(scope, receive, send)
@@ -187,16 +188,19 @@ async def timeline_stream(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
     after = resume_point(last_event_id, last_event_id_header)
     hub, queries = push_parts(w)
-    _within_stream_cap(hub, user, w.settings.push_max_streams)
-    return EventStream(hub, queries, user, after, w.settings.push_catch_up_max)
+    lease = await _stream_lease(hub, user)
+    return EventStream(hub, queries, user, after, w.settings.push_catch_up_max, lease)
 
 
-def _within_stream_cap(hub: PushHub, user: int, cap: int) -> None:
-    if hub.streams_of(user) >= cap:
+async def _stream_lease(hub: PushHub, user: int) -> str:
+    """One of the user's streams (counted across API processes), or 429."""
+    lease = await hub.claim(user)
+    if lease is None:
         raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, f"{cap} streams are open for this user already; close one",
-            headers={"Retry-After": "5"},
+            status.HTTP_429_TOO_MANY_REQUESTS, f"{hub.max_streams} streams are open for this user already; "
+            "close one", headers={"Retry-After": "5"},
         )  # fmt: skip
+    return lease
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -232,13 +236,13 @@ async def timeline_ws(websocket: WebSocket) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
         after = resume_point(q.get("last_event_id"), websocket.headers.get("last-event-id"))
         hub, queries = push_parts(w)
-        _within_stream_cap(hub, user, w.settings.push_max_streams)
+        lease = await _stream_lease(hub, user)
     except HTTPException as exc:
         code = {503: 1013, 429: 1013}.get(exc.status_code, 1008)
         await websocket.close(code=code, reason=str(exc.detail)[:120])
         return
     try:
-        client = await hub.join(user)
+        client = await hub.join(user, lease)
     except PushUnavailable as exc:
         await websocket.close(code=1013, reason=str(exc)[:120])
         return

@@ -12,7 +12,8 @@ list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p
 readers know when a computed answer is still exact), `p hk:<handle>` who holds a handle (lower-cased).
 Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
-presence and push channels (`online:<user>`, `online`, `push:<user>`), the read pressure (`pressure`), read
+presence and push channels (`online:<user>`, `online`, `push:<user>`), stream leases (`streams:<user>`), the
+read pressure (`pressure`), read
 markers (`nread:<user>`) and uploads (`media:<id>`).
 The timeline families were `tl:` and `ut:` (oldest first, sorted sets) before 2026-11-29; new names, so that a
 deployment of older data reads empty timelines rather than failing until `chirp replay timelines` rebuilds them.
@@ -159,6 +160,11 @@ def user_of_channel(prefix: str, name: bytes) -> int | None:
 def channels(prefix: str) -> str:
     """The PSUBSCRIBE pattern of every user's push channel."""
     return f"{prefix}push:*"
+
+
+def stream_leases(prefix: str, user_id: Id) -> str:
+    """The user's open streams across API processes (projections/stores/redis_streams.py)."""
+    return f"{prefix}streams:{user_id}"
 
 
 def online_index(prefix: str) -> str:

@@ -224,6 +224,35 @@ def test_stream_errors(api: TestClient, apis: tuple[ApiProcess, ApiProcess], pai
     assert r.status_code in (400, 422) and "last_event_id" in r.text
 
 
+def opens(url: str, auth: dict[str, str]) -> int:
+    """The status a stream opens with (then it is closed)."""
+    with httpx.stream("GET", url, headers=auth, timeout=10) as r:
+        return r.status_code
+
+
+def test_streams_per_user_are_capped_across_processes(
+    api: TestClient, apis: tuple[ApiProcess, ApiProcess], settings: Settings, uniq: str
+) -> None:
+    """Eight streams (the default cap) spread over two processes: a ninth on either is 429; once one
+    closes, its lease is given back and another opens."""
+    _, auth = register(api, f"s{uniq}")
+    cap = settings.push_max_streams
+    streams = [Sse(apis[i % 2].url, token(auth)) for i in range(cap)]
+    try:
+        for proc in apis:
+            r = httpx.get(f"{proc.url}/timeline/stream", headers=auth, timeout=10)
+            assert r.status_code == 429 and "Retry-After" in r.headers, r.text
+        streams.pop().close()
+        deadline = time.monotonic() + DEADLINE_S
+        while (code := opens(f"{apis[0].url}/timeline/stream", auth)) == 429:
+            assert time.monotonic() < deadline, "the closed stream's lease was not given back"
+            time.sleep(0.05)
+        assert code == 200
+    finally:
+        for sse in streams:
+            sse.close()
+
+
 def test_polling_with_since_returns_only_newer_entries(
     api: TestClient, pair: dict[str, Any], worker: WorkerProcess, settings: Settings
 ) -> None:
