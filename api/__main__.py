@@ -8,19 +8,8 @@ from infra.logs import setup_logging
 from infra.settings import Settings
 
 
-def check_workers(settings: Settings) -> None:
-    """Several workers with one CHIRP_NODE_ID would share an id generator node and could hand out the same
-    tweet id twice; without it each worker takes its node from its pid."""
-    if settings.api_workers > 1 and settings.node_id is not None:
-        raise SystemExit(
-            f"CHIRP_NODE_ID={settings.node_id} with CHIRP_API_WORKERS={settings.api_workers}: every worker "
-            "would make ids as the same node; unset CHIRP_NODE_ID or run one worker per node id"
-        )
-
-
 def main() -> None:
     settings = Settings()
-    check_workers(settings)
     setup_logging(settings.log_level)
     print(f"chirp API listening on http://{settings.api_host}:{settings.api_port} (docs: /docs)", flush=True)
     uvicorn.run(

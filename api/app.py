@@ -39,6 +39,7 @@ from infra.eventlog import EventLogUnavailable
 from infra.faults import TRANSIENT_TYPES, is_transient
 from infra.settings import Settings
 from projections.wire import set_media_base
+from schemas.ids import IdsUnavailable
 
 log = logging.getLogger("chirp.api")
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     _document_middleware(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(IdsUnavailable, _ids_unavailable)
     for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError):
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
@@ -169,6 +171,16 @@ async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> 
     )
     return JSONResponse(
         {"detail": detail},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _ids_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The process's id-node lease lapsed (Redis unreachable for a lease's time): nothing was written."""
+    log.warning("write refused: %s", exc)
+    return JSONResponse(
+        {"detail": "this server cannot make ids now, nothing was written; retry later"},
         status_code=503,
         headers={"Retry-After": "1"},
     )

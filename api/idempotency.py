@@ -33,7 +33,7 @@ from api.allow import methods_for
 from api.headers import bearer, caller_key
 from api.limits import BODY, replaying
 from schemas.events import Meta
-from schemas.ids import IdGenerator
+from schemas.ids import IdSource
 
 log = logging.getLogger("chirp.api.idempotency")
 
@@ -51,7 +51,7 @@ class Identities:
     are in the log they are one event twice (same event id, same tweet id), which every read model and any
     consumer deduplicating by event id counts once, and never two tweets."""
 
-    ids: IdGenerator
+    ids: IdSource
     reuse_ids: list[int] = field(default_factory=list)
     reuse_events: list[str] = field(default_factory=list)
     used_ids: list[int] = field(default_factory=list)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from fastapi import Request
 
 from api.idempotency import IdempotencyStore
+from api.idlease import LeasedIds
 from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from api.ratelimit import RateLimits
@@ -25,10 +26,11 @@ from projections.search import SearchQueries
 from projections.stores import keys
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
 from projections.stores.redis import ReadPressure, RedisTimelines
+from projections.stores.redis_nodes import RedisNodeLeases
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
-from schemas.ids import IdGenerator
+from schemas.ids import IdSource
 
 log = logging.getLogger("chirp.api")
 
@@ -71,7 +73,7 @@ class Wiring:
     settings: Settings
     events: EventLog
     accounts: Accounts
-    ids: IdGenerator
+    ids: IdSource
     tweets: TweetState
     queries: Queries | None = None
     notifications: NotificationStore | None = None
@@ -133,6 +135,8 @@ async def connect(settings: Settings) -> Wiring:
         token_ttl_s=settings.token_ttl_s,
         cache_s=settings.token_cache_s,
     )
+    ids = LeasedIds(RedisNodeLeases(r, settings.redis_prefix), settings.id_lease_s)
+    await ids.start()
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
     registry = VersionRegistry(r, settings.redis_prefix, backup)
     live = await registry.live()
@@ -142,7 +146,7 @@ async def connect(settings: Settings) -> Wiring:
         settings=settings,
         events=events,
         accounts=accounts,
-        ids=IdGenerator(settings.effective_node_id()),
+        ids=ids,
         tweets=StoreTweetState(stores.timelines, stores.durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         worker_degraded=worker_degraded,
@@ -152,10 +156,13 @@ async def connect(settings: Settings) -> Wiring:
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))
     revocations = asyncio.create_task(accounts.watch_revocations(settings.token_revocation_poll_s))
+    leasing = asyncio.create_task(ids.keep())
 
     async def stop_following() -> None:
         follower.cancel()
         revocations.cancel()
+        leasing.cancel()
+        await ids.stop()
 
     w.closers.append(stop_following)
     w.pressure = ReadPressure(r, settings.redis_prefix)

@@ -26,7 +26,7 @@ from infra.settings import REPO_ROOT, Settings
 from projections.stores.keys import RedisKeys
 from schemas.codec import default_codec
 from schemas.events import Event, TweetPosted
-from schemas.ids import IdGenerator
+from schemas.ids import TOOL_NODES, IdGenerator
 from schemas.topics import key_for, topic_for
 
 WRK_LUA = Path(__file__).parent / "wrk"
@@ -94,7 +94,7 @@ class Ingest:
         # test (its achieved rate is reported beside the offered one).
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FEED_NICE)
         codec = default_codec()
-        ids = IdGenerator(node_id=1023)
+        ids = IdGenerator(node_id=TOOL_NODES[-1])
         producer = kafka.producer(self.settings, "chirp-bench-ingest", linger_ms=5, compression_type="lz4")
         await producer.start()
         try:

@@ -19,7 +19,7 @@ from schemas.events import (
     UserRegistered,
     UserUnfollowed,
 )
-from schemas.ids import IdGenerator
+from schemas.ids import TOOL_NODES, IdGenerator
 
 TOPICS = tuple(
     "kafka redis cassandra python streams replay timelines coffee rust music football climate".split()  # noqa: SIM905
@@ -83,7 +83,7 @@ class Workload:
 
 def generate(profile: Profile, seed: int = 7) -> Workload:
     rng = random.Random(seed)
-    ids = IdGenerator(node_id=seed % 1024)
+    ids = IdGenerator(node_id=TOOL_NODES[seed % len(TOOL_NODES)])
     w = Workload(profile, seed)
     w.users = [ids.next_id() for _ in range(profile.users)]
     w.handles = [f"u{i}_{seed}" for i in range(profile.users)]

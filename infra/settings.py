@@ -154,7 +154,12 @@ class Settings(BaseSettings):
         "port itself). With several API workers on one port, the first to bind it serves its own numbers.",
     )  # fmt: skip
     api_metrics_host: str = Field("127.0.0.1", description="Address the API's metrics endpoint listens on.")
-    node_id: int | None = Field(None, ge=0, le=1023, description="Id-generator node (default: from the pid).")
+    id_lease_s: float = Field(
+        30.0,
+        ge=1,
+        description="Time to live of an API process's id-generator node lease (renewed every third of "
+        "it); a process that cannot renew stops making ids when it ends.",
+    )
     max_body_bytes: int = Field(
         262_144, ge=1024, description="Largest request body accepted (else 413); a valid one is a few KiB."
     )
@@ -305,6 +310,3 @@ class Settings(BaseSettings):
             finally:
                 tmp.unlink()
         return path.read_text().strip() if path.exists() else ""
-
-    def effective_node_id(self) -> int:
-        return self.node_id if self.node_id is not None else os.getpid() % 1024

@@ -12,7 +12,8 @@ list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p
 readers know when a computed answer is still exact), `p hk:<handle>` who holds a handle (lower-cased).
 Under a version's own prefix: `progress` (the next offset per
 `topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
-presence and push channels (`online:<user>`, `online`, `push:<user>`), stream leases (`streams:<user>`), the
+presence and push channels (`online:<user>`, `online`, `push:<user>`), stream leases (`streams:<user>`), id-node
+leases (`node:{n<node>}`, `nodehw:{n<node>}`), the
 read pressure (`pressure`), read
 markers (`nread:<user>`) and uploads (`media:<id>`).
 The timeline families were `tl:` and `ut:` (oldest first, sorted sets) before 2026-11-29; new names, so that a
@@ -160,6 +161,12 @@ def user_of_channel(prefix: str, name: bytes) -> int | None:
 def channels(prefix: str) -> str:
     """The PSUBSCRIBE pattern of every user's push channel."""
     return f"{prefix}push:*"
+
+
+def node_lease(prefix: str, node: int) -> list[str]:
+    """An id-generator node's lease and the high-water mark of its ids (projections/stores/redis_nodes.py), with
+    one hash tag so that they share a slot."""
+    return [f"{prefix}node:{{n{node}}}", f"{prefix}nodehw:{{n{node}}}"]
 
 
 def stream_leases(prefix: str, user_id: Id) -> str:

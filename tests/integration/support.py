@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,11 +221,12 @@ def timeline(
 class ApiProcess:
     """The real API (`python -m api`) on a free port, sharing the test settings; ready when constructed."""
 
-    def __init__(self, settings: Settings, node_id: int | None = None, **env: str) -> None:
+    def __init__(self, settings: Settings, *, launcher: Sequence[str] = (), **env: str) -> None:
+        """`launcher`: a command to start it under (say, in a PID namespace of its own)."""
         port = free_port()
-        extra = {"CHIRP_API_PORT": str(port), **({"CHIRP_NODE_ID": str(node_id)} if node_id is not None else {})}
+        extra = {"CHIRP_API_PORT": str(port)}
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT,
+        self.proc = subprocess.Popen([*launcher, sys.executable, "-m", "api"], cwd=REPO_ROOT,
                                      env={**settings.child_env(), **extra, **env},
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
         deadline = time.monotonic() + 60

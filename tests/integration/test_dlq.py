@@ -14,14 +14,14 @@ from infra.kafka import end_offsets
 from infra.settings import Settings
 from schemas.codec import default_codec
 from schemas.events import Meta, TweetEdited, TweetPosted
-from schemas.ids import IdGenerator
+from schemas.ids import TOOL_NODES, IdGenerator
 from schemas.topics import DEAD_LETTER_REQUEUES, DEAD_LETTERS, TWEETS, key_for
 from tests.integration.support import WorkerProcess, chirp_cli, produce_tweets, read_topic, register, wait_idle
 
 # Disruptive like test_dead_letters: it writes refused events and poison straight into the shared tweets topic.
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
-IDS = IdGenerator(1023)  # a node id the API (pid % 1024) is unlikely to share within a millisecond
+IDS = IdGenerator(TOOL_NODES[0])  # a node no API process leases
 
 
 def dlq(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

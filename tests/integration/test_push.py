@@ -28,9 +28,9 @@ DEADLINE_S = 30.0
 
 @pytest.fixture(scope="module")
 def apis(settings: Settings) -> Iterator[tuple[ApiProcess, ApiProcess]]:
-    one = ApiProcess(settings, 901, CHIRP_PUSH_HEARTBEAT_S="0.5")
+    one = ApiProcess(settings, CHIRP_PUSH_HEARTBEAT_S="0.5")
     try:
-        two = ApiProcess(settings, 902, CHIRP_PUSH_HEARTBEAT_S="0.5")
+        two = ApiProcess(settings, CHIRP_PUSH_HEARTBEAT_S="0.5")
     except BaseException:
         one.stop()
         raise
@@ -337,7 +337,7 @@ def test_the_worker_publishes_only_for_users_online(
 def test_shutdown_ends_open_streams(api: TestClient, settings: Settings, pair: dict[str, Any]) -> None:
     """uvicorn waits for open responses before it shuts the app down; a stream never ends by itself, so the
     API ends them on SIGTERM and stops promptly (`stop` waits 30 s at most)."""
-    proc = ApiProcess(settings, 903, CHIRP_PUSH_HEARTBEAT_S="0.5")
+    proc = ApiProcess(settings, CHIRP_PUSH_HEARTBEAT_S="0.5")
     sse = Sse(proc.url, token(pair["rauth"]))
     with ws_connect(proc.url.replace("http", "ws") + f"/timeline/ws?access_token={token(pair['rauth'])}") as ws:
         out = proc.stop()

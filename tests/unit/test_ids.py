@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from schemas.ids import EPOCH_MS, LARGEST_CLIENT_ID, MAX_ID, IdGenerator, id_time, parse_id
+from schemas.ids import EPOCH_MS, LARGEST_CLIENT_ID, MAX_ID, IdGenerator, IdsUnavailable, id_time, parse_id
 
 
 def test_ids_increase_and_are_unique() -> None:
@@ -52,3 +54,38 @@ def test_parse_id_accepts(text: str) -> None:
 def test_parse_id_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_id(text)
+
+
+def test_no_id_is_made_past_the_lease_and_a_renewal_resumes() -> None:
+    now = [EPOCH_MS + 1_000]
+    gen = IdGenerator(3, clock_ms=lambda: now[0], until_ms=EPOCH_MS + 1_500)
+    gen.next_id()
+    now[0] += 501
+    with pytest.raises(IdsUnavailable):
+        gen.next_id()
+    gen.until_ms = now[0] + 1_000  # renewed
+    assert gen.next_id() > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-60_000, 60_000), st.integers(1, 3000), st.integers(1, 3000))
+def test_two_holders_of_one_node_never_share_an_id_whatever_their_clocks(skew: int, first: int, second: int) -> None:
+    """The first holder makes ids until its lease's end (by its own clock); the next starts above that end
+    (the floor the lease keeps), with its clock `skew` ms away from the first's."""
+    start = EPOCH_MS + 100_000
+    now = [start]
+    until = start + 1_000
+    old = IdGenerator(9, clock_ms=lambda: now[0], until_ms=until)
+    made = set()
+    for _ in range(first):
+        try:
+            made.add(old.next_id())
+        except IdsUnavailable:
+            break
+        now[0] += 1 if len(made) % 7 == 0 else 0
+    later = [start + skew]
+    new = IdGenerator(9, clock_ms=lambda: later[0], floor_ms=until, until_ms=until + 10_000_000)
+    for _ in range(second):
+        i = new.next_id()
+        assert i not in made and i > max(made)
+        later[0] += 1 if i % 5 == 0 else 0
