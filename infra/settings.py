@@ -21,7 +21,19 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
     cassandra_hosts: str = Field("127.0.0.1", description="Cassandra contact points, comma separated.")
     cassandra_port: int = Field(9042, description="Cassandra native protocol port.")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for home timelines.")
+    cassandra_storage_port: int = Field(
+        7000, description="Cassandra inter-node port (for the nodes `chirp up` starts)."
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL for home timelines (with a Redis Cluster: its credentials and scheme; the nodes are "
+        "CHIRP_REDIS_CLUSTER_NODES).",
+    )
+    redis_cluster_nodes: str = Field(
+        "",
+        description="host:port of every node of a Redis Cluster, comma separated (empty: one Redis, "
+        "CHIRP_REDIS_URL). `chirp up` starts those on this machine; the first half become primaries.",
+    )
 
     # Credentials and transport security (README: "Securing the connections"). Redis takes both in its URL:
     # redis://user:password@host:port/0 (an ACL user), rediss:// for TLS.
@@ -42,6 +54,11 @@ class Settings(BaseSettings):
     keyspace: str = Field("chirp", description="Cassandra keyspace.")
     cassandra_replication_factor: int = Field(1, ge=1, description="Replication factor of the keyspace.")
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of every topic.")
+    kafka_min_insync_replicas: int = Field(
+        1,
+        ge=1,
+        description="Replicas that must have a write before Kafka acknowledges it (producers use acks=all).",
+    )
     partitions: int = Field(8, ge=1, description="Partitions per event topic (tweets and follows must match).")
     topic_prefix: str = Field("chirp.", description="Prefix of every Kafka topic name.")
     redis_prefix: str = Field("chirp:", description="Prefix of every Redis key.")
@@ -77,10 +94,10 @@ class Settings(BaseSettings):
         "horizon); a page that finds too few ends early, with a cursor.",
     )
     known_rows: int = Field(
-        100_000,
-        ge=1,
-        description="Index rows (author-month, term-day) a process remembers having written, so "
-        "as to write each once; bounds that memory.",
+        20_000,
+        ge=2,
+        description="Index rows (author-month, term-day) a process remembers having written, so as to write each "
+        "once (the most recently used); bounds that memory (~3 MB per store).",
     )
     rebuild_chunk: int = Field(
         50,
@@ -263,13 +280,28 @@ class Settings(BaseSettings):
 
     @property
     def kafka_host_port(self) -> tuple[str, int]:
-        host, _, port = self.kafka_bootstrap.split(",")[0].strip().rpartition(":")
-        return host or "127.0.0.1", int(port or 9092)
+        return self.kafka_nodes[0]
 
     @property
     def redis_host_port(self) -> tuple[str, int]:
+        return self.redis_nodes[0]
+
+    @property
+    def redis_cluster(self) -> bool:
+        return bool(self.redis_cluster_nodes.strip())
+
+    @property
+    def redis_nodes(self) -> list[tuple[str, int]]:
+        """The Redis Cluster's nodes, or the one Redis of the URL."""
+        if self.redis_cluster:
+            return [_host_port(a, 6379) for a in self.redis_cluster_nodes.split(",") if a.strip()]
         u = urlparse(self.redis_url)
-        return u.hostname or "127.0.0.1", u.port or 6379
+        return [(u.hostname or "127.0.0.1", u.port or 6379)]
+
+    @property
+    def kafka_nodes(self) -> list[tuple[str, int]]:
+        """Every broker of the bootstrap list."""
+        return [_host_port(a, 9092) for a in self.kafka_bootstrap.split(",") if a.strip()]
 
     @property
     def cassandra_contact_points(self) -> list[str]:
@@ -310,3 +342,10 @@ class Settings(BaseSettings):
             finally:
                 tmp.unlink()
         return path.read_text().strip() if path.exists() else ""
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    host, colon, port = address.strip().rpartition(":")
+    if not colon:
+        return port, default_port
+    return host or "127.0.0.1", int(port or default_port)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from urllib.parse import urlparse
 
 from infra.services.provision import ServiceError as ServiceError  # the launcher's error, for its callers
 from infra.services.provision import require_java, require_redis_server, resolve_jars
@@ -29,7 +30,8 @@ from infra.settings import Settings
 
 log = logging.getLogger("chirp.services")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+LOCAL_HOSTS = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost", "::1", "0.0.0.0"}
+REDIS_NODE_TIMEOUT_MS = 3000  # a primary silent this long is failed over to its replica
 
 CASSANDRA_JVM_EXPORTS = (
     "java.base/jdk.internal.misc", "java.management.rmi/com.sun.jmx.remote.internal.rmi",
@@ -57,13 +59,17 @@ class Status:
 
 
 class Service:
-    """One local service: how to probe it, prepare it, start it and recognise its process."""
+    """One local service (or one node of it): how to probe it, prepare it, start it and recognise its process.
+    `kind` is the service ("kafka"); `name` the node ("kafka", or "kafka-2" when the settings name several)."""
 
-    name = ""
+    kind = ""
     process_marker = ""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, index: int = 0, nodes: int = 1) -> None:
         self.settings = settings
+        self.index = index
+        self.nodes = nodes
+        self.name = self.kind if nodes == 1 else f"{self.kind}-{index + 1}"
         self.home = settings.state_dir / self.name
         self.pid_file = self.home / "pid"
         self.console_log = self.home / "logs" / "console.log"
@@ -155,12 +161,14 @@ class Service:
 
 
 class Kafka(Service):
-    name = "kafka"
+    """A KRaft node (broker and controller); as many as CHIRP_KAFKA_BOOTSTRAP names, all voters."""
+
+    kind = "kafka"
     process_marker = "kafka.Kafka"
 
     @property
     def address(self) -> str:
-        host, port = self.settings.kafka_host_port
+        host, port = self.settings.kafka_nodes[self.index]
         return f"{host}:{port}"
 
     @property
@@ -168,16 +176,19 @@ class Kafka(Service):
         return self.home / "logs" / "server.log"
 
     def probe(self) -> bool:
-        return asyncio.run(_kafka_metadata(self.settings.kafka_bootstrap))
+        return asyncio.run(_kafka_metadata(self.address))
 
     def prepare(self) -> None:
         require_java()
         self.lib = resolve_jars("kafka", self.settings.state_dir)
-        host, port = self.settings.kafka_host_port
+        host, port = self.settings.kafka_nodes[self.index]
+        voters = ",".join(f"{i + 1}@{h}:{p + 1}" for i, (h, p) in enumerate(self.settings.kafka_nodes))
+        replicas = min(self.nodes, 3)
         data = self.home / "data"
         self.props = self._render(
             "server.properties", self.home / "server.properties",
-            host=host, port=port, controller_port=port + 1, data_dir=data,
+            host=host, port=port, controller_port=port + 1, data_dir=data, node_id=self.index + 1, voters=voters,
+            replicas=replicas, min_isr=min(self.settings.kafka_min_insync_replicas, replicas),
         )  # fmt: skip
         self.log4j = self._render("log4j.properties", self.home / "log4j.properties", log_file=self.log_file)
         if not (data / "meta.properties").exists():
@@ -188,7 +199,7 @@ class Kafka(Service):
                 "-cp", f"{self.lib}/*"]  # fmt: skip
 
     def _format_storage(self) -> None:
-        cluster_id = _kafka_cluster_id()
+        cluster_id = _kafka_cluster_id(self.settings.state_dir)
         cmd = [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.props)]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -199,24 +210,31 @@ class Kafka(Service):
 
     def command(self) -> list[str]:
         heap = self.settings.kafka_heap
-        return [self._java()[0], "-Xms512m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        return [self._java()[0], f"-Xms{min_heap(heap)}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                 "-Djava.awt.headless=true", *self._java()[1:], "kafka.Kafka", str(self.props)]  # fmt: skip
 
 
 class Cassandra(Service):
-    name = "cassandra"
+    """A Cassandra node; as many as CHIRP_CASSANDRA_HOSTS names (one token each, evenly spread; the first is
+    the seed)."""
+
+    kind = "cassandra"
     process_marker = "CassandraDaemon"
 
     @property
     def address(self) -> str:
-        return f"{self.settings.cassandra_contact_points[0]}:{self.settings.cassandra_port}"
+        return f"{self.settings.cassandra_contact_points[self.index]}:{self.settings.cassandra_port}"
 
     @property
     def log_file(self) -> Path:
         return self.home / "logs" / "system.log"
 
     def probe(self) -> bool:
-        return _cql_ping(self.settings.cassandra_contact_points, self.settings.cassandra_port)
+        return _cql_ping([self.host], self.settings.cassandra_port)
+
+    @property
+    def token(self) -> int:
+        return -(2**63) + self.index * (2**64 // self.nodes)
 
     def prepare(self) -> None:
         require_java()
@@ -226,7 +244,8 @@ class Cassandra(Service):
             (data / sub).mkdir(parents=True, exist_ok=True)
         self.yaml = self._render(
             "cassandra.yaml", self.home / "cassandra.yaml",
-            host=self.host, port=self.settings.cassandra_port, storage_port=7000, data_dir=data,
+            host=self.host, port=self.settings.cassandra_port, storage_port=self.settings.cassandra_storage_port,
+            data_dir=data, seed=self.settings.cassandra_contact_points[0], token=self.token,
         )  # fmt: skip
         self.logback = self._render("logback.xml", self.home / "logback.xml", log_file=self.log_file)
 
@@ -244,18 +263,20 @@ class Cassandra(Service):
             f"-Dcassandra.config=file://{self.yaml}", f"-Dcassandra.storagedir={self.home / 'data'}",
             f"-Dcassandra.logdir={self.home / 'logs'}", "-Dcassandra-foreground=yes",
             f"-Dlogback.configurationFile=file://{self.logback}", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
-            "-Dcassandra.initial_token=0", *flags, "-cp", f"{self.lib}/*",
+            f"-Dcassandra.initial_token={self.token}", *flags, "-cp", f"{self.lib}/*",
             "org.apache.cassandra.service.CassandraDaemon",
         ]  # fmt: skip
 
 
 class Redis(Service):
-    name = "redis"
+    """The Redis of CHIRP_REDIS_URL, or one node of the Redis Cluster CHIRP_REDIS_CLUSTER_NODES names."""
+
+    kind = "redis"
     process_marker = "redis-server"
 
     @property
     def address(self) -> str:
-        host, port = self.settings.redis_host_port
+        host, port = self.settings.redis_nodes[self.index]
         return f"{host}:{port}"
 
     @property
@@ -265,8 +286,11 @@ class Redis(Service):
     def probe(self) -> bool:
         import redis
 
+        host, port = self.settings.redis_nodes[self.index]
+        u = urlparse(self.settings.redis_url)
         try:
-            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            client = redis.Redis(host=host, port=port, username=u.username, password=u.password,
+                                 socket_timeout=2, socket_connect_timeout=2)  # fmt: skip
             with contextlib.closing(client):
                 return bool(client.ping())
         except redis.RedisError:
@@ -278,49 +302,65 @@ class Redis(Service):
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
 
     def command(self) -> list[str]:
-        host, port = self.settings.redis_host_port
+        host, port = self.settings.redis_nodes[self.index]
         # Bound to the configured (loopback) address, in protected mode: without a password it answers only
-        # loopback clients. Redis serves timelines and the fan-out graph: an append-only file keeps them across restarts
-        # (the log can always rebuild them). Listpack/intset limits keep capped timelines and follower
-        # sets compact (see docs/architecture.md).
+        # loopback clients. Redis serves timelines and the fan-out graph: an append-only file keeps them across
+        # restarts (the log can always rebuild them). Listpack/intset limits keep capped timelines and follower
+        # sets compact (see docs/architecture.md). A cluster node fails over to its replica after a few seconds.
+        cluster = ["--cluster-enabled", "yes", "--cluster-config-file", str(self.home / "data" / "nodes.conf"),
+                   "--cluster-node-timeout", str(REDIS_NODE_TIMEOUT_MS)]  # fmt: skip
         return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "yes",
                 "--appendfsync", "everysec", "--set-max-intset-entries", "4096",
                 "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
                 "--zset-max-listpack-entries", "1024", "--zset-max-listpack-value", "64",
-                "--protected-mode", "yes"]  # fmt: skip
+                "--protected-mode", "yes", *(cluster if self.settings.redis_cluster else [])]  # fmt: skip
 
 
 def services(settings: Settings, only: str | None = None) -> list[Service]:
-    all_ = [Redis(settings), Kafka(settings), Cassandra(settings)]
-    chosen = [s for s in all_ if only in (None, s.name)]
+    """Every node the settings name, Redis first; `only`: one service ("kafka") or one node ("kafka-2")."""
+    all_: list[Service] = []
+    kinds: list[tuple[type[Service], int]] = [
+        (Redis, len(settings.redis_nodes)), (Kafka, len(settings.kafka_nodes)),
+        (Cassandra, len(settings.cassandra_contact_points)),
+    ]  # fmt: skip
+    for kind, count in kinds:
+        all_ += [kind(settings, i, count) for i in range(count)]
+    chosen = [s for s in all_ if only in (None, s.kind, s.name)]
     if not chosen:
-        raise ServiceError(f"unknown service {only!r}; known: redis, kafka, cassandra")
+        raise ServiceError(f"unknown service {only!r}; known: redis, kafka, cassandra, or a node such as kafka-2")
     return chosen
 
 
 def up(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
-    """Brings every service up; Kafka and Cassandra start in parallel to save wall time."""
+    """Brings every node up: Kafka and Cassandra start in parallel to save wall time, but a Cassandra node
+    other than the seed waits for the seed (it must gossip with it to join). A Redis Cluster is created once
+    all its nodes answer."""
     chosen = services(settings, only)
-    pending: list[Service] = []
-    for s in chosen:
-        if s.probe():
-            report(f"{s.name:<10} reused (already healthy at {s.address})")
-            continue
-        if not s.is_local():
-            raise ServiceError(f"{s.name} at {s.address} is not answering, and it is not local to start")
-        if s.pid() is None:
-            s.prepare()
-            s._spawn()
-        pending.append(s)
-    for s in pending:
-        t0 = time.monotonic()
-        s._wait_ready()
-        report(f"{s.name:<10} started, ready in {time.monotonic() - t0:.1f}s at {s.address} (log {s.log_file})")
+    later: list[Service] = [s for s in chosen if isinstance(s, Cassandra) and s.index > 0]
+    waves: list[list[Service]] = [[s for s in chosen if s not in later], later]
+    for wave in waves:
+        pending: list[Service] = []
+        for s in wave:
+            if s.probe():
+                report(f"{s.name:<12} reused (already healthy at {s.address})")
+                continue
+            if not s.is_local():
+                raise ServiceError(f"{s.name} at {s.address} is not answering, and it is not local to start")
+            if s.pid() is None:
+                s.prepare()
+                s._spawn()
+            pending.append(s)
+        for s in pending:
+            t0 = time.monotonic()
+            s._wait_ready()
+            report(f"{s.name:<12} started, ready in {time.monotonic() - t0:.1f}s at {s.address} (log {s.log_file})")
+    if settings.redis_cluster and any(isinstance(s, Redis) for s in chosen):
+        report(f"{'redis':<12} {form_redis_cluster(settings)}")
 
 
 def down(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
     for s in reversed(services(settings, only)):
-        report(f"{s.name:<10} {s.down()}")
+        report(f"{s.name:<12} {s.down()}")
 
 
 def status(settings: Settings, only: str | None = None) -> list[Status]:
@@ -359,11 +399,58 @@ def _cql_ping(hosts: list[str], port: int) -> bool:
         cluster.shutdown()
 
 
-def _kafka_cluster_id() -> str:
+def _kafka_cluster_id(state_dir: Path) -> str:
+    """The id every node of the local Kafka cluster is formatted with (made once, kept in the state folder)."""
+    path = state_dir / "kafka-cluster-id"
+    if path.exists():
+        return path.read_text().strip()
     while True:
         text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not text.startswith("-"):
-            return text
+            break
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def min_heap(heap: str) -> str:
+    """-Xms for a JVM whose -Xmx is `heap`: 512m, or the heap itself when that is smaller."""
+    scale = {"k": 1 / 1024, "m": 1.0, "g": 1024.0}
+    mb = float(heap[:-1]) * scale[heap[-1].lower()] if heap[-1].lower() in scale else float(heap) / 2**20
+    return heap if mb < 512 else "512m"
+
+
+def form_redis_cluster(settings: Settings) -> str:
+    """Creates the Redis Cluster (`redis-cli --cluster create`, a replica per primary on another address)
+    unless it exists, then waits until every node says the cluster is ok."""
+    import redis
+
+    nodes = settings.redis_nodes
+    u = urlparse(settings.redis_url)
+    auth = ["-a", u.password, "--no-auth-warning"] if u.password else []
+
+    def info(host: str, port: int) -> dict[str, str]:
+        client = redis.Redis(host=host, port=port, username=u.username, password=u.password, socket_timeout=3)
+        with contextlib.closing(client):
+            raw = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+    made = ""
+    if int(info(*nodes[0]).get("cluster_known_nodes", "1")) < len(nodes):
+        replicas = 1 if len(nodes) >= 6 else 0
+        cmd = ["redis-cli", *auth, "--cluster", "create", *(f"{h}:{p}" for h, p in nodes),
+               "--cluster-replicas", str(replicas), "--cluster-yes"]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+        if result.returncode != 0:
+            raise ServiceError(f"redis-cli --cluster create failed: {result.stdout[-2000:]}{result.stderr}")
+        made = "created, "
+    deadline = time.monotonic() + settings.start_timeout_s
+    while not all(info(h, p).get("cluster_state") == "ok" for h, p in nodes):
+        if time.monotonic() > deadline:
+            raise ServiceError("the Redis Cluster did not reach state ok")
+        time.sleep(0.5)
+    return f"cluster {made}ok: {len(nodes)} nodes"
 
 
 def _terminate(pid: int, grace_s: float) -> None:
