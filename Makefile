@@ -7,10 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset
+.PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset \
+	up-cluster down-cluster status-cluster migrate-cluster run-cluster
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+# The cluster topology (infra/cluster.env): 3 Kafka brokers, 3 Cassandra nodes, a Redis Cluster of 6, on
+# 127.0.0.1-3, with its own state folder; the same commands with other settings.
+CLUSTER := env $$(grep -v '^\#' infra/cluster.env | xargs) CHIRP_STATE_DIR=$(CURDIR)/.state/cluster
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
@@ -35,6 +40,21 @@ migrate: up ## Create topics and apply CQL migrations (idempotent)
 
 run: migrate ## Everything: services, migrations, the stream worker and the API (Ctrl-C stops both)
 	$(CHIRP) run
+
+up-cluster: install ## The cluster topology's services: 3 Kafka, 3 Cassandra, 6 Redis Cluster nodes
+	$(CLUSTER) $(CHIRP) up
+
+down-cluster: install ## Stop the cluster topology's services
+	$(CLUSTER) $(CHIRP) down
+
+status-cluster: install ## Health of every node of the cluster topology
+	$(CLUSTER) $(CHIRP) status
+
+migrate-cluster: up-cluster ## Topics (replication 3) and the keyspace (replication 3) on the cluster
+	$(CLUSTER) $(CHIRP) migrate
+
+run-cluster: migrate-cluster ## The cluster topology with 2 stream workers and 2 API processes behind nginx
+	$(CLUSTER) $(CHIRP) run --workers 2 --apis 2
 
 api: install ## The API alone (services must be up)
 	$(CHIRP) api

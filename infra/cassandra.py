@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
@@ -15,12 +16,26 @@ from infra.settings import Settings
 logging.getLogger("cassandra.cluster").setLevel(logging.ERROR)
 
 
+RELAXED = "relaxed"  # the execution profile of reads that tolerate a stale replica (see Settings)
+
+
 def connect(settings: Settings, keyspace: str | None = None) -> tuple[Cluster, Session]:
-    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()), request_timeout=10)
+    """A session whose statements run at `cassandra_consistency` (LOCAL_QUORUM: with replication 3, a read
+    sees every acknowledged write and one node may be down), or at `cassandra_relaxed_consistency` for those
+    prepared with `relaxed` (LOCAL_ONE: one replica answers)."""
+    policy = TokenAwarePolicy(DCAwareRoundRobinPolicy())
+    level = ConsistencyLevel.name_to_value
+    profile = ExecutionProfile(
+        load_balancing_policy=policy, request_timeout=10, consistency_level=level[settings.cassandra_consistency]
+    )
+    loose = ExecutionProfile(
+        load_balancing_policy=policy, request_timeout=10,
+        consistency_level=level[settings.cassandra_relaxed_consistency],
+    )  # fmt: skip
     cluster = Cluster(
         settings.cassandra_contact_points,
         port=settings.cassandra_port,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile, RELAXED: loose},
         connect_timeout=5,
         **credentials(settings),
     )
@@ -41,11 +56,14 @@ def credentials(settings: Settings) -> dict[str, Any]:
     return extra
 
 
-async def execute(session: Session, statement: str | PreparedStatement, params: Any = None) -> list[Any]:
-    """Runs one statement without blocking the event loop; returns the first page of rows."""
+async def execute(
+    session: Session, statement: str | PreparedStatement, params: Any = None, profile: object = EXEC_PROFILE_DEFAULT
+) -> list[Any]:
+    """Runs one statement without blocking the event loop; returns the first page of rows. `profile`: RELAXED
+    for a read that tolerates a stale replica."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[list[Any]] = loop.create_future()
-    rf: ResponseFuture = session.execute_async(statement, params)
+    rf: ResponseFuture = session.execute_async(statement, params, execution_profile=profile)
 
     def ok(rows: list[Any]) -> None:
         loop.call_soon_threadsafe(_settle, done, rows, None)

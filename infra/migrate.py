@@ -33,12 +33,11 @@ def topic_config(topic: Topic, settings: Settings) -> dict[str, str]:
     """Event topics are the system of record: kept forever, never compacted. A compacted (state) topic
     keeps each key's last value, forever too. Records carry the time the partition leader appended them
     (`LogAppendTime`), which orders the durable projections' writes (projections/logclock.py)."""
-    rf = settings.kafka_replication_factor
     return {
         "retention.ms": "-1",
         "retention.bytes": "-1",
         "cleanup.policy": "compact" if topic.compacted else "delete",
-        "min.insync.replicas": str(max(1, rf - 1)),
+        "min.insync.replicas": str(settings.min_insync_replicas),
         "message.timestamp.type": "LogAppendTime",
     }
 

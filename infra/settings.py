@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+Consistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHIRP_", extra="ignore", frozen=True)
 
@@ -52,12 +55,23 @@ class Settings(BaseSettings):
 
     # Layout of the data.
     keyspace: str = Field("chirp", description="Cassandra keyspace.")
+    cassandra_consistency: Consistency = Field(
+        "LOCAL_QUORUM",
+        description="Consistency of every Cassandra read and write but those below: a quorum of replicas, so a "
+        "read sees every acknowledged write and one node of three may be down.",
+    )
+    cassandra_relaxed_consistency: Consistency = Field(
+        "LOCAL_ONE",
+        description="Consistency of reads that tolerate a stale replica: search candidates (each is confirmed "
+        "against the tweet read at the full level).",
+    )
     cassandra_replication_factor: int = Field(1, ge=1, description="Replication factor of the keyspace.")
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of every topic.")
-    kafka_min_insync_replicas: int = Field(
-        1,
+    kafka_min_insync_replicas: int | None = Field(
+        None,
         ge=1,
-        description="Replicas that must have a write before Kafka acknowledges it (producers use acks=all).",
+        description="Replicas that must have a write before Kafka acknowledges it (producers use acks=all); "
+        "default: one less than the replication factor (2 of 3), at least 1.",
     )
     partitions: int = Field(8, ge=1, description="Partitions per event topic (tweets and follows must match).")
     topic_prefix: str = Field("chirp.", description="Prefix of every Kafka topic name.")
@@ -297,6 +311,11 @@ class Settings(BaseSettings):
             return [_host_port(a, 6379) for a in self.redis_cluster_nodes.split(",") if a.strip()]
         u = urlparse(self.redis_url)
         return [(u.hostname or "127.0.0.1", u.port or 6379)]
+
+    @property
+    def min_insync_replicas(self) -> int:
+        rf = self.kafka_replication_factor
+        return min(self.kafka_min_insync_replicas or max(1, rf - 1), rf)
 
     @property
     def kafka_nodes(self) -> list[tuple[str, int]]:

@@ -102,22 +102,16 @@ def worker() -> None:
 
 
 @main.command()
-def run() -> None:
-    """Run the stream worker (a child process) and the API (foreground) together; Ctrl-C stops both."""
-    import subprocess
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Stream workers.")
+@click.option("--apis", default=1, show_default=True, type=click.IntRange(1),
+              help="API processes; more than one: behind nginx on the API port.")  # fmt: skip
+def run(workers: int, apis: int) -> None:
+    """Run the stream worker(s) and the API process(es) together, each restarted if it exits; Ctrl-C stops all."""
+    from ops.topology import plan, supervise
 
-    from api.__main__ import main as serve
-
-    child = subprocess.Popen([sys.executable, "-m", "streams"])
-    click.echo(f"stream worker started (pid {child.pid})")
-    try:
-        serve()
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    settings = Settings()
+    supervise(plan(settings, workers, apis), click.echo)
+    click.echo("stopped")
 
 
 @main.command()

@@ -188,7 +188,7 @@ class Kafka(Service):
         self.props = self._render(
             "server.properties", self.home / "server.properties",
             host=host, port=port, controller_port=port + 1, data_dir=data, node_id=self.index + 1, voters=voters,
-            replicas=replicas, min_isr=min(self.settings.kafka_min_insync_replicas, replicas),
+            replicas=replicas, min_isr=min(max(1, replicas - 1), replicas),
         )  # fmt: skip
         self.log4j = self._render("log4j.properties", self.home / "log4j.properties", log_file=self.log_file)
         if not (data / "meta.properties").exists():

@@ -18,9 +18,9 @@ from schemas.ids import LEASED_NODES
 ACQUIRE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
 local old = tonumber(redis.call('GET', KEYS[2]) or '0')
-local until = math.max(old, tonumber(ARGV[3])) + tonumber(ARGV[2])
-redis.call('SET', KEYS[2], string.format('%d', until))
-return {string.format('%d', old), string.format('%d', until)}
+local upto = math.max(old, tonumber(ARGV[3])) + tonumber(ARGV[2])
+redis.call('SET', KEYS[2], string.format('%d', upto))
+return {string.format('%d', old), string.format('%d', upto)}
 """
 # The same keys. ARGV: holder, ttl ms, until (ms). Returns 1 if renewed, 0 if the lease is not the holder's.
 RENEW = """

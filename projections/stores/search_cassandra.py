@@ -11,7 +11,7 @@ from typing import Any
 
 from cassandra.cluster import Session
 
-from infra.cassandra import execute, execute_unordered
+from infra.cassandra import RELAXED, execute, execute_unordered
 from projections.search import Posting
 from projections.stores.known import KNOWN_ROWS, KnownRows
 from schemas.ids import MAX_ID, NODE_BITS, SEQ_BITS
@@ -59,7 +59,7 @@ class CassandraSearchStore:
         more_buckets = True
         while len(out) < limit:
             if len(buckets) < width and more_buckets:
-                rows = await execute(self.s, self._buckets, (term, top, BUCKET_PAGE))
+                rows = await execute(self.s, self._buckets, (term, top, BUCKET_PAGE), RELAXED)
                 buckets += [r.bucket for r in rows]
                 more_buckets = len(rows) == BUCKET_PAGE
                 if rows:
@@ -68,7 +68,9 @@ class CassandraSearchStore:
                 break
             group, buckets = buckets[:width], buckets[width:]
             want = limit - len(out)
-            pages = await asyncio.gather(*(execute(self.s, self._postings, (term, b, bound, want)) for b in group))
+            pages = await asyncio.gather(
+                *(execute(self.s, self._postings, (term, b, bound, want), RELAXED) for b in group)
+            )
             for rows in pages:
                 out += [Posting(r.tweet_id, r.author_id) for r in rows]
             width = min(width * 2, MAX_PARALLEL)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -226,8 +229,9 @@ class ApiProcess:
         port = free_port()
         extra = {"CHIRP_API_PORT": str(port)}
         self.url = f"http://127.0.0.1:{port}"
+        self.group = bool(launcher)  # a launcher (unshare) may ignore SIGTERM: signal the whole process group
         self.proc = subprocess.Popen([*launcher, sys.executable, "-m", "api"], cwd=REPO_ROOT,
-                                     env={**settings.child_env(), **extra, **env},
+                                     start_new_session=self.group, env={**settings.child_env(), **extra, **env},
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
@@ -242,6 +246,10 @@ class ApiProcess:
 
     def stop(self) -> str:
         """SIGTERM; returns the output."""
-        self.proc.terminate()
+        if self.group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+        else:
+            self.proc.terminate()
         out, _ = self.proc.communicate(timeout=30)
         return out
