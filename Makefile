@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
 .PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset \
-	up-cluster down-cluster status-cluster migrate-cluster run-cluster
+	up-cluster down-cluster status-cluster migrate-cluster run-cluster test-cluster
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ migrate-cluster: up-cluster ## Topics (replication 3) and the keyspace (replicat
 
 run-cluster: migrate-cluster ## The cluster topology with 2 stream workers and 2 API processes behind nginx
 	$(CLUSTER) $(CHIRP) run --workers 2 --apis 2
+
+test-cluster: up-cluster ## The cluster suite: each node killed under load (tests/cluster), printed as a table
+	$(CLUSTER) $(BIN)/pytest tests/cluster -s
 
 api: install ## The API alone (services must be up)
 	$(CHIRP) api

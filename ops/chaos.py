@@ -65,15 +65,19 @@ class Outcome:
 class Child:
     """A chirp process (`python -m streams` or `python -m api`) with these settings; output to a log file."""
 
-    def __init__(self, settings: Settings, module: str, log_path: str, **env: str) -> None:
+    def __init__(
+        self, settings: Settings, module: str, log_path: str, command: list[str] | None = None, **env: str
+    ) -> None:
+        """`command`: another program to run instead of `python -m <module>` (nginx)."""
         self.settings, self.module, self.log_path, self.env = settings, module, log_path, env
+        self.command = command or [sys.executable, "-m", module]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {**self.settings.child_env(), **self.env}
         with Path(self.log_path).open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=REPO_ROOT, stdout=out,
-                                         stderr=subprocess.STDOUT, env=env)  # fmt: skip
+            self.proc = subprocess.Popen(self.command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                         env=env)  # fmt: skip
 
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -310,17 +314,50 @@ def _distinct(kind: str, e: Any) -> str:
 
 @dataclass
 class Rig:
-    """The processes under test and the services they use."""
+    """The processes under test and the services they use: stream workers (one consumer group), API processes,
+    and nginx in front of them when there are several."""
 
     settings: Settings
-    worker: Child
-    api: Child
+    workers: list[Child]
+    apis: list[Child]
     base_url: str
     logdir: str
     report: Callable[[str], None]
+    proxy: Child | None = None
+
+    @property
+    def worker(self) -> Child:
+        return self.workers[0]
 
     def api_ready(self) -> bool:
         return api_ready(self.base_url)
+
+    def start(self) -> None:
+        for c in (*self.workers, *self.apis, *([self.proxy] if self.proxy else [])):
+            c.start()
+
+    def stop(self) -> None:
+        for c in (*([self.proxy] if self.proxy else []), *self.apis, *self.workers):
+            c.stop()
+
+
+def rig_for(settings: Settings, name: str, logdir: str, report: Callable[[str], None], workers: int = 1,
+            apis: int = 1) -> Rig:  # fmt: skip
+    """`workers` stream workers and `apis` API processes (behind nginx when more than one) on free ports."""
+    ws = [Child(settings, "streams", f"{logdir}/worker{i + 1}-{name}.log", CHIRP_WORKER_METRICS_PORT=str(free_port()))
+          for i in range(workers)]  # fmt: skip
+    if apis == 1:
+        api = Child(settings, "api", f"{logdir}/api-{name}.log")
+        return Rig(settings, ws, [api], f"http://127.0.0.1:{settings.api_port}", logdir, report)
+    from ops.topology import proxy
+
+    ports = [free_port() for _ in range(apis)]
+    api_children = [Child(settings, "api", f"{logdir}/api{i + 1}-{name}.log", CHIRP_API_PORT=str(port),
+                          CHIRP_API_METRICS_PORT="0", CHIRP_TRUSTED_PROXIES="127.0.0.1")
+                    for i, port in enumerate(ports)]  # fmt: skip
+    nginx = proxy(settings.model_copy(update={"state_dir": Path(logdir) / f"nginx-{name}"}), ports)
+    front = Child(settings, "", f"{logdir}/nginx-{name}.log", command=nginx.command)
+    return Rig(settings, ws, api_children, f"http://127.0.0.1:{settings.api_port}", logdir, report, front)
 
 
 def api_ready(base_url: str) -> bool:
@@ -367,6 +404,9 @@ def json_content(r: httpx.Response) -> str:
 
 
 SCENARIOS = ("worker", "kafka", "cassandra", "redis", "redis-wiped", "redis-oom", "poison")
+# On the cluster topology (make test-cluster): one node of each killed while the others serve.
+CLUSTER_SCENARIOS = ("kafka-node", "cassandra-node", "worker-one", "api-one")
+NODE_OF = {"kafka-node": "kafka-2", "cassandra-node": "cassandra-2"}
 
 
 def inject(rig: Rig, client: Client, name: str, kills: int) -> tuple[float, int]:
@@ -383,6 +423,16 @@ def inject(rig: Rig, client: Client, name: str, kills: int) -> tuple[float, int]
                 time.sleep(3)
         elif name in ("kafka", "cassandra", "redis"):
             kill_service(s, name)
+        elif name in NODE_OF:
+            kill_service(s, NODE_OF[name])
+        elif name == "worker-one":
+            rig.workers[-1].kill9()
+            time.sleep(5)  # the others take its partitions over
+            rig.workers[-1].start()
+        elif name == "api-one":
+            rig.apis[-1].kill9()
+            time.sleep(5)  # nginx sends everything to the others
+            rig.apis[-1].start()
         elif name == "redis-wiped":
             kill_service(s, "redis")
             _forget(s)
@@ -390,7 +440,7 @@ def inject(rig: Rig, client: Client, name: str, kills: int) -> tuple[float, int]
             _redis_full(s, seconds=8)
         elif name == "poison":
             poison = asyncio.run(_send_poison(s))
-        if name not in ("worker", "poison", "redis-oom"):
+        if name not in ("worker", "poison", "redis-oom", "worker-one"):
             _recovered(rig, client)
         recovery = time.monotonic() - t0
         time.sleep(3)
@@ -467,7 +517,7 @@ def _rebuild_after_wipe(rig: Rig) -> None:
 
 
 def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], None], users: int = 20,
-             kills: int = 5) -> Outcome:  # fmt: skip
+             kills: int = 5, workers: int = 1, apis: int = 1) -> Outcome:  # fmt: skip
     """One scenario on fresh topics, keyspace and key prefix; everything it started is stopped after."""
     from infra.migrate import drop, migrate
 
@@ -478,12 +528,9 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
         "worker_commit_interval_s": 0.2, "log_level": "warning",
     })  # fmt: skip
     migrate(settings, report=lambda _: None)
-    rig = Rig(settings, Child(settings, "streams", f"{logdir}/worker-{name}.log"),
-              Child(settings, "api", f"{logdir}/api-{name}.log"), f"http://127.0.0.1:{settings.api_port}",
-              logdir, report)  # fmt: skip
+    rig = rig_for(settings, name, logdir, report, workers, apis)
     out = Outcome(name)
-    rig.worker.start()
-    rig.api.start()
+    rig.start()
     try:
         wait_for(rig.api_ready, 90, "the API to be ready")
         client = Client(rig.base_url, seed=zlib.crc32(name.encode()))
@@ -492,8 +539,7 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
         out.failed_requests = client.failed
         asyncio.run(judge(settings, client, out, poison))
     finally:
-        rig.api.stop()
-        rig.worker.stop()
+        rig.stop()
         with contextlib.suppress(Exception):
             drop(settings)
     return out

@@ -9,7 +9,7 @@ import click
 
 from infra.logs import setup_logging
 from infra.settings import Settings
-from ops.chaos import SCENARIOS
+from ops.chaos import CLUSTER_SCENARIOS, SCENARIOS
 
 SERVICE = click.option(
     "--only",
@@ -154,7 +154,13 @@ def demo(users: int, tweets: int, seed: int | None, url: str | None) -> None:
 
 
 @main.command()
-@click.option("--only", "only", multiple=True, type=click.Choice(SCENARIOS), help="Run these scenarios (repeat).")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(SCENARIOS + CLUSTER_SCENARIOS),
+    help="Run these scenarios (repeat); default: all of one node, or of the cluster on its settings.",
+)
 @click.option("--kills", default=5, show_default=True, help="kill -9 of the worker, how many times.")
 @click.option("--users", default=20, show_default=True, help="Accounts the load writes as.")
 def chaos(only: tuple[str, ...], kills: int, users: int) -> None:
@@ -173,9 +179,11 @@ def chaos(only: tuple[str, ...], kills: int, users: int) -> None:
     settings = Settings()
     logdir = tempfile.mkdtemp(prefix="chirp-chaos-")
     outcomes = []
-    for name in only or SCENARIOS:
+    for name in only or (CLUSTER_SCENARIOS if settings.kafka_replication_factor > 1 else SCENARIOS):
         click.echo(f"scenario {name}: load, fault, recovery, judgement ...", err=True)
-        outcome = scenario(settings, name, logdir, report=lambda m: click.echo(m, err=True), users=users, kills=kills)
+        many = 2 if name in CLUSTER_SCENARIOS else 1  # two workers and two API processes, behind nginx
+        outcome = scenario(settings, name, logdir, report=lambda m: click.echo(m, err=True), users=users,
+                           kills=kills, workers=many, apis=many)  # fmt: skip
         outcomes.append(outcome)
         for note in outcome.notes:
             click.echo(f"  {note}", err=True)
