@@ -1,0 +1,104 @@
+"""Redis as nodes: a general client, and for scripts and pipelines that must run where their keys live, a
+client per primary and the node each key's slot belongs to. A single Redis is a cluster of one node serving
+every slot, so one code path serves both: work is grouped by node, and with one node there is one group.
+
+Keys that one script touches together carry one hash tag (`{...}`, projections/stores/keys.py), so they share
+a slot; a script that touches many slots of one node (a fan-out's part for that node) declares the flag
+`allow-cross-slot-keys`. When slots move (a failover, a reshard) a node answers MOVED: callers treat it as
+transient (infra/faults.py), `refresh` learns the new owners, and the retry goes to the right node."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
+
+from infra.settings import Settings
+
+T = TypeVar("T")
+
+
+class RedisNodes:
+    def __init__(self, client: aioredis.Redis | RedisCluster, options: dict[str, Any] | None = None) -> None:
+        """`client`: the general client (a RedisCluster routes each single-key command and follows failovers);
+        `options`: connection options for the per-node clients (credentials, timeouts)."""
+        self.client = client
+        self.options = options or {}
+        self._nodes: dict[str, aioredis.Redis] = {}
+
+    @property
+    def cluster(self) -> RedisCluster | None:
+        return self.client if isinstance(self.client, RedisCluster) else None
+
+    def for_key(self, key: str | bytes) -> aioredis.Redis:
+        """The client of the primary that serves `key` (the one client, for a single Redis)."""
+        cluster = self.cluster
+        if cluster is None:
+            assert isinstance(self.client, aioredis.Redis)
+            return self.client
+        node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode() if isinstance(key, str) else key))
+        return self._node_client(node)
+
+    def group(self, items: Iterable[T], key_of: Callable[[T], str | bytes]) -> list[tuple[aioredis.Redis, list[T]]]:
+        """`items` by the node that serves `key_of(item)`, each group in the items' order."""
+        if self.cluster is None:
+            assert isinstance(self.client, aioredis.Redis)
+            listed = list(items)
+            return [(self.client, listed)] if listed else []
+        groups: dict[Hashable, tuple[aioredis.Redis, list[T]]] = {}
+        for item in items:
+            node = self.for_key(key_of(item))
+            groups.setdefault(id(node), (node, []))[1].append(item)
+        return list(groups.values())
+
+    def primaries(self) -> list[aioredis.Redis]:
+        """A client per primary (SCAN, FLUSH and other whole-keyspace work goes to each)."""
+        cluster = self.cluster
+        if cluster is None:
+            assert isinstance(self.client, aioredis.Redis)
+            return [self.client]
+        return [self._node_client(n) for n in cluster.get_primaries()]
+
+    async def refresh(self) -> None:
+        """Learns which node serves which slot again (after MOVED, a failover or a reshard)."""
+        cluster = self.cluster
+        if cluster is not None:
+            await cluster.nodes_manager.initialize()
+
+    async def aclose(self) -> None:
+        for c in self._nodes.values():
+            await c.aclose()
+        self._nodes.clear()
+        await self.client.aclose()
+
+    def _node_client(self, node: ClusterNode) -> aioredis.Redis:
+        client = self._nodes.get(node.name)
+        if client is None:
+            client = aioredis.Redis(host=node.host, port=node.port, **self.options)
+            self._nodes[node.name] = client
+        return client
+
+
+def connect(settings: Settings, **options: Any) -> RedisNodes:
+    """The Redis of the settings: a cluster client when CHIRP_REDIS_CLUSTER_NODES names nodes (credentials and
+    TLS from CHIRP_REDIS_URL), else the one Redis of CHIRP_REDIS_URL."""
+    if not settings.redis_cluster:
+        return RedisNodes(aioredis.Redis.from_url(settings.redis_url, **options))
+    from urllib.parse import urlparse
+
+    u = urlparse(settings.redis_url)
+    creds = {"username": u.username, "password": u.password, **({"ssl": True} if u.scheme == "rediss" else {})}
+    startup = [ClusterNode(host, port) for host, port in settings.redis_nodes]
+    cluster = RedisCluster(startup_nodes=startup, **creds, **options)
+    return RedisNodes(cluster, {**creds, **options})
+
+
+def slot_of(key: str | bytes) -> int:
+    return int(key_slot(key.encode() if isinstance(key, str) else key))
+
+
+def same_slot(keys: Sequence[str]) -> bool:
+    return len({slot_of(k) for k in keys}) <= 1
