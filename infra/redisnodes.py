@@ -77,7 +77,7 @@ class RedisNodes:
     def _node_client(self, node: ClusterNode) -> aioredis.Redis:
         client = self._nodes.get(node.name)
         if client is None:
-            client = aioredis.Redis(host=node.host, port=node.port, **self.options)
+            client = aioredis.Redis(host=node.host, port=int(node.port), **self.options)
             self._nodes[node.name] = client
         return client
 
@@ -90,7 +90,9 @@ def connect(settings: Settings, **options: Any) -> RedisNodes:
     from urllib.parse import urlparse
 
     u = urlparse(settings.redis_url)
-    creds = {"username": u.username, "password": u.password, **({"ssl": True} if u.scheme == "rediss" else {})}
+    creds: dict[str, Any] = {"username": u.username, "password": u.password}
+    if u.scheme == "rediss":
+        creds["ssl"] = True
     startup = [ClusterNode(host, port) for host, port in settings.redis_nodes]
     cluster = RedisCluster(startup_nodes=startup, **creds, **options)
     return RedisNodes(cluster, {**creds, **options})

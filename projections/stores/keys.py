@@ -60,47 +60,51 @@ class RedisKeys:
 
     def timeline(self, user_id: Id) -> str:
         """A home timeline (a list of 16-byte entries, newest first, and the horizon sentinel)."""
-        return f"{self.p}hl:{user_id}"
+        return f"{self.p}hl:{{{user_id}}}"
 
     def inbox(self, user_id: Id) -> str:
         """Entries that reached a home timeline out of order, not folded into its list yet (a sorted set)."""
-        return f"{self.p}hx:{user_id}"
+        return f"{self.p}hx:{{{user_id}}}"
 
     def building(self, user_id: Id) -> str:
         """Set while a home timeline is rebuilt in parts (rebuild.lua): reads treat it as not materialized."""
-        return f"{self.p}hb:{user_id}"
+        return f"{self.p}hb:{{{user_id}}}"
 
     def timelines(self) -> str:
         """The SCAN pattern of every materialized home timeline."""
         return f"{self.p}hl:*"
 
     def user_tweets(self, user_id: Id) -> str:
-        return f"{self.p}ur:{user_id}"
+        return f"{self.p}ur:{{{user_id}}}"
 
     def followers(self, user_id: Id) -> str:
-        return f"{self.p}fo:{user_id}"
+        return f"{self.p}fo:{{{user_id}}}"
 
     def following(self, user_id: Id) -> str:
-        return f"{self.p}fg:{user_id}"
+        return f"{self.p}fg:{{{user_id}}}"
 
     def tweet(self, tweet_id: Id) -> str:
-        return f"{self.p}t:{tweet_id}"
+        return f"{self.p}t:{{{tweet_id}}}"
 
     def user(self, user_id: Id) -> str:
-        return f"{self.p}u:{user_id}"
+        return f"{self.p}u:{{{user_id}}}"
 
     def likes(self, tweet_id: Id) -> str:
-        return f"{self.p}lk:{tweet_id}"
+        return f"{self.p}lk:{{{tweet_id}}}"
 
     def replies(self, tweet_id: Id) -> str:
-        return f"{self.p}rp:{tweet_id}"
+        return f"{self.p}rp:{{{tweet_id}}}"
 
     def pending(self, tweet_id: Id) -> str:
-        return f"{self.p}pt:{tweet_id}"
+        return f"{self.p}pt:{{{tweet_id}}}"
 
     def fanout_snapshot(self, tweet_id: Id) -> str:
         """The followers a fan-out of more than one chunk delivers to, copied when it starts (a list)."""
-        return f"{self.p}fs:{tweet_id}"
+        return f"{self.p}fs:{{{tweet_id}}}"
+
+    def handle(self, handle_key: str) -> str:
+        """Who holds a handle (its lower-cased form)."""
+        return f"{self.p}hk:{{{handle_key}}}"
 
     def celebrities(self) -> str:
         return f"{self.p}celebs"
@@ -140,20 +144,20 @@ def registry_keys(base: str) -> tuple[str, str]:
 
 
 def presence_key(prefix: str, user_id: Id) -> str:
-    return f"{prefix}online:{user_id}"
+    return f"{prefix}online:{{{user_id}}}"
 
 
 def channel(prefix: str, user_id: Id) -> str:
-    return f"{prefix}push:{user_id}"
+    return f"{prefix}push:{{{user_id}}}"
 
 
 def user_of_channel(prefix: str, name: bytes) -> int | None:
     """The user a push channel name (as pub/sub hands it back) belongs to; None for another name."""
-    head = f"{prefix}push:".encode()
-    if not name.startswith(head):
+    head = f"{prefix}push:{{".encode()
+    if not name.startswith(head) or not name.endswith(b"}"):
         return None
     try:
-        return int(name[len(head) :])
+        return int(name[len(head) : -1])
     except ValueError:
         return None
 
@@ -171,7 +175,7 @@ def node_lease(prefix: str, node: int) -> list[str]:
 
 def stream_leases(prefix: str, user_id: Id) -> str:
     """The user's open streams across API processes (projections/stores/redis_streams.py)."""
-    return f"{prefix}streams:{user_id}"
+    return f"{prefix}streams:{{{user_id}}}"
 
 
 def online_index(prefix: str) -> str:
@@ -190,8 +194,8 @@ def worker_degraded(prefix: str) -> str:
 
 
 def read_mark(prefix: str, user_id: Id) -> str:
-    return f"{prefix}nread:{user_id}"
+    return f"{prefix}nread:{{{user_id}}}"
 
 
 def upload(prefix: str, media_id: Id) -> str:
-    return f"{prefix}media:{media_id}"
+    return f"{prefix}media:{{{media_id}}}"

@@ -105,7 +105,7 @@ class RedisTimelines:
         """(author, reply_to) of the tweets the cache knows, in one round trip."""
         async with self.r.pipeline(transaction=False) as pipe:
             for t in tweet_ids:
-                pipe.hmget(f"{self.p}t:{t}", ["a", "r"])
+                pipe.hmget(self.keys.tweet(t), ["a", "r"])
             rows = await pipe.execute()
         return {t: (int(a), int(r) if r else None) for t, (a, r) in zip(tweet_ids, rows, strict=True) if a}
 
@@ -113,12 +113,12 @@ class RedisTimelines:
         """Who holds each handle here (`hk:{handle}`, written with the user), in one round trip."""
         if not handle_keys:
             return {}
-        owners = await self.r.mget([f"{self.p}hk:{k}" for k in handle_keys])
+        owners = await self.r.mget([self.keys.handle(k) for k in handle_keys])
         return {k: int(o) for k, o in zip(handle_keys, owners, strict=True) if o is not None}
 
     async def reply_to_of(self, tweet_id: int) -> tuple[int | None, int | None]:
         """(author, reply_to) of a cached tweet, for rules and deletes."""
-        a, r = await self.r.hmget(f"{self.p}t:{tweet_id}", ["a", "r"])
+        a, r = await self.r.hmget(self.keys.tweet(tweet_id), ["a", "r"])
         return (int(a) if a else None), (int(r) if r else None)
 
     # Reads (the API) -------------------------------------------------------------------------------
@@ -188,8 +188,8 @@ class RedisTimelines:
 
     async def materialized_users(self) -> list[int]:
         """Users whose home timeline is materialized (read within the activity window), in id order."""
-        pattern, skip = self.keys.timelines(), len(self.keys.timeline(""))
-        return sorted([int(k[skip:]) async for k in self.r.scan_iter(match=pattern, count=SCAN_COUNT)])
+        pattern, skip = self.keys.timelines(), len(self.keys.timeline("")) - 1  # up to the tag's brace
+        return sorted([int(k[skip:-1]) async for k in self.r.scan_iter(match=pattern, count=SCAN_COUNT)])
 
     async def rebuild_from_graph(self, user_id: int, followees: Sequence[int]) -> int:
         """One user's home timeline rebuilt in place: the follow list replaced by `followees` (from the durable
@@ -233,14 +233,14 @@ class RedisTimelines:
     async def users(self, ids: Sequence[int]) -> dict[int, UserView]:
         async with self.r.pipeline(transaction=False) as pipe:
             for u in ids:
-                pipe.hmget(f"{self.p}u:{u}", ["h", "n"])
+                pipe.hmget(self.keys.user(u), ["h", "n"])
             rows = await pipe.execute()
         return {u: UserView(u, h.decode(), n.decode()) for u, (h, n) in zip(ids, rows, strict=True) if h is not None}
 
     async def counts(self, user_id: int) -> tuple[int, int]:
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.scard(f"{self.p}fo:{user_id}")
-            pipe.scard(f"{self.p}fg:{user_id}")
+            pipe.scard(self.keys.followers(user_id))
+            pipe.scard(self.keys.following(user_id))
             followers, following = await pipe.execute()
         return int(followers), int(following)
 
@@ -248,8 +248,8 @@ class RedisTimelines:
         """(author, deleted) as far as Redis knows; author None when Redis has not seen the tweet. A delete
         the API accepted counts at once, before the worker projects it (read-your-writes)."""
         async with self.r.pipeline(transaction=False) as p:
-            p.hmget(f"{self.p}t:{tweet_id}", ["a", "d"])
-            p.get(f"{self.p}pt:{tweet_id}")
+            p.hmget(self.keys.tweet(tweet_id), ["a", "d"])
+            p.get(self.keys.pending(tweet_id))
             (a, d), pending = await p.execute()
         if pending == b"-":
             return (int(a) if a is not None else None), True
@@ -259,7 +259,7 @@ class RedisTimelines:
 
     async def mark_pending(self, tweet_id: int, author_id: int | None) -> None:
         """The API saw Kafka accept a post (or a delete: None) the worker may not have projected yet."""
-        await self.r.set(f"{self.p}pt:{tweet_id}", "-" if author_id is None else author_id, ex=600)
+        await self.r.set(self.keys.pending(tweet_id), "-" if author_id is None else author_id, ex=600)
 
     # Progress of the stream worker, for `idle` checks and lag ----------------------------------------
 
@@ -472,6 +472,7 @@ class RedisTimelineWrites:
     def __init__(self, tl: RedisTimelines) -> None:
         self.tl = tl
         self.p = tl.p
+        self.keys = tl.keys
         self.rounds: list[Any] = []
         self.weight = 0
         self.pipe: Any = None
@@ -499,9 +500,9 @@ class RedisTimelineWrites:
         return len(self.pipe.command_stack) - 1
 
     def save_user(self, user_id: int, handle: str, display_name: str) -> None:
-        self.pipe.hset(f"{self.p}u:{user_id}", mapping={"h": handle, "n": display_name})
+        self.pipe.hset(self.keys.user(user_id), mapping={"h": handle, "n": display_name})
         self._count()
-        self.pipe.set(f"{self.p}hk:{handle.lower()}", user_id)
+        self.pipe.set(self.keys.handle(handle.lower()), user_id)
         self._count()
 
     def post(self, t: TweetView) -> None:
@@ -513,10 +514,10 @@ class RedisTimelineWrites:
             "r": t.reply_to or "",
             "m": json.dumps([media_json(m) for m in t.media]) if t.media else "",
         }
-        self.pipe.hset(f"{self.p}t:{t.tweet_id}", mapping=fields)
+        self.pipe.hset(self.keys.tweet(t.tweet_id), mapping=fields)
         self._count()
         if t.reply_to:
-            self.pipe.sadd(f"{self.p}rp:{t.reply_to}", t.tweet_id)
+            self.pipe.sadd(self.keys.replies(t.reply_to), t.tweet_id)
             self._count()
         entry = encode_entry(t.tweet_id, t.author_id)
         tl = self.tl
@@ -529,14 +530,14 @@ class RedisTimelineWrites:
         self.fanouts.append((*self._script("fanout", *args, weight=weight), args))
 
     def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
-        self.pipe.hset(f"{self.p}t:{tweet_id}", mapping={"c": content, "e": _micros(edited_at)})
+        self.pipe.hset(self.keys.tweet(tweet_id), mapping={"c": content, "e": _micros(edited_at)})
         self._count()
 
     def delete(self, tweet_id: int, author_id: int, reply_to: int | None) -> None:
-        self.pipe.hset(f"{self.p}t:{tweet_id}", "d", 1)
+        self.pipe.hset(self.keys.tweet(tweet_id), "d", 1)
         self._count()
         if reply_to:
-            self.pipe.srem(f"{self.p}rp:{reply_to}", tweet_id)
+            self.pipe.srem(self.keys.replies(reply_to), tweet_id)
             self._count()
         gone = delete_message(tweet_id) if self.tl.publish else b""
         self._script("unpush", author_id, encode_entry(tweet_id, author_id), self.tl.publish, gone)
@@ -548,7 +549,7 @@ class RedisTimelineWrites:
         self._script("unfollow", follower, followee, id_bytes(followee), self.tl.cap)
 
     def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
-        key = f"{self.p}lk:{tweet_id}"
+        key = self.keys.likes(tweet_id)
         self.pipe.sadd(key, user_id) if liked else self.pipe.srem(key, user_id)
         self._count()
 

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from projections import push
 from projections.notifications import Notification, NotificationFeed
 from projections.stores.cassandra import CassandraProjections
+from projections.stores.keys import RedisKeys, read_mark
 from projections.timeline import encode_cursor
 
 log = logging.getLogger("chirp.notifications")
@@ -39,13 +40,14 @@ class StoreTweetAuthors:
     def __init__(self, client: aioredis.Redis, prefix: str, durable: CassandraProjections) -> None:
         self.r = client
         self.p = prefix
+        self.keys = RedisKeys(prefix)
         self.durable = durable
 
     async def live_authors(self, tweet_ids: Sequence[int]) -> dict[int, int]:
         async with self.r.pipeline(transaction=False) as pipe:
             for t in tweet_ids:
-                pipe.hmget(f"{self.p}t:{t}", ["a", "d"])
-                pipe.get(f"{self.p}pt:{t}")
+                pipe.hmget(self.keys.tweet(t), ["a", "d"])
+                pipe.get(self.keys.pending(t))
             raw = await pipe.execute()
         out: dict[int, int] = {}
         unknown: list[int] = []
@@ -74,11 +76,11 @@ class RedisPendingMarks:
         self._script = client.register_script(_MAX_SET)
 
     async def get(self, user_id: int) -> int:
-        value = await self.r.get(f"{self.p}nread:{user_id}")
+        value = await self.r.get(read_mark(self.p, user_id))
         return int(value) if value else 0
 
     async def set(self, user_id: int, up_to: int) -> None:
-        await self._script(keys=[f"{self.p}nread:{user_id}"], args=[str(up_to), PENDING_TTL_S])
+        await self._script(keys=[read_mark(self.p, user_id)], args=[str(up_to), PENDING_TTL_S])
 
 
 class RedisPublisher:

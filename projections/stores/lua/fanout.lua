@@ -25,7 +25,7 @@ if fan then index = online_index(base) end
 local msg = nil
 local function update()
   if msg == nil then
-    local u = redis.call('HMGET', p .. 'u:' .. author, 'h', 'n')
+    local u = redis.call('HMGET', K(p, 'u', author), 'h', 'n')
     local a = 'null'
     if u[1] then
       a = '{"user_id":"' .. author .. '","handle":' .. cjson.encode(u[1]) .. ',"display_name":' .. cjson.encode(u[2]) .. '}'
@@ -34,17 +34,17 @@ local function update()
   end
   return msg
 end
-local fo = p .. 'fo:' .. author
+local fo = K(p, 'fo', author)
 local delivered = 0
 -- The author's own timeline (in every pass, with the first delivery step, so that it too gets tweets in order).
 local function deliver_own()
   if tl_insert(p, author, entry, cap) == 1 then
     delivered = 1
-    if index and redis.call('EXISTS', base .. 'online:' .. author) == 1 then publish_to(base, author, update()) end
+    if index and redis.call('EXISTS', K(base, 'online', author)) == 1 then publish_to(base, author, update()) end
   end
 end
 if step == 'record' then
-  local ut = p .. 'ur:' .. author
+  local ut = K(p, 'ur', author)
   if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
   push(ut, entry, cap)
   if not fan then -- a rebuild's pass: no deliveries follow
@@ -67,12 +67,12 @@ if step == 'plan' then
   -- tweet order. 'own' is the author's timeline alone (a celebrity's followers merge at read time); a
   -- follower set larger than one chunk is copied to a list (`fs:`) first, so that chunks are positions
   -- in it and the worker can queue them all at once.
-  if redis.call('HGET', p .. 't:' .. tweet, 'd') then return {0, 0, 'done'} end
+  if redis.call('HGET', K(p, 't', tweet), 'd') then return {0, 0, 'done'} end
   local n = 0
   if redis.call('SISMEMBER', p .. 'celebs', author) == 0 then n = redis.call('SCARD', fo) end
   if n == 0 then return {0, 0, 'own'} end
   if n <= chunk then return {0, n, 'all'} end
-  local snapshot = p .. 'fs:' .. tweet
+  local snapshot = K(p, 'fs', tweet)
   redis.call('DEL', snapshot)
   local members = redis.call('SMEMBERS', fo)
   for i = 1, #members, 1000 do
@@ -86,16 +86,15 @@ local followers = {}
 if step == 'all' then
   followers = redis.call('SMEMBERS', fo)
 elseif step ~= 'own' then
-  local snapshot, k = p .. 'fs:' .. tweet, tonumber(step)
+  local snapshot, k = K(p, 'fs', tweet), tonumber(step)
   followers = redis.call('LRANGE', snapshot, k * chunk, (k + 1) * chunk - 1)
   if (k + 1) * chunk >= redis.call('LLEN', snapshot) then redis.call('DEL', snapshot) end
 end
 local online = {}
 if index then online = online_among(base, index, followers) end
 local mh, ml = id_key(entry)
-local timelines = p .. 'hl:'
 for _, f in ipairs(followers) do
-  if tl_insert_keyed(p, timelines .. f, f, entry, mh, ml, cap) == 1 then
+  if tl_insert_keyed(p, K(p, 'hl', f), f, entry, mh, ml, cap) == 1 then
     delivered = delivered + 1
     if online[f] then publish_to(base, f, update()) end
   end

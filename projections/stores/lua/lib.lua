@@ -1,11 +1,16 @@
--- Shared helpers, prepended to every chirp script. Keys are built inside the scripts from a
--- prefix, so chirp's scripts expect one Redis (not a cluster); see docs/architecture.md.
+-- Shared helpers, prepended to every chirp script. Keys are built inside the scripts from a prefix, a family
+-- and an id, the id in braces: a hash tag, so that one user's keys (or one tweet's) share a Redis Cluster slot
+-- (projections/stores/keys.py has the same layout).
 -- Timeline entries are 16 bytes: the COMPLEMENTED tweet id (2^64 - 1 - id, big-endian) then the author
 -- id, so bytewise order is newest first. An author's recent tweets are a sorted set of them (every score
 -- 0: the newest inserts at the head of the listpack); a home timeline is a list of them (below). Both
 -- always hold a sentinel member, sorting last: 8 bytes of 0xFF then the 8-byte "horizon" id (not
 -- complemented). Entries newer than the horizon are complete; older ones may have been trimmed, and
 -- readers go to Cassandra for them.
+local function K(prefix, family, id)
+  return prefix .. family .. ':{' .. id .. '}'
+end
+
 local ZERO8 = string.rep('\0', 8)
 local FF8 = string.rep('\255', 8)
 
@@ -159,8 +164,8 @@ local function tl_fold(key, inbox, cap)
 end
 
 local function tl_fold_inbox(p, u, cap)
-  local inbox = p .. 'hx:' .. u
-  if redis.call('EXISTS', inbox) == 1 then tl_fold(p .. 'hl:' .. u, inbox, cap) end
+  local inbox = K(p, 'hx', u)
+  if redis.call('EXISTS', inbox) == 1 then tl_fold(K(p, 'hl', u), inbox, cap) end
 end
 
 -- Puts entry m (its id_key: mh, ml) into user u's materialized timeline `key`; returns 1 if delivered, 0 if
@@ -189,7 +194,7 @@ local function tl_insert_keyed(p, key, u, m, mh, ml, cap)
       return 1
     end
   end
-  local inbox = p .. 'hx:' .. u
+  local inbox = K(p, 'hx', u)
   if redis.call('ZADD', inbox, 0, m) == 1 then
     local size = redis.call('ZCARD', inbox)
     if size == 1 then
@@ -206,7 +211,7 @@ end
 -- out once per tweet).
 local function tl_insert(p, u, m, cap)
   local mh, ml = id_key(m)
-  return tl_insert_keyed(p, p .. 'hl:' .. u, u, m, mh, ml, cap)
+  return tl_insert_keyed(p, K(p, 'hl', u), u, m, mh, ml, cap)
 end
 
 -- Push (projections/push.py). `base` is the base prefix ('' when this pass does not publish); the sorted
@@ -224,13 +229,13 @@ local function online_in(base, index, fo)
   local out = {}
   if redis.call('ZCARD', index) <= redis.call('SCARD', fo) then
     for _, u in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-      if redis.call('SISMEMBER', fo, u) == 1 and redis.call('EXISTS', base .. 'online:' .. u) == 1 then
+      if redis.call('SISMEMBER', fo, u) == 1 and redis.call('EXISTS', K(base, 'online', u)) == 1 then
         out[u] = true
       end
     end
   else
     for _, u in ipairs(redis.call('SMEMBERS', fo)) do
-      if redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
+      if redis.call('EXISTS', K(base, 'online', u)) == 1 then out[u] = true end
     end
   end
   return out
@@ -244,16 +249,16 @@ local function online_among(base, index, members)
     local wanted = {}
     for _, u in ipairs(members) do wanted[u] = true end
     for _, u in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-      if wanted[u] and redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
+      if wanted[u] and redis.call('EXISTS', K(base, 'online', u)) == 1 then out[u] = true end
     end
   else
     for _, u in ipairs(members) do
-      if redis.call('EXISTS', base .. 'online:' .. u) == 1 then out[u] = true end
+      if redis.call('EXISTS', K(base, 'online', u)) == 1 then out[u] = true end
     end
   end
   return out
 end
 
 local function publish_to(base, user, msg)
-  redis.call('PUBLISH', base .. 'push:' .. user, msg)
+  redis.call('PUBLISH', K(base, 'push', user), msg)
 end

@@ -34,9 +34,9 @@ end
 -- of each source of a home timeline: the user's `tl`, then the `ut` of every celebrity they follow, as
 -- {horizon, members}. nil when the timeline is not materialized; otherwise reading refreshes its TTL.
 local function home_sources(p, user, before, limit, ttl, after)
-  local tl = p .. 'hl:' .. user
+  local tl = K(p, 'hl', user)
   if redis.call('EXISTS', tl) == 0 then return nil end
-  if redis.call('EXISTS', p .. 'hb:' .. user) == 1 then return nil end -- being rebuilt (rebuild.lua)
+  if redis.call('EXISTS', K(p, 'hb', user)) == 1 then return nil end -- being rebuilt (rebuild.lua)
   redis.call('EXPIRE', tl, ttl)
   -- Entries sort newest first (complemented ids): older than `before` is above flip(before) and every
   -- author; newer than `after` is below flip(after); the sentinel (FF8 ..) is past every entry.
@@ -47,12 +47,12 @@ local function home_sources(p, user, before, limit, ttl, after)
   local min, max = '-', '(' .. FF8
   if lo ~= '' then min = '(' .. lo .. FF8 end
   if hi ~= '' then max = '(' .. hi end
-  local inbox = p .. 'hx:' .. user -- late entries not folded into the list yet (lib.lua tl_insert)
+  local inbox = K(p, 'hx', user) -- late entries not folded into the list yet (lib.lua tl_insert)
   if redis.call('EXPIRE', inbox, ttl) == 1 then
     sources[2] = {ZERO8, redis.call('ZRANGEBYLEX', inbox, min, max, 'LIMIT', 0, limit + 1)}
   end
-  for _, c in ipairs(redis.call('SINTER', p .. 'celebs', p .. 'fg:' .. user)) do
-    local key = p .. 'ur:' .. c
+  for _, c in ipairs(redis.call('SINTER', p .. 'celebs', K(p, 'fg', user))) do
+    local key = K(p, 'ur', c)
     sources[#sources + 1] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}
   end
   return sources
@@ -62,14 +62,14 @@ end
 -- reply_to, edited, media, deleted), like count, reply count, and the handle and display name of
 -- author a (decimal; nil: the author field of t:{t}). `users`, if given, memoizes authors within a call.
 local function hydrate(out, p, t, a, users)
-  local f = redis.call('HMGET', p .. 't:' .. t, 'a', 'c', 'ts', 'r', 'e', 'm', 'd')
+  local f = redis.call('HMGET', K(p, 't', t), 'a', 'c', 'ts', 'r', 'e', 'm', 'd')
   for i = 1, 7 do out[#out + 1] = f[i] end
-  out[#out + 1] = redis.call('SCARD', p .. 'lk:' .. t)
-  out[#out + 1] = redis.call('SCARD', p .. 'rp:' .. t)
+  out[#out + 1] = redis.call('SCARD', K(p, 'lk', t))
+  out[#out + 1] = redis.call('SCARD', K(p, 'rp', t))
   a = a or f[1]
   local u = {false, false}
   if a then
-    u = users and users[a] or redis.call('HMGET', p .. 'u:' .. a, 'h', 'n')
+    u = users and users[a] or redis.call('HMGET', K(p, 'u', a), 'h', 'n')
     if users then users[a] = u end
   end
   out[#out + 1] = u[1]

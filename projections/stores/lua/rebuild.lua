@@ -7,16 +7,16 @@
 -- deliveries reach it meanwhile, as any timeline, so nothing posted during the build is missed.
 local p, user, cap, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local chunk, build_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
-local tl = p .. 'hl:' .. user
-local mark = p .. 'hb:' .. user
+local tl = K(p, 'hl', user)
+local mark = K(p, 'hb', user)
 if redis.call('EXISTS', mark) == 1 then return 0 end
 if redis.call('EXISTS', tl) == 1 then redis.call('EXPIRE', tl, ttl); return 0 end
-redis.call('DEL', p .. 'hx:' .. user) -- an inbox left by a timeline that expired
-local sources = {p .. 'ur:' .. user}
-local fg = p .. 'fg:' .. user
+redis.call('DEL', K(p, 'hx', user)) -- an inbox left by a timeline that expired
+local sources = {K(p, 'ur', user)}
+local fg = K(p, 'fg', user)
 local parts = redis.call('SCARD', fg) > chunk
 if not parts then
-  for _, x in ipairs(redis.call('SMEMBERS', fg)) do sources[#sources + 1] = p .. 'ur:' .. x end
+  for _, x in ipairs(redis.call('SMEMBERS', fg)) do sources[#sources + 1] = K(p, 'ur', x) end
 end
 local entries, h = gather(sources, cap)
 tl_replace(tl, entries, h)

@@ -4,13 +4,13 @@
 -- theirs. The last part clears the mark and gives the timeline its usual TTL. Returns 1, or 0 when the
 -- build was abandoned (its mark expired): the next read starts again.
 local p, user, cap, ttl, last = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
-local tl = p .. 'hl:' .. user
-local mark = p .. 'hb:' .. user
+local tl = K(p, 'hl', user)
+local mark = K(p, 'hb', user)
 if redis.call('EXISTS', mark) == 0 or redis.call('EXISTS', tl) == 0 then return 0 end
-local fg = p .. 'fg:' .. user
+local fg = K(p, 'fg', user)
 local sources = {}
 for i = 6, #ARGV do
-  if redis.call('SISMEMBER', fg, ARGV[i]) == 1 then sources[#sources + 1] = p .. 'ur:' .. ARGV[i] end
+  if redis.call('SISMEMBER', fg, ARGV[i]) == 1 then sources[#sources + 1] = K(p, 'ur', ARGV[i]) end
 end
 local entries, h = gather(sources, cap)
 local mine = tl_horizon(tl)
@@ -19,6 +19,6 @@ tl_merge(tl, entries, h, cap)
 if last then
   redis.call('DEL', mark)
   redis.call('EXPIRE', tl, ttl)
-  redis.call('EXPIRE', p .. 'hx:' .. user, ttl)
+  redis.call('EXPIRE', K(p, 'hx', user), ttl)
 end
 return 1

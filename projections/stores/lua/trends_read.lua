@@ -4,9 +4,9 @@
 -- ARGV: prefix, window, limit, bucket starts (oldest first). Returns tag, display, tweets, accounts, ...
 local p, win, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local keys = {}
-for i = 4, #ARGV do keys[#keys + 1] = p .. 'tr:' .. win .. ':' .. ARGV[i] end
+for i = 4, #ARGV do keys[#keys + 1] = p .. 'tr:{tr}:' .. win .. ':' .. ARGV[i] end
 if #keys == 0 or limit < 1 then return {} end
-local tmp = p .. 'tr:' .. win .. ':scratch'
+local tmp = p .. 'tr:{tr}:' .. win .. ':scratch'
 redis.call('ZUNIONSTORE', tmp, #keys, unpack(keys))
 local top = redis.call('ZREVRANGE', tmp, 0, limit - 1, 'WITHSCORES')
 local chosen = {}

@@ -10,14 +10,14 @@ local nb = tonumber(ARGV[6])
 local buckets = {}
 for i = 0, nb - 1 do
   local j = 7 + i * 3
-  buckets[#buckets + 1] = {p .. 'tr:' .. ARGV[j] .. ':' .. ARGV[j + 1], ARGV[j + 2]}
+  buckets[#buckets + 1] = {p .. 'tr:{tr}:' .. ARGV[j] .. ':' .. ARGV[j + 1], ARGV[j + 2]}
 end
 local tags, order = {}, {}
 for j = 7 + nb * 3, #ARGV, 2 do
   tags[ARGV[j]] = ARGV[j + 1]
   order[#order + 1] = ARGV[j]
 end
-local tkey = p .. 'trt:' .. tweet
+local tkey = p .. 'trt:{tr}:' .. tweet
 local tweet_key = string.rep('0', 19 - #tweet) .. tweet -- fixed width: compares as the id does
 
 local function before(a, b) -- bytewise a < b on the 19-digit prefix (no locale-dependent compare)

@@ -1,9 +1,9 @@
 -- follower stopped following followee. ARGV: prefix, follower, followee, followee as 8 bytes, cap.
 -- Purges the followee's entries (the author is the entry's last 8 bytes). Returns entries removed.
 local p, follower, followee, suffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-redis.call('SREM', p .. 'fo:' .. followee, follower)
-redis.call('SREM', p .. 'fg:' .. follower, followee)
-local tl = p .. 'hl:' .. follower
+redis.call('SREM', K(p, 'fo', followee), follower)
+redis.call('SREM', K(p, 'fg', follower), followee)
+local tl = K(p, 'hl', follower)
 if redis.call('EXISTS', tl) == 0 then return 0 end
 tl_fold_inbox(p, follower, tonumber(ARGV[5]))
 local kept = {}
