@@ -7,7 +7,8 @@ the mark of a timeline being rebuilt in parts,
 `p ur:<user>` an author's recent tweets (a sorted set, newest first), `p fo:<user>` followers, `p fg:<user>`
 followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>` likes, `p rp:<tweet>` replies,
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p fs:<tweet>` the follower
-list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p celebs` the celebrities,
+list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p cb:<user>` a celebrity's mark and
+`p fc:<user>` the celebrities a user follows,
 `p tr:*` and `p trt:*` trends (redis_trends.py) and `p trgen` their generation (bumped by every write, so
 readers know when a computed answer is still exact), `p hk:<handle>` who holds a handle (lower-cased).
 Under a version's own prefix: `progress` (the next offset per
@@ -24,13 +25,15 @@ from __future__ import annotations
 
 Id = int | str  # user and tweet ids, as the API spells them or as integers
 
-SINGLE_KEYS = ("celebs", "progress", "stats", "trgen")
+SINGLE_KEYS = ("celebs", "progress", "stats", "trgen")  # "celebs": the celebrity set before 2026-11-30
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
 FAMILIES = (
     "hl",
     "hx",
     "hb",
+    "cb",
+    "fc",
     "ur",
     "fo",
     "fg",
@@ -106,8 +109,13 @@ class RedisKeys:
         """Who holds a handle (its lower-cased form)."""
         return f"{self.p}hk:{{{handle_key}}}"
 
-    def celebrities(self) -> str:
-        return f"{self.p}celebs"
+    def celebrity(self, user_id: Id) -> str:
+        """Exists once the account is a celebrity (sticky): its tweets are merged at read time."""
+        return f"{self.p}cb:{{{user_id}}}"
+
+    def celebrities_followed(self, user_id: Id) -> str:
+        """The celebrities a user follows (a set, on the user's node): merged into the user's pages."""
+        return f"{self.p}fc:{{{user_id}}}"
 
     def trends(self) -> list[str]:
         """The SCAN patterns of the trends read model."""

@@ -480,6 +480,7 @@ class RedisTimelineWrites:
         self._new_round()
         self.fanouts: list[tuple[int, int, tuple[EncodableT, ...]]] = []  # (round, position, script args)
         self.backfills: list[tuple[int, int]] = []  # (round, position) of follow backfills (entries delivered)
+        self.follows: dict[tuple[int, int], int] = {}  # the followee of each backfill
 
     def _new_round(self) -> None:
         self.pipe = self.tl.r.pipeline(transaction=False)
@@ -543,7 +544,9 @@ class RedisTimelineWrites:
         self._script("unpush", author_id, encode_entry(tweet_id, author_id), self.tl.publish, gone)
 
     def follow(self, follower: int, followee: int) -> None:
-        self.backfills.append(self._script("follow", follower, followee, self.tl.cap, self.tl.threshold))
+        at = self._script("follow", follower, followee, self.tl.cap, self.tl.threshold)
+        self.backfills.append(at)
+        self.follows[at] = followee
 
     def unfollow(self, follower: int, followee: int) -> None:
         self._script("unfollow", follower, followee, id_bytes(followee), self.tl.cap)
@@ -558,13 +561,19 @@ class RedisTimelineWrites:
         so the plan sees its follows and unfollows) and sends their deliveries, oldest tweet first and every
         chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
         fanouts, backfills, results = await self._send_all()
-        delivered = sum(int(results[r][i]) for r, i in backfills)
+        delivered = sum(int(results[r][i][0]) for r, i in backfills)
+        promoted = [int(self.follows[(r, i)]) for r, i in backfills if int(results[r][i][1])]
         plans: list[tuple[int, tuple[EncodableT, ...]]] = []
         for r, i, args in fanouts:
-            count, _, step = results[r][i]
+            count, _, step, *more = results[r][i]
             delivered += int(count)
+            if more and int(more[0]):
+                promoted.append(int(args[0]))
             if _text(step) == "plan":
                 plans.append((int(args[-1]), args[:-3]))
+        self.follows = {}
+        if promoted:
+            await self._promote(promoted)
         if not plans:
             return delivered
         plans.sort(key=lambda x: x[0])
@@ -581,6 +590,17 @@ class RedisTimelineWrites:
                     self._fan_out(fixed, str(k), tweet_id, weight=chunk)
         delivered_fanouts, _, results = await self._send_all()
         return delivered + sum(int(results[r][i][0]) for r, i, _ in delivered_fanouts)
+
+    async def _promote(self, authors: Sequence[int]) -> None:
+        """Accounts that just became celebrities: each goes into the `fc:` set of every follower (their tweets
+        are merged into those followers' pages from now on)."""
+        keys = self.tl.keys
+        for author in sorted(set(authors)):
+            followers = await self.tl.r.smembers(keys.followers(author))
+            async with self.tl.r.pipeline(transaction=False) as pipe:
+                for f in followers:
+                    pipe.sadd(keys.celebrities_followed(_text(f)), author)
+                await pipe.execute()
 
     async def _send_all(self) -> tuple[list[tuple[int, int, tuple[EncodableT, ...]]], list[tuple[int, int]], list[Any]]:
         """Sends every queued round in order; returns what was queued (fan-outs, backfills) and the results."""

@@ -44,7 +44,9 @@ def prefix(settings: Settings, redis_client: Any) -> Iterator[str]:
                                       "r": "", "m": "", **({"d": 1} if t == 2**53 + 3 else {})})  # fmt: skip
     r.sadd(k.likes(MAX_ID - 1), 1, 2, 3)
     r.sadd(k.replies(MAX_ID - 1), 9)
-    r.sadd(k.celebrities(), CELEB, 12345)
+    r.set(k.celebrity(CELEB), 1)
+    r.set(k.celebrity(12345), 1)
+    r.sadd(k.celebrities_followed(USER), CELEB)
     r.sadd(k.following(USER), FRIEND, CELEB)
     # The user's timeline holds their friend's tweets and one celebrity tweet pushed before the account
     # became a celebrity (also in the celebrity's list: a duplicate to drop). Horizon: 3.

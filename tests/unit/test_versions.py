@@ -33,7 +33,7 @@ def test_each_version_owns_its_keys_only() -> None:
     assert prefix_of("chirp:", "v1") == "chirp:" and prefix_of("chirp:", "v2") == "chirp:v2:"
     assert key_patterns("chirp:", "v2") == ["chirp:v2:*"]
     v1, keys = key_patterns("chirp:", "v1"), RedisKeys("chirp:")
-    assert keys.timelines() in v1 and keys.celebrities() in v1 and keys.progress() in v1
+    assert keys.timelines() in v1 and "chirp:cb:*" in v1 and "chirp:fc:*" in v1 and keys.progress() in v1
     assert not any(p.startswith("chirp:v") or p == keys.everything() for p in v1)  # never another version's keys
     assert not set(registry_keys("chirp:")) & set(v1)  # the registry outlives versions
 

@@ -51,16 +51,17 @@ if step == 'record' then
     deliver_own()
     return {delivered, 0, 'done'}
   end
-  local celebs = p .. 'celebs'
-  local celebrity = redis.call('SISMEMBER', celebs, author) == 1
+  local cb = K(p, 'cb', author)
+  local celebrity = redis.call('EXISTS', cb) == 1
+  local promoted = 0
   if not celebrity and redis.call('SCARD', fo) > threshold then
-    redis.call('SADD', celebs, author)
-    celebrity = true
+    redis.call('SET', cb, 1)
+    celebrity, promoted = true, 1
   end
   if celebrity and index then
     for u in pairs(online_in(base, index, fo)) do publish_to(base, u, update()) end
   end
-  return {0, celebrity and 1 or 0, 'plan'}
+  return {0, celebrity and 1 or 0, 'plan', promoted}
 end
 if step == 'plan' then
   -- After the rest of the batch: how the worker delivers this tweet, in steps that it sends in strict
@@ -69,7 +70,7 @@ if step == 'plan' then
   -- in it and the worker can queue them all at once.
   if redis.call('HGET', K(p, 't', tweet), 'd') then return {0, 0, 'done'} end
   local n = 0
-  if redis.call('SISMEMBER', p .. 'celebs', author) == 0 then n = redis.call('SCARD', fo) end
+  if redis.call('EXISTS', K(p, 'cb', author)) == 0 then n = redis.call('SCARD', fo) end
   if n == 0 then return {0, 0, 'own'} end
   if n <= chunk then return {0, n, 'all'} end
   local snapshot = K(p, 'fs', tweet)

@@ -51,7 +51,7 @@ local function home_sources(p, user, before, limit, ttl, after)
   if redis.call('EXPIRE', inbox, ttl) == 1 then
     sources[2] = {ZERO8, redis.call('ZRANGEBYLEX', inbox, min, max, 'LIMIT', 0, limit + 1)}
   end
-  for _, c in ipairs(redis.call('SINTER', p .. 'celebs', K(p, 'fg', user))) do
+  for _, c in ipairs(redis.call('SMEMBERS', K(p, 'fc', user))) do
     local key = K(p, 'ur', c)
     sources[#sources + 1] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}
   end

@@ -3,6 +3,7 @@
 local p, follower, followee, suffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('SREM', K(p, 'fo', followee), follower)
 redis.call('SREM', K(p, 'fg', follower), followee)
+redis.call('SREM', K(p, 'fc', follower), followee)
 local tl = K(p, 'hl', follower)
 if redis.call('EXISTS', tl) == 0 then return 0 end
 tl_fold_inbox(p, follower, tonumber(ARGV[5]))
