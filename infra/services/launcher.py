@@ -307,8 +307,9 @@ class Redis(Service):
         # loopback clients. Redis serves timelines and the fan-out graph: an append-only file keeps them across
         # restarts (the log can always rebuild them). Listpack/intset limits keep capped timelines and follower
         # sets compact (see docs/architecture.md). A cluster node fails over to its replica after a few seconds.
+        # Nodes on several loopback addresses must be told theirs, or they never learn it and cannot join.
         cluster = ["--cluster-enabled", "yes", "--cluster-config-file", str(self.home / "data" / "nodes.conf"),
-                   "--cluster-node-timeout", str(REDIS_NODE_TIMEOUT_MS)]  # fmt: skip
+                   "--cluster-node-timeout", str(REDIS_NODE_TIMEOUT_MS), "--cluster-announce-ip", host]  # fmt: skip
         return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "yes",
                 "--appendfsync", "everysec", "--set-max-intset-entries", "4096",
                 "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
