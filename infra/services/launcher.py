@@ -434,6 +434,8 @@ def form_redis_cluster(settings: Settings) -> str:
         client = redis.Redis(host=host, port=port, username=u.username, password=u.password, socket_timeout=3)
         with contextlib.closing(client):
             raw = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+        if isinstance(raw, dict):  # redis-py parses CLUSTER INFO itself
+            return {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in raw.items()}
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         return dict(line.split(":", 1) for line in text.split() if ":" in line)
 
