@@ -8,9 +8,11 @@ user, or the client address when there is no valid token), so one client cannot 
 
 Only settled answers are kept: a 5xx or a 429 means nothing was written, so the lease is dropped and the
 retry runs afresh; but when Kafka may have taken the event (its acknowledgement never came), the key
-remembers the ids the attempt used and the retry uses them again (`Identities`). If Redis cannot be
-reached the request runs without the guard (logged): the write is still acknowledged only after Kafka
-took it.
+remembers the ids the attempt used and the retry uses them again (`Identities`). The lease itself records
+the ids the attempt will use (drawn before it runs), so that if the process dies mid-write the retry, once
+the lease has lapsed, uses them too: the log may then hold the event twice, never two writes. If Redis
+cannot be reached the request runs without the guard (logged): the write is still acknowledged only after
+Kafka took it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +65,11 @@ class Identities:
         self.used_ids.append(value)
         return value
 
+    def plan(self, n: int) -> None:
+        """Draws the next `n` ids and event ids before the write runs (the lease records them)."""
+        self.reuse_ids = [self.ids.next_id() for _ in range(n)]
+        self.reuse_events = [str(uuid.uuid4()) for _ in range(n)]
+
     def meta(self, actor_id: int) -> Meta:
         event_id = self.reuse_events.pop(0) if self.reuse_events else str(uuid.uuid4())
         self.used_events.append(event_id)
@@ -69,6 +77,7 @@ class Identities:
 
 
 STATE_KEY = "chirp.identities"
+PLANNED = 2  # ids and event ids drawn before a write runs: what the write routes take at most
 MAYBE_WRITTEN = "chirp.maybe_written"
 
 
@@ -84,17 +93,26 @@ class IdempotencyStore:
     def _key(self, scope: str, key: str) -> str:
         return self.prefix + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
 
-    async def begin(self, scope: str, key: str, digest: str) -> dict[str, object] | None:
-        """None when this request now holds the key; else what is stored (lease or answer)."""
+    async def begin(self, scope: str, key: str, digest: str, planned: Identities) -> dict[str, object] | None:
+        """None when this request now holds the key (its lease records the identities it `planned` to use);
+        else what is stored: an answer, a running lease, or an uncertain record to resume, which is also what
+        a lapsed lease becomes (its holder died; its write may be in the log)."""
         k = self._key(scope, key)
-        lease = orjson.dumps({"digest": digest, "state": "running"})
-        if await self.r.set(k, lease, nx=True, ex=self.lease_s):
+        lease = self._lease(digest, planned.reuse_ids, planned.reuse_events)
+        if await self.r.set(k, lease, nx=True, ex=self.ttl_s):
             return None
         raw = await self.r.get(k)
-        if raw is None:  # the lease lapsed between the two calls: take it now
-            return None if await self.r.set(k, lease, nx=True, ex=self.lease_s) else {"state": "running"}
+        if raw is None:  # the record expired between the two calls: take it now
+            return None if await self.r.set(k, lease, nx=True, ex=self.ttl_s) else {"state": "running"}
         stored: dict[str, object] = orjson.loads(raw)
+        until = stored.get("until", 0)
+        if stored.get("state") == "running" and isinstance(until, int | float) and until < time.time():
+            stored["state"] = "uncertain"
         return stored
+
+    def _lease(self, digest: str, ids: list[int], events: list[str]) -> bytes:
+        until = time.time() + self.lease_s
+        return orjson.dumps({"digest": digest, "state": "running", "until": until, "ids": ids, "events": events})
 
     async def finish(self, scope: str, key: str, digest: str, status: int, headers: list[list[str]],
                      body: bytes) -> None:  # fmt: skip
@@ -111,13 +129,15 @@ class IdempotencyStore:
         await self.r.delete(self._key(scope, key))
 
     async def uncertain(self, scope: str, key: str, digest: str, used: Identities) -> None:
-        """The write may be in the log: a retry must hand out the same identities."""
-        record = {"digest": digest, "state": "uncertain", "ids": used.used_ids, "events": used.used_events}
+        """The write may be in the log: a retry must hand out the same identities (those this attempt used, then
+        any it was given back and did not get to)."""
+        ids, events = used.used_ids + used.reuse_ids, used.used_events + used.reuse_events
+        record = {"digest": digest, "state": "uncertain", "ids": ids, "events": events}
         await self.r.set(self._key(scope, key), orjson.dumps(record), ex=self.ttl_s)
 
-    async def retake(self, scope: str, key: str, digest: str, stored: dict[str, object]) -> None:
+    async def retake(self, scope: str, key: str, digest: str, used: Identities) -> None:
         """Leases an uncertain key again for its retry (the identities stay in the record)."""
-        await self.r.set(self._key(scope, key), orjson.dumps({**stored, "state": "running"}), ex=self.lease_s)
+        await self.r.set(self._key(scope, key), self._lease(digest, used.reuse_ids, used.reuse_events), ex=self.ttl_s)
 
 
 class Idempotency:
@@ -144,26 +164,32 @@ class Idempotency:
         body, receive = await _buffered(scope, receive)
         caller = await _caller(wiring, conn)
         digest = _digest(scope, body)
-        try:
-            stored = await store.begin(caller, key, digest)
-        except Exception as exc:  # Redis away: the write still runs, unguarded
-            log.warning("Idempotency-Key not checked, Redis unreachable: %s", type(exc).__name__)
-            await self.app(scope, receive, send)
-            return
         assert wiring is not None  # a store comes from the wiring
         identities = Identities(wiring.ids)
-        if stored is not None and stored.get("state") == "uncertain" and stored.get("digest") == digest:
+        try:
+            identities.plan(PLANNED)
+            stored = await store.begin(caller, key, digest, identities)
+        except Exception as exc:  # Redis away (or no id can be made now): the write runs unguarded
+            log.warning("Idempotency-Key not checked: %s", type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        resumed = stored is not None and stored.get("state") == "uncertain" and stored.get("digest") == digest
+        if resumed:
+            assert stored is not None
             identities.reuse_ids = list(stored.get("ids", []))  # type: ignore[call-overload]
             identities.reuse_events = list(stored.get("events", []))  # type: ignore[call-overload]
-            await store.retake(caller, key, digest, stored)
+            await store.retake(caller, key, digest, identities)
         elif stored is not None:
             await _replay(send, stored, digest)
             return
         scope.setdefault("state", {})[STATE_KEY] = identities
-        await self._run_and_keep(scope, receive, send, store, caller, key, digest)
+        await self._run_and_keep(scope, receive, send, store, caller, key, digest, resumed)
 
     async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, store: IdempotencyStore,
-                            caller: str, key: str, digest: str) -> None:  # fmt: skip
+                            caller: str, key: str, digest: str, resumed: bool) -> None:  # fmt: skip
+        """Runs the write and keeps its outcome for the key. `resumed`: an earlier attempt may be in the log, so
+        a failure of this one, even a certain one, keeps the key uncertain (its identities for the next retry):
+        forgetting them would let a later retry write the same request under new ids."""
         start: Message = {}
         chunks: list[bytes] = []
 
@@ -181,7 +207,7 @@ class Idempotency:
             status = int(start.get("status", 500))
             try:
                 state = scope.get("state", {})
-                if status >= 500 and state.get(MAYBE_WRITTEN):
+                if (status >= 500 or status == 429) and (resumed or state.get(MAYBE_WRITTEN)):
                     await store.uncertain(caller, key, digest, state[STATE_KEY])
                 elif status >= 500 or status == 429:
                     await store.abandon(caller, key)  # nothing was written: the retry runs afresh

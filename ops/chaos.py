@@ -51,7 +51,8 @@ class Outcome:
     wrong_timelines: int = 0
     healthy_dead_lettered: int = 0
     failed_requests: int = 0
-    recovery_s: float = 0.0
+    recovery_s: float = 0.0  # from the fault until writes succeed again (a restart included)
+    outage_s: float = 0.0  # from the first failed request to the last one: how long clients saw failures
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -141,6 +142,7 @@ class Client:
         self.users: list[tuple[int, dict[str, str]]] = []
         self.acks: list[Ack] = []
         self.failed = 0
+        self.failures: list[float] = []  # when requests failed (monotonic)
         self.reads = 0
         self.tag = uuid.uuid4().hex[:6]
         self.follows: set[tuple[int, int]] = set()
@@ -158,10 +160,18 @@ class Client:
                     return r
             except httpx.HTTPError:
                 pass
-            self.failed += 1
+            self._failed()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{method} {path} not answered within {self.give_up_s:.0f}s")
             time.sleep(0.25)
+
+    def _failed(self) -> None:
+        self.failed += 1
+        self.failures.append(time.monotonic())
+
+    def outage_s(self) -> float:
+        """Seconds from the first failed request to the last (0 when none failed)."""
+        return self.failures[-1] - self.failures[0] if self.failures else 0.0
 
     def setup(self, users: int, follows_each: int) -> None:
         for i in range(users):
@@ -213,7 +223,7 @@ class Client:
                 self.http.get("/timeline", params={"user_id": str(u), "limit": 20}, headers=auth)
                 self.reads += 1
             except httpx.HTTPError:
-                self.failed += 1
+                self._failed()
 
     def run(self, stop: threading.Event, pause_s: float = 0.02) -> None:
         while not stop.is_set():
@@ -537,6 +547,7 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
         client.setup(users, follows_each=6)
         out.recovery_s, poison = inject(rig, client, name, kills)
         out.failed_requests = client.failed
+        out.outage_s = client.outage_s()
         asyncio.run(judge(settings, client, out, poison))
     finally:
         rig.stop()
@@ -546,12 +557,16 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
 
 
 def table(outcomes: list[Outcome]) -> str:
-    head = f"{'scenario':<12} {'acked':>6} {'missing':>8} {'duplicated':>10} {'wrong tl':>9} {'healthy DLQ':>11} " \
-           f"{'failed req':>10} {'recovery s':>10}"  # fmt: skip
+    """One row per scenario: the oracle's counts, the requests that failed, for how long clients saw failures
+    (first to last failed request), and the seconds from the fault until writes succeeded again (a restart
+    of what was killed included)."""
+    head = f"{'scenario':<14} {'acked':>6} {'missing':>8} {'duplicated':>10} {'wrong tl':>9} {'healthy DLQ':>11} " \
+           f"{'failed req':>10} {'failing s':>9} {'recovery s':>10}"  # fmt: skip
     rows = [head, "-" * len(head)]
     for o in outcomes:
-        rows.append(f"{o.name:<12} {o.acknowledged:>6} {o.missing:>8} {o.duplicated:>10} {o.wrong_timelines:>9} "
-                    f"{o.healthy_dead_lettered:>11} {o.failed_requests:>10} {o.recovery_s:>10.1f}")  # fmt: skip
+        rows.append(f"{o.name:<14} {o.acknowledged:>6} {o.missing:>8} {o.duplicated:>10} {o.wrong_timelines:>9} "
+                    f"{o.healthy_dead_lettered:>11} {o.failed_requests:>10} {o.outage_s:>9.1f} "
+                    f"{o.recovery_s:>10.1f}")  # fmt: skip
     return "\n".join(rows)
 
 

@@ -321,6 +321,22 @@ class PipelineStatus:
     dead_letters: int
 
 
+async def _committed(admin: Any, settings: Settings, attempts: int = 20) -> dict[Any, Any]:
+    """The worker group's committed offsets. Right after a cluster starts, the group coordinator (its offsets
+    topic, being created with its replicas) may not be there yet: that passes, so ask again for a while."""
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
+
+    for attempt in range(attempts):
+        try:
+            committed: dict[Any, Any] = await admin.list_consumer_group_offsets(settings.worker_group)
+            return committed
+        except GroupCoordinatorNotAvailableError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
+    return {}
+
+
 async def pipeline_status(settings: Settings) -> PipelineStatus:
 
     from schemas.topics import DEAD_LETTERS, EVENT_TOPICS
@@ -339,8 +355,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
                 progress = await progress_of(settings, client, v).progress()
                 behind = sum(max(0, end - progress.get(k, 0)) for k, end in ends.items())
             versions.append((v, behind))
-        committed = await admin.list_consumer_group_offsets(settings.worker_group)
-        done = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in committed.items()}
+        done = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in (await _committed(admin, settings)).items()}
         lag = {k: (end, max(done.get(k, 0), 0)) for k, end in sorted(ends.items())}
         dead = sum(v for k, v in everything.items() if k.startswith(dead_letters))
         return PipelineStatus(versions, lag, dead)

@@ -97,9 +97,15 @@ def test_a_retry_after_an_unconfirmed_append_writes_the_same_tweet_not_another(
 
     key = {"Idempotency-Key": f"unsure-{uniq}"}
     body = {"user_id": user, "content": f"unsure {uniq}"}
+
+    async def refused(event: object) -> None:
+        raise EventLogUnavailable("broker unreachable", maybe_written=False)
+
     monkeypatch.setattr(events, "append", taken_but_unconfirmed)
     first = api.post("/tweets", json=body, headers={**auth, **key})
     assert first.status_code == 503 and "may have been written" in first.json()["detail"]
+    monkeypatch.setattr(events, "append", refused)  # a retry Kafka certainly refuses: the first may still count
+    assert api.post("/tweets", json=body, headers={**auth, **key}).status_code == 503
     monkeypatch.undo()
     retry = api.post("/tweets", json=body, headers={**auth, **key})
     assert retry.status_code == 201
@@ -108,3 +114,27 @@ def test_a_retry_after_an_unconfirmed_append_writes_the_same_tweet_not_another(
     assert {e["tweet_id"] for e in logged} == {int(retry.json()["tweet_id"])}
     assert len({e["event_id"] for e in logged}) == 1
     assert api.post("/tweets", json=body, headers={**auth, **key}).headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_lease_whose_holder_died_is_resumed_with_the_ids_it_recorded(settings: Settings) -> None:
+    """The process holding a key dies mid-write (its lease lapses unanswered): the retry must use the ids the
+    lease recorded, since the write may be in the log."""
+    import redis.asyncio as aioredis
+
+    from api.idempotency import IdempotencyStore, Identities
+    from schemas.ids import TOOL_NODES, IdGenerator
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    store = IdempotencyStore(client, f"{settings.redis_prefix}idemdied:", ttl_s=60, lease_s=0)
+    try:
+        ids = IdGenerator(TOOL_NODES[0])
+        first, retry = Identities(ids), Identities(ids)
+        first.plan(2)
+        assert await store.begin("user", "key", "digest", first) is None  # holds the key, then dies
+        retry.plan(2)
+        stored = await store.begin("user", "key", "digest", retry)
+        assert stored is not None and stored["state"] == "uncertain"
+        assert stored["ids"] == first.reuse_ids and stored["events"] == first.reuse_events
+    finally:
+        await client.delete(store._key("user", "key"))
+        await client.aclose()
