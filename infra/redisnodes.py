@@ -66,7 +66,8 @@ class RedisNodes:
         """Learns which node serves which slot again (after MOVED, a failover or a reshard)."""
         cluster = self.cluster
         if cluster is not None:
-            await cluster.nodes_manager.initialize()
+            await cluster.initialize()  # once: the client itself (a no-op afterwards)
+            await cluster.nodes_manager.initialize()  # the slot owners, asked again
 
     async def aclose(self) -> None:
         for c in self._nodes.values():
