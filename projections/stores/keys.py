@@ -101,9 +101,10 @@ class RedisKeys:
     def pending(self, tweet_id: Id) -> str:
         return f"{self.p}pt:{{{tweet_id}}}"
 
-    def fanout_snapshot(self, tweet_id: Id) -> str:
-        """The followers a fan-out of more than one chunk delivers to, copied when it starts (a list)."""
-        return f"{self.p}fs:{{{tweet_id}}}"
+    def fanout_snapshot(self, author_id: Id, tweet_id: Id) -> str:
+        """The followers a fan-out of more than one chunk delivers to, copied when it starts (a list, on the
+        author's node)."""
+        return f"{self.p}fs:{{{author_id}}}:{tweet_id}"
 
     def handle(self, handle_key: str) -> str:
         """Who holds a handle (its lower-cased form)."""

@@ -79,7 +79,9 @@ async def test_chunks_of_several_tweets_reach_each_follower_oldest_first(store: 
     for f in followers:
         assert await entries(client, tl, f) == [4003, 4002, 4001]
         assert not await client.exists(keys.inbox(f))
-    assert not await client.exists(*(keys.fanout_snapshot(t) for t in (4001, 4002, 4003)))
+    assert not await client.exists(
+        *(keys.fanout_snapshot(a, t) for a, t in ((AUTHOR, 4001), (AUTHOR + 1, 4002), (AUTHOR, 4003)))
+    )
 
 
 async def test_an_unfollow_later_in_the_batch_is_seen_by_the_fan_out(store: Any) -> None:

@@ -68,12 +68,14 @@ if step == 'plan' then
   -- tweet order. 'own' is the author's timeline alone (a celebrity's followers merge at read time); a
   -- follower set larger than one chunk is copied to a list (`fs:`) first, so that chunks are positions
   -- in it and the worker can queue them all at once.
-  if redis.call('HGET', K(p, 't', tweet), 'd') then return {0, 0, 'done'} end
+  -- Deleted meanwhile: the delete took it out of the author's list (read on the author's node, unlike the
+  -- tweet's own hash).
+  if not redis.call('ZSCORE', K(p, 'ur', author), entry) then return {0, 0, 'done'} end
   local n = 0
   if redis.call('EXISTS', K(p, 'cb', author)) == 0 then n = redis.call('SCARD', fo) end
   if n == 0 then return {0, 0, 'own'} end
   if n <= chunk then return {0, n, 'all'} end
-  local snapshot = K(p, 'fs', tweet)
+  local snapshot = K(p, 'fs', author) .. ':' .. tweet -- on the author's node
   redis.call('DEL', snapshot)
   local members = redis.call('SMEMBERS', fo)
   for i = 1, #members, 1000 do
@@ -87,7 +89,7 @@ local followers = {}
 if step == 'all' then
   followers = redis.call('SMEMBERS', fo)
 elseif step ~= 'own' then
-  local snapshot, k = K(p, 'fs', tweet), tonumber(step)
+  local snapshot, k = K(p, 'fs', author) .. ':' .. tweet, tonumber(step)
   followers = redis.call('LRANGE', snapshot, k * chunk, (k + 1) * chunk - 1)
   if (k + 1) * chunk >= redis.call('LLEN', snapshot) then redis.call('DEL', snapshot) end
 end
