@@ -34,6 +34,7 @@ FAMILIES = (
     "hb",
     "cb",
     "fc",
+    "dl",
     "ur",
     "fo",
     "fg",

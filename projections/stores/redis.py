@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
 
+from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.stores.keys import RedisKeys, read_pressure
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, id_bytes
@@ -44,7 +45,7 @@ def _from_micros(value: bytes | None) -> datetime | None:
 class RedisTimelines:
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisNodes,
         prefix: str,
         cap: int,
         threshold: int,
@@ -58,8 +59,10 @@ class RedisTimelines:
         timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
         under which the fan-out publishes push messages to online users (projections/push.py); "" (the
         default) publishes nothing, as every pass but the live version's must. `rebuild_chunk`: followees one
-        rebuild script call merges (a timeline of someone following more is rebuilt in parts)."""
-        self.r = client
+        rebuild script call merges (a timeline of someone following more is rebuilt in parts). `client`: one Redis,
+        or the nodes of a Redis Cluster (infra/redisnodes.py): the writes go to each key's node."""
+        self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
+        self.r: Any = self.nodes.client
         self.pacing = pacing or Pacing()
         self.push = push
         self.publish = publish
@@ -70,11 +73,11 @@ class RedisTimelines:
         self.ttl_s = ttl_s
         self.rebuild_chunk = rebuild_chunk
         lib = (LUA / "lib.lua").read_text()
-        self._scripts = {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
+        self._scripts = {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
         rebuilds = lib + (LUA / "rebuildlib.lua").read_text()
-        self._scripts |= {n: client.register_script(rebuilds + (LUA / f"{n}.lua").read_text()) for n in REBUILDS}
+        self._scripts |= {n: self.r.register_script(rebuilds + (LUA / f"{n}.lua").read_text()) for n in REBUILDS}
         lib += (LUA / "readlib.lua").read_text()
-        self._scripts |= {n: client.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in READS}
+        self._scripts |= {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in READS}
 
     async def _run(self, name: str, *args: Any, pipe: Any = None) -> Any:
         return await self._scripts[name](args=[self.p, *args], client=pipe or self.r)
@@ -87,7 +90,15 @@ class RedisTimelines:
     def with_push(self) -> RedisTimelines:
         """The same store with fan-out on (after a bulk rebuild has recorded the log)."""
         return RedisTimelines(
-            self.r, self.p, self.cap, self.threshold, self.ttl_s, True, self.publish, self.pacing, self.rebuild_chunk
+            self.nodes,
+            self.p,
+            self.cap,
+            self.threshold,
+            self.ttl_s,
+            True,
+            self.publish,
+            self.pacing,
+            self.rebuild_chunk,
         )
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
@@ -418,6 +429,9 @@ def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, Tw
     return out
 
 
+At = tuple[int, Any, int]  # where a queued command is: (round, node, position in that node's pipeline)
+
+
 @dataclass(frozen=True)
 class Pacing:
     """How the fan-out shares Redis with reads. A fan-out script call delivers to at most `chunk` followers;
@@ -473,38 +487,51 @@ class RedisTimelineWrites:
         self.tl = tl
         self.p = tl.p
         self.keys = tl.keys
-        self.rounds: list[Any] = []
+        self.rounds: list[dict[Any, Any]] = []  # per round: a pipeline per Redis node
         self.weight = 0
-        self.pipe: Any = None
         self.queued = 0
         self._new_round()
-        self.fanouts: list[tuple[int, int, tuple[EncodableT, ...]]] = []  # (round, position, script args)
-        self.backfills: list[tuple[int, int]] = []  # (round, position) of follow backfills (entries delivered)
-        self.follows: dict[tuple[int, int], int] = {}  # the followee of each backfill
+        self.fanouts: list[tuple[At, tuple[EncodableT, ...]]] = []  # where each fan-out step is, its script args
+        self.backfills: list[At] = []  # follow backfills (entries delivered)
+        self.follows: dict[At, int] = {}  # the followee of each backfill
 
     def _new_round(self) -> None:
-        self.pipe = self.tl.r.pipeline(transaction=False)
-        self.rounds.append(self.pipe)
+        self.rounds.append({})
         self.weight = 0
 
-    def _script(self, name: str, *args: EncodableT, weight: int = 1) -> tuple[int, int]:
+    def _pipe(self, key: str) -> tuple[Any, Any]:
+        """The current round's pipeline to the node that serves `key` (one node: one pipeline)."""
+        node = self.tl.nodes.for_key(key)
+        current = self.rounds[-1]
+        pipe = current.get(node)
+        if pipe is None:
+            pipe = current[node] = node.pipeline(transaction=False)
+        return node, pipe
+
+    def _at(self, node: Any, pipe: Any) -> At:
+        self.queued += 1
+        return len(self.rounds) - 1, node, len(pipe.command_stack) - 1
+
+    def _script(self, name: str, anchor: str, *args: EncodableT, weight: int = 1) -> At:
+        """A script call on the node that serves `anchor` (the key it is about)."""
         if self.weight and self.weight + weight > self.tl.pacing.round:
             self._new_round()
         self.weight += weight
         script = self.tl._scripts[name]
-        self.pipe.scripts.add(script)  # loaded first if Redis lacks it
-        self.pipe.evalsha(script.sha, 0, self.p, *args)
-        return len(self.rounds) - 1, self._count()
+        node, pipe = self._pipe(anchor)
+        pipe.scripts.add(script)  # loaded first if Redis lacks it
+        pipe.evalsha(script.sha, 0, self.p, *args)
+        return self._at(node, pipe)
 
-    def _count(self) -> int:
-        self.queued += 1
-        return len(self.pipe.command_stack) - 1
+    def _command(self, key: str, name: str, *args: Any, **options: Any) -> At:
+        """One command on `key`, on its node."""
+        node, pipe = self._pipe(key)
+        getattr(pipe, name)(key, *args, **options)
+        return self._at(node, pipe)
 
     def save_user(self, user_id: int, handle: str, display_name: str) -> None:
-        self.pipe.hset(self.keys.user(user_id), mapping={"h": handle, "n": display_name})
-        self._count()
-        self.pipe.set(self.keys.handle(handle.lower()), user_id)
-        self._count()
+        self._command(self.keys.user(user_id), "hset", mapping={"h": handle, "n": display_name})
+        self._command(self.keys.handle(handle.lower()), "set", user_id)
 
     def post(self, t: TweetView) -> None:
         """Caches the tweet, counts it as a reply, and fans it out (unless the store only records)."""
@@ -515,11 +542,9 @@ class RedisTimelineWrites:
             "r": t.reply_to or "",
             "m": json.dumps([media_json(m) for m in t.media]) if t.media else "",
         }
-        self.pipe.hset(self.keys.tweet(t.tweet_id), mapping=fields)
-        self._count()
+        self._command(self.keys.tweet(t.tweet_id), "hset", mapping=fields)
         if t.reply_to:
-            self.pipe.sadd(self.keys.replies(t.reply_to), t.tweet_id)
-            self._count()
+            self._command(self.keys.replies(t.reply_to), "sadd", t.tweet_id)
         entry = encode_entry(t.tweet_id, t.author_id)
         tl = self.tl
         head = update_head(t) if tl.publish else b""
@@ -528,44 +553,43 @@ class RedisTimelineWrites:
 
     def _fan_out(self, fixed: tuple[EncodableT, ...], step: EncodableT, tweet_id: int, weight: int) -> None:
         args = (*fixed, step, self.tl.pacing.chunk, tweet_id)
-        self.fanouts.append((*self._script("fanout", *args, weight=weight), args))
+        author = self.keys.user_tweets(_text(fixed[0]) if isinstance(fixed[0], bytes) else str(fixed[0]))
+        self.fanouts.append((self._script("fanout", author, *args, weight=weight), args))
 
     def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
-        self.pipe.hset(self.keys.tweet(tweet_id), mapping={"c": content, "e": _micros(edited_at)})
-        self._count()
+        self._command(self.keys.tweet(tweet_id), "hset", mapping={"c": content, "e": _micros(edited_at)})
 
     def delete(self, tweet_id: int, author_id: int, reply_to: int | None) -> None:
-        self.pipe.hset(self.keys.tweet(tweet_id), "d", 1)
-        self._count()
+        self._command(self.keys.tweet(tweet_id), "hset", "d", 1)
         if reply_to:
-            self.pipe.srem(self.keys.replies(reply_to), tweet_id)
-            self._count()
+            self._command(self.keys.replies(reply_to), "srem", tweet_id)
         gone = delete_message(tweet_id) if self.tl.publish else b""
-        self._script("unpush", author_id, encode_entry(tweet_id, author_id), self.tl.publish, gone)
+        entry = encode_entry(tweet_id, author_id)
+        self._script("unpush", self.keys.user_tweets(author_id), author_id, entry, self.tl.publish, gone)
 
     def follow(self, follower: int, followee: int) -> None:
-        at = self._script("follow", follower, followee, self.tl.cap, self.tl.threshold)
+        anchor = self.keys.followers(followee)
+        at = self._script("follow", anchor, follower, followee, self.tl.cap, self.tl.threshold)
         self.backfills.append(at)
         self.follows[at] = followee
 
     def unfollow(self, follower: int, followee: int) -> None:
-        self._script("unfollow", follower, followee, id_bytes(followee), self.tl.cap)
+        anchor = self.keys.followers(followee)
+        self._script("unfollow", anchor, follower, followee, id_bytes(followee), self.tl.cap)
 
     def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
-        key = self.keys.likes(tweet_id)
-        self.pipe.sadd(key, user_id) if liked else self.pipe.srem(key, user_id)
-        self._count()
+        self._command(self.keys.likes(tweet_id), "sadd" if liked else "srem", user_id)
 
     async def flush(self) -> int:
         """Sends the batch's rounds in order; then plans the fan-out of its posts (after the rest of the batch,
         so the plan sees its follows and unfollows) and sends their deliveries, oldest tweet first and every
         chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
         fanouts, backfills, results = await self._send_all()
-        delivered = sum(int(results[r][i][0]) for r, i in backfills)
-        promoted = [int(self.follows[(r, i)]) for r, i in backfills if int(results[r][i][1])]
+        delivered = sum(int(results[r][n][i][0]) for r, n, i in backfills)
+        promoted = [int(self.follows[(r, n, i)]) for r, n, i in backfills if int(results[r][n][i][1])]
         plans: list[tuple[int, tuple[EncodableT, ...]]] = []
-        for r, i, args in fanouts:
-            count, _, step, *more = results[r][i]
+        for (r, n, i), args in fanouts:
+            count, _, step, *more = results[r][n][i]
             delivered += int(count)
             if more and int(more[0]):
                 promoted.append(int(args[0]))
@@ -581,15 +605,15 @@ class RedisTimelineWrites:
             self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk // 8, 1))
         planned, _, results = await self._send_all()
         chunk = self.tl.pacing.chunk
-        for (r, i, _args), (tweet_id, fixed) in zip(planned, plans, strict=True):
-            _, followers, step = results[r][i]
+        for ((r, n, i), _args), (tweet_id, fixed) in zip(planned, plans, strict=True):
+            _, followers, step = results[r][n][i]
             if _text(step) in ("own", "all"):
                 self._fan_out(fixed, step, tweet_id, weight=int(followers) + 1)
             elif _text(step) != "done":
                 for k in range(int(step)):
                     self._fan_out(fixed, str(k), tweet_id, weight=chunk)
         delivered_fanouts, _, results = await self._send_all()
-        return delivered + sum(int(results[r][i][0]) for r, i, _ in delivered_fanouts)
+        return delivered + sum(int(results[r][n][i][0]) for (r, n, i), _ in delivered_fanouts)
 
     async def _promote(self, authors: Sequence[int]) -> None:
         """Accounts that just became celebrities: each goes into the `fc:` set of every follower (their tweets
@@ -602,19 +626,23 @@ class RedisTimelineWrites:
                     pipe.sadd(keys.celebrities_followed(_text(f)), author)
                 await pipe.execute()
 
-    async def _send_all(self) -> tuple[list[tuple[int, int, tuple[EncodableT, ...]]], list[tuple[int, int]], list[Any]]:
-        """Sends every queued round in order; returns what was queued (fan-outs, backfills) and the results."""
-        results = [await self._send(pipe) for pipe in self.rounds]
+    async def _send_all(self) -> tuple[list[tuple[At, tuple[EncodableT, ...]]], list[At], list[dict[Any, list[Any]]]]:
+        """Sends every queued round in order (each round's node pipelines at once); returns what was queued
+        (fan-outs, backfills) and the results, per round and node."""
+        results = [await self._send_round(round_) for round_ in self.rounds]
         fanouts, backfills = self.fanouts, self.backfills
         self.rounds, self.fanouts, self.backfills, self.queued = [], [], [], 0
         self._new_round()
         return fanouts, backfills, results
 
-    async def _send(self, pipe: Any) -> list[Any]:
-        if not pipe.command_stack:
-            return []
+    async def _send_round(self, round_: dict[Any, Any]) -> dict[Any, list[Any]]:
+        pipes = [(node, pipe) for node, pipe in round_.items() if pipe.command_stack]
+        if not pipes:
+            return {}
         pacing = self.tl.pacing
         if pacing.pressure is not None and pacing.yield_s > 0 and await pacing.pressure.active():
             await asyncio.sleep(pacing.yield_s)  # reads are slow: let them through first
-        results: list[Any] = await pipe.execute()
-        return results
+        if len(pipes) == 1:
+            return {pipes[0][0]: await pipes[0][1].execute()}
+        done = await asyncio.gather(*(pipe.execute() for _, pipe in pipes))
+        return {node: list(result) for (node, _), result in zip(pipes, done, strict=True)}

@@ -80,6 +80,6 @@ def test_the_fan_out_asks_before_each_round_and_yields_while_reads_are_slow(monk
         writes = RedisTimelineWrites.__new__(RedisTimelineWrites)
         writes.tl = tl
         for _ in range(3):
-            asyncio.run(writes._send(FakePipe()))
+            asyncio.run(writes._send_round({"node": FakePipe()}))
         assert pressure.asked == 3
         assert slept == ([0.001] * 3 if active else [])

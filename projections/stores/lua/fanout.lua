@@ -68,9 +68,9 @@ if step == 'plan' then
   -- tweet order. 'own' is the author's timeline alone (a celebrity's followers merge at read time); a
   -- follower set larger than one chunk is copied to a list (`fs:`) first, so that chunks are positions
   -- in it and the worker can queue them all at once.
-  -- Deleted meanwhile: the delete took it out of the author's list (read on the author's node, unlike the
-  -- tweet's own hash).
-  if not redis.call('ZSCORE', K(p, 'ur', author), entry) then return {0, 0, 'done'} end
+  -- Deleted meanwhile (unpush.lua marks it on the author's node, where this runs; the tweet's own hash may
+  -- be on another node).
+  if redis.call('SISMEMBER', K(p, 'dl', author), entry) == 1 then return {0, 0, 'done'} end
   local n = 0
   if redis.call('EXISTS', K(p, 'cb', author)) == 0 then n = redis.call('SCARD', fo) end
   if n == 0 then return {0, 0, 'own'} end

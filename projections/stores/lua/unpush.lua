@@ -3,6 +3,9 @@
 -- pushed before the account crossed the threshold); the author and online followers get the message.
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local base, msg = ARGV[4] or '', ARGV[5]
+local gone = K(p, 'dl', author) -- deleted tweets of the author, for a fan-out planned after the delete
+redis.call('SADD', gone, entry)
+redis.call('PEXPIRE', gone, 600000)
 local removed = redis.call('ZREM', K(p, 'ur', author), entry)
 removed = removed + redis.call('LREM', K(p, 'hl', author), 1, entry)
 removed = removed + redis.call('ZREM', K(p, 'hx', author), entry)
