@@ -26,6 +26,7 @@ from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
 SCRIPTS = ("fanout", "unpush", "follow", "unfollow")
+SPREAD = ("deliver",)  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
 REBUILDS = ("rebuild", "rebuild_part")  # with rebuildlib.lua too
 BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
 READS = ("read", "hydrate", "home")  # with readlib.lua too
@@ -74,6 +75,8 @@ class RedisTimelines:
         self.rebuild_chunk = rebuild_chunk
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
+        spread = "#!lua flags=allow-cross-slot-keys\n" + lib
+        self._scripts |= {n: self.r.register_script(spread + (LUA / f"{n}.lua").read_text()) for n in SPREAD}
         rebuilds = lib + (LUA / "rebuildlib.lua").read_text()
         self._scripts |= {n: self.r.register_script(rebuilds + (LUA / f"{n}.lua").read_text()) for n in REBUILDS}
         lib += (LUA / "readlib.lua").read_text()
@@ -604,16 +607,25 @@ class RedisTimelineWrites:
         for tweet_id, fixed in plans:
             self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk // 8, 1))
         planned, _, results = await self._send_all()
-        chunk = self.tl.pacing.chunk
-        for ((r, n, i), _args), (tweet_id, fixed) in zip(planned, plans, strict=True):
-            _, followers, step = results[r][n][i]
-            if _text(step) in ("own", "all"):
-                self._fan_out(fixed, step, tweet_id, weight=int(followers) + 1)
-            elif _text(step) != "done":
-                for k in range(int(step)):
-                    self._fan_out(fixed, str(k), tweet_id, weight=chunk)
-        delivered_fanouts, _, results = await self._send_all()
-        return delivered + sum(int(results[r][n][i][0]) for (r, n, i), _ in delivered_fanouts)
+        sent: list[At] = []
+        for ((r, n, i), _args), (_tweet, fixed) in zip(planned, plans, strict=True):
+            reply = results[r][n][i]
+            if _text(reply[2]) == "deliver":
+                sent += self._deliver(fixed[1], reply[3], reply[4:])
+        _, _, results = await self._send_all()
+        return delivered + sum(int(results[r][n][i]) for r, n, i in sent)
+
+    def _deliver(self, entry: EncodableT, msg: bytes, users: Sequence[bytes]) -> list[At]:
+        """One tweet's deliveries: chunks of users, each split by the node that serves their timelines."""
+        keys, tl = self.tl.keys, self.tl
+        base = tl.publish if msg else ""
+        out: list[At] = []
+        for k in range(0, len(users), tl.pacing.chunk):
+            part = users[k : k + tl.pacing.chunk]
+            for _, group in tl.nodes.group(part, lambda u: keys.timeline(_text(u))):
+                anchor = keys.timeline(_text(group[0]))
+                out.append(self._script("deliver", anchor, entry, tl.cap, base, msg, *group, weight=len(group)))
+        return out
 
     async def _promote(self, authors: Sequence[int]) -> None:
         """Accounts that just became celebrities: each goes into the `fc:` set of every follower (their tweets

@@ -64,42 +64,16 @@ if step == 'record' then
   return {0, celebrity and 1 or 0, 'plan', promoted}
 end
 if step == 'plan' then
-  -- After the rest of the batch: how the worker delivers this tweet, in steps that it sends in strict
-  -- tweet order. 'own' is the author's timeline alone (a celebrity's followers merge at read time); a
-  -- follower set larger than one chunk is copied to a list (`fs:`) first, so that chunks are positions
-  -- in it and the worker can queue them all at once.
-  -- Deleted meanwhile (unpush.lua marks it on the author's node, where this runs; the tweet's own hash may
-  -- be on another node).
+  -- After the rest of the batch (so it sees its follows, unfollows and deletes): who gets the tweet. A
+  -- celebrity's followers merge it at read time. Returns {0, n, 'deliver' or 'done', the update message (''
+  -- when nobody is online), then the author and its n followers}: the worker groups them by the node that
+  -- serves their timelines and sends each node its part in chunks (deliver.lua), oldest tweet first.
+  -- Deleted meanwhile: unpush.lua marked it on the author's node, where this runs.
   if redis.call('SISMEMBER', K(p, 'dl', author), entry) == 1 then return {0, 0, 'done'} end
-  local n = 0
-  if redis.call('EXISTS', K(p, 'cb', author)) == 0 then n = redis.call('SCARD', fo) end
-  if n == 0 then return {0, 0, 'own'} end
-  if n <= chunk then return {0, n, 'all'} end
-  local snapshot = K(p, 'fs', author) .. ':' .. tweet -- on the author's node
-  redis.call('DEL', snapshot)
-  local members = redis.call('SMEMBERS', fo)
-  for i = 1, #members, 1000 do
-    redis.call('RPUSH', snapshot, unpack(members, i, math.min(i + 999, #members)))
-  end
-  redis.call('PEXPIRE', snapshot, 600000) -- dropped by the last chunk; this only bounds a crash's leftover
-  return {0, n, tostring(math.ceil(n / chunk))}
+  local members = {}
+  if redis.call('EXISTS', K(p, 'cb', author)) == 0 then members = redis.call('SMEMBERS', fo) end
+  local out = {0, #members, 'deliver', index and update() or '', author}
+  for _, f in ipairs(members) do out[#out + 1] = f end
+  return out
 end
-if step == 'own' or step == 'all' or step == '0' then deliver_own() end
-local followers = {}
-if step == 'all' then
-  followers = redis.call('SMEMBERS', fo)
-elseif step ~= 'own' then
-  local snapshot, k = K(p, 'fs', author) .. ':' .. tweet, tonumber(step)
-  followers = redis.call('LRANGE', snapshot, k * chunk, (k + 1) * chunk - 1)
-  if (k + 1) * chunk >= redis.call('LLEN', snapshot) then redis.call('DEL', snapshot) end
-end
-local online = {}
-if index then online = online_among(base, index, followers) end
-local mh, ml = id_key(entry)
-for _, f in ipairs(followers) do
-  if tl_insert_keyed(p, K(p, 'hl', f), f, entry, mh, ml, cap) == 1 then
-    delivered = delivered + 1
-    if online[f] then publish_to(base, f, update()) end
-  end
-end
-return {delivered, 0, 'done'}
+return {0, 0, 'done'}
