@@ -25,8 +25,8 @@ from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
-SCRIPTS = ("fanout", "unpush", "follow", "unfollow")
-SPREAD = ("deliver",)  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
+SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in")
+SPREAD = ("deliver", "undeliver")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
 REBUILDS = ("rebuild", "rebuild_part")  # with rebuildlib.lua too
 BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
 READS = ("read", "hydrate", "home")  # with readlib.lua too
@@ -295,6 +295,17 @@ class CatchUpTimeout(TimeoutError):
         super().__init__(f"still {self.events} events behind after {waited_s:.0f}s: {behind}")
 
 
+def _result(results: list[Any], at: tuple[int, Any, int]) -> Any:
+    """What the command queued at `at` (round, node, position) answered."""
+    r, node, i = at
+    return results[r][node][i]
+
+
+def _celebrity_now(reply: Any) -> bool:
+    """Whether a follow's first step made the followee a celebrity."""
+    return _text(reply[0]) == "celeb" and int(reply[1]) == 1
+
+
 def _text(k: bytes | str) -> str:
     return k.decode() if isinstance(k, bytes) else k
 
@@ -496,7 +507,10 @@ class RedisTimelineWrites:
         self._new_round()
         self.fanouts: list[tuple[At, tuple[EncodableT, ...]]] = []  # where each fan-out step is, its script args
         self.backfills: list[At] = []  # follow backfills (entries delivered)
-        self.follows: dict[At, int] = {}  # the followee of each backfill
+        # Follows and unfollows in log order: the followee's side is queued at once, the follower's side (on
+        # another node, after the followee's answer for a follow) in that same order after the batch.
+        self.links: list[tuple[int, int, At | None]] = []  # (follower, followee, the follow's first step)
+        self.unpushes: list[tuple[At, bytes, bytes]] = []  # (where, entry, message) of each delete
 
     def _new_round(self) -> None:
         self.rounds.append({})
@@ -568,17 +582,17 @@ class RedisTimelineWrites:
             self._command(self.keys.replies(reply_to), "srem", tweet_id)
         gone = delete_message(tweet_id) if self.tl.publish else b""
         entry = encode_entry(tweet_id, author_id)
-        self._script("unpush", self.keys.user_tweets(author_id), author_id, entry, self.tl.publish, gone)
+        at = self._script("unpush", self.keys.user_tweets(author_id), author_id, entry, self.tl.publish, gone)
+        self.unpushes.append((at, entry, gone))
 
     def follow(self, follower: int, followee: int) -> None:
         anchor = self.keys.followers(followee)
         at = self._script("follow", anchor, follower, followee, self.tl.cap, self.tl.threshold)
-        self.backfills.append(at)
-        self.follows[at] = followee
+        self.links.append((follower, followee, at))
 
     def unfollow(self, follower: int, followee: int) -> None:
-        anchor = self.keys.followers(followee)
-        self._script("unfollow", anchor, follower, followee, id_bytes(followee), self.tl.cap)
+        self._script("unfollow", self.keys.followers(followee), follower, followee)
+        self.links.append((follower, followee, None))
 
     def like(self, tweet_id: int, user_id: int, liked: bool) -> None:
         self._command(self.keys.likes(tweet_id), "sadd" if liked else "srem", user_id)
@@ -587,9 +601,11 @@ class RedisTimelineWrites:
         """Sends the batch's rounds in order; then plans the fan-out of its posts (after the rest of the batch,
         so the plan sees its follows and unfollows) and sends their deliveries, oldest tweet first and every
         chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
-        fanouts, backfills, results = await self._send_all()
-        delivered = sum(int(results[r][n][i][0]) for r, n, i in backfills)
-        promoted = [int(self.follows[(r, n, i)]) for r, n, i in backfills if int(results[r][n][i][1])]
+        links, unpushes = self.links, self.unpushes
+        self.links, self.unpushes = [], []
+        fanouts, _, results = await self._send_all()
+        delivered = 0
+        promoted = [followee for _, followee, at in links if at and _celebrity_now(_result(results, at))]
         plans: list[tuple[int, tuple[EncodableT, ...]]] = []
         for (r, n, i), args in fanouts:
             count, _, step, *more = results[r][n][i]
@@ -598,15 +614,15 @@ class RedisTimelineWrites:
                 promoted.append(int(args[0]))
             if _text(step) == "plan":
                 plans.append((int(args[-1]), args[:-3]))
-        self.follows = {}
         if promoted:
             await self._promote(promoted)
-        if not plans:
-            return delivered
+        backfills = self._followers_sides(links, results)
+        self._undeliver(unpushes, results)
         plans.sort(key=lambda x: x[0])
         for tweet_id, fixed in plans:
             self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk // 8, 1))
         planned, _, results = await self._send_all()
+        delivered += sum(int(_result(results, at)) for at in backfills)
         sent: list[At] = []
         for ((r, n, i), _args), (_tweet, fixed) in zip(planned, plans, strict=True):
             reply = results[r][n][i]
@@ -614,6 +630,34 @@ class RedisTimelineWrites:
                 sent += self._deliver(fixed[1], reply[3], reply[4:])
         _, _, results = await self._send_all()
         return delivered + sum(int(results[r][n][i]) for r, n, i in sent)
+
+    def _followers_sides(self, links: list[tuple[int, int, At | None]], results: list[Any]) -> list[At]:
+        """The follower's side of each follow and unfollow, in log order, on the follower's node; returns where
+        the follows' backfills are."""
+        keys, tl = self.tl.keys, self.tl
+        backfills: list[At] = []
+        for follower, followee, at in links:
+            anchor = keys.following(follower)
+            if at is None:
+                self._script("unfollow_in", anchor, follower, followee, id_bytes(followee), tl.cap)
+                continue
+            reply = _result(results, at)
+            mode = _text(reply[0])
+            rest = reply[2:] if mode == "merge" else []
+            backfills.append(self._script("follow_in", anchor, follower, followee, tl.cap, mode, *rest,
+                                          weight=max(len(rest), 1)))  # fmt: skip
+        return backfills
+
+    def _undeliver(self, unpushes: list[tuple[At, bytes, bytes]], results: list[Any]) -> None:
+        """Deleted tweets taken out of their followers' timelines, node by node, a chunk at a time."""
+        keys, tl = self.tl.keys, self.tl
+        base = tl.publish if tl.publish else ""
+        for at, entry, msg in unpushes:
+            users = _result(results, at)[1:]
+            for k in range(0, len(users), tl.pacing.chunk):
+                for _, group in tl.nodes.group(users[k : k + tl.pacing.chunk], lambda u: keys.timeline(_text(u))):
+                    anchor = keys.timeline(_text(group[0]))
+                    self._script("undeliver", anchor, entry, base, msg, *group, weight=len(group))
 
     def _deliver(self, entry: EncodableT, msg: bytes, users: Sequence[bytes]) -> list[At]:
         """One tweet's deliveries: chunks of users, each split by the node that serves their timelines."""
