@@ -19,13 +19,13 @@ from redis.typing import EncodableT, FieldT
 
 from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
-from projections.stores.keys import RedisKeys, read_pressure
+from projections.stores.keys import RedisKeys, online_index, read_pressure
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, id_bytes
 from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
-SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in")
+SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in", "celebpush")
 SPREAD = ("deliver", "undeliver")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
 REBUILDS = ("rebuild", "rebuild_part")  # with rebuildlib.lua too
 BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
@@ -607,16 +607,21 @@ class RedisTimelineWrites:
         delivered = 0
         promoted = [followee for _, followee, at in links if at and _celebrity_now(_result(results, at))]
         plans: list[tuple[int, tuple[EncodableT, ...]]] = []
+        celebrities: list[tuple[EncodableT, ...]] = []
         for (r, n, i), args in fanouts:
-            count, _, step, *more = results[r][n][i]
+            count, celebrity, step, *more = results[r][n][i]
             delivered += int(count)
             if more and int(more[0]):
                 promoted.append(int(args[0]))
+            if int(celebrity) and self.tl.publish:
+                celebrities.append(args)
             if _text(step) == "plan":
                 plans.append((int(args[-1]), args[:-3]))
         if promoted:
             await self._promote(promoted)
         backfills = self._followers_sides(links, results)
+        if celebrities:
+            await self._celebrities_told(celebrities)
         self._undeliver(unpushes, results)
         plans.sort(key=lambda x: x[0])
         for tweet_id, fixed in plans:
@@ -630,6 +635,17 @@ class RedisTimelineWrites:
                 sent += self._deliver(fixed[1], reply[3], reply[4:])
         _, _, results = await self._send_all()
         return delivered + sum(int(results[r][n][i]) for r, n, i in sent)
+
+    async def _celebrities_told(self, posts: list[tuple[EncodableT, ...]]) -> None:
+        """Celebrities' new tweets told to their followers who are online now (the online index, read once),
+        on each celebrity's node, a chunk of online users per call."""
+        tl = self.tl
+        online = await tl.r.zrangebyscore(online_index(tl.publish), time.time(), "+inf")
+        for author, _entry, _cap, _threshold, _push, base, head, *_ in posts:
+            anchor = self.keys.followers(_text(author) if isinstance(author, bytes) else str(author))
+            for k in range(0, len(online), tl.pacing.chunk):
+                part = online[k : k + tl.pacing.chunk]
+                self._script("celebpush", anchor, author, base, head, *part, weight=len(part))
 
     def _followers_sides(self, links: list[tuple[int, int, At | None]], results: list[Any]) -> list[At]:
         """The follower's side of each follow and unfollow, in log order, on the follower's node; returns where

@@ -20,8 +20,7 @@ local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold, fan = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
 local base, head = ARGV[7] or '', ARGV[8]
 local step, chunk, tweet = ARGV[9], tonumber(ARGV[10]), ARGV[11]
-local index = nil
-if fan then index = online_index(base) end
+local publish = fan and base ~= ''
 local msg = nil
 local function update()
   if msg == nil then
@@ -40,7 +39,7 @@ local delivered = 0
 local function deliver_own()
   if tl_insert(p, author, entry, cap) == 1 then
     delivered = 1
-    if index and redis.call('EXISTS', K(base, 'online', author)) == 1 then publish_to(base, author, update()) end
+    if publish and redis.call('EXISTS', K(base, 'online', author)) == 1 then publish_to(base, author, update()) end
   end
 end
 if step == 'record' then
@@ -58,9 +57,7 @@ if step == 'record' then
     redis.call('SET', cb, 1)
     celebrity, promoted = true, 1
   end
-  if celebrity and index then
-    for u in pairs(online_in(base, index, fo)) do publish_to(base, u, update()) end
-  end
+  -- A celebrity's online followers are told by celebpush.lua, which the worker sends with the online users.
   return {0, celebrity and 1 or 0, 'plan', promoted}
 end
 if step == 'plan' then
@@ -72,7 +69,7 @@ if step == 'plan' then
   if redis.call('SISMEMBER', K(p, 'dl', author), entry) == 1 then return {0, 0, 'done'} end
   local members = {}
   if redis.call('EXISTS', K(p, 'cb', author)) == 0 then members = redis.call('SMEMBERS', fo) end
-  local out = {0, #members, 'deliver', index and update() or '', author}
+  local out = {0, #members, 'deliver', publish and update() or '', author}
   for _, f in ipairs(members) do out[#out + 1] = f end
   return out
 end
