@@ -97,15 +97,14 @@ class Wiring:
 
 async def connect(settings: Settings) -> Wiring:
     """Real services: Cassandra and Redis must answer now; Kafka may come later (writes get 503)."""
-    import redis.asyncio as aioredis
-
-    from infra import cassandra
+    from infra import cassandra, redisnodes
     from infra.eventlog import KafkaEventLog
 
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
     events = KafkaEventLog(settings, default_codec())
     await events.start()
-    r = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    nodes = redisnodes.connect(settings, socket_timeout=5)
+    r: Any = nodes.client  # single-key commands, routed by the cluster client on a Redis Cluster
 
     async def cassandra_ok() -> bool:
         try:
@@ -140,7 +139,7 @@ async def connect(settings: Settings) -> Wiring:
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
     registry = VersionRegistry(r, settings.redis_prefix, backup)
     live = await registry.live()
-    factory = StoreFactory(settings, r, cluster, {settings.keyspace: session})
+    factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session})
     stores = await factory.version(live)
     w = Wiring(
         settings=settings,
@@ -150,7 +149,7 @@ async def connect(settings: Settings) -> Wiring:
         tweets=StoreTweetState(stores.timelines, stores.durable),
         checks={"kafka": events.ready, "cassandra": cassandra_ok, "redis": redis_ok},
         worker_degraded=worker_degraded,
-        closers=[close_cassandra, r.aclose, events.stop],
+        closers=[close_cassandra, nodes.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
     )
     _serve_version(w, stores)

@@ -15,10 +15,12 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as aioredis
 
+from infra import redisnodes
+from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.ports import DurableProjections, Projection, Timelines
 from projections.projector import Projector
@@ -49,9 +51,12 @@ class Writes:
 READS = Writes()
 
 
-def timelines_of(settings: Settings, redis: aioredis.Redis, version: Version, writes: Writes = READS) -> RedisTimelines:
+def timelines_of(
+    settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version, writes: Writes = READS
+) -> RedisTimelines:
     """The version's timeline store (its Redis prefix), with the configured cap, threshold and window."""
     s = settings
+    general: Any = redis.client if isinstance(redis, RedisNodes) else redis
     return RedisTimelines(
         redis,
         version.prefix(s.redis_prefix),
@@ -60,7 +65,7 @@ def timelines_of(settings: Settings, redis: aioredis.Redis, version: Version, wr
         s.active_window_s,
         push=writes.fan_out,
         publish=s.redis_prefix if writes.primary else "",
-        pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000, ReadPressure(redis, s.redis_prefix)),
+        pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000, ReadPressure(general, s.redis_prefix)),
         rebuild_chunk=s.rebuild_chunk,
     )
 
@@ -76,10 +81,14 @@ class StoreFactory:
     the process already has (the API's command-side session for the configured keyspace)."""
 
     def __init__(
-        self, settings: Settings, redis: aioredis.Redis, cluster: Any, sessions: Mapping[str, Any] | None = None
-    ) -> None:
+        self, settings: Settings, redis: aioredis.Redis | RedisNodes, cluster: Any,
+        sessions: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
-        self.redis = redis
+        self.nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
+        self.redis: Any = cast(
+            Any, self.nodes.client
+        )  # routes each single-key command (a RedisCluster, or the one Redis)
         self.cluster = cluster
         self.sessions: dict[str, Any] = dict(sessions or {})
         self._durable: dict[str, CassandraProjections] = {}
@@ -93,11 +102,10 @@ class StoreFactory:
 
         keyspace = keyspace or settings.keyspace
         cluster, session = await asyncio.to_thread(cassandra.connect, settings, keyspace)
-        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=socket_timeout)
-        return cls(settings, client, cluster, {keyspace: session})
+        return cls(settings, redisnodes.connect(settings, socket_timeout=socket_timeout), cluster, {keyspace: session})
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.nodes.aclose()
         await asyncio.to_thread(self.cluster.shutdown)
 
     async def durable(self, keyspace: str) -> CassandraProjections:
@@ -112,7 +120,7 @@ class StoreFactory:
 
     async def version(self, version: Version, writes: Writes = READS) -> VersionStores:
         durable = await self.durable(version.keyspace_in(self.settings.keyspace))
-        return VersionStores(self.settings, self.redis, version, durable, writes)
+        return VersionStores(self.settings, self.nodes, version, durable, writes)
 
 
 class VersionStores:
@@ -120,17 +128,19 @@ class VersionStores:
     built on first use, so a process prepares only what it uses."""
 
     def __init__(
-        self, settings: Settings, redis: aioredis.Redis, version: Version, durable: CassandraProjections, writes: Writes
-    ) -> None:
+        self, settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version, durable: CassandraProjections,
+        writes: Writes,
+    ) -> None:  # fmt: skip
         self.settings = settings
-        self.redis = redis
+        nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
+        self.redis: Any = cast(Any, nodes.client)
         self.version = version
         self.writes = writes
         self.prefix = version.prefix(settings.redis_prefix)
         self.durable = durable
-        self.timelines = timelines_of(settings, redis, version, writes)
-        self.progress = progress_of(settings, redis, version)
-        self.trends = RedisTrends(redis, self.prefix)
+        self.timelines = timelines_of(settings, nodes, version, writes)
+        self.progress = progress_of(settings, self.redis, version)
+        self.trends = RedisTrends(self.redis, self.prefix)
         self.queries = Queries(self.timelines, durable, settings.home_log_buckets)
 
     # The read side ----------------------------------------------------------------------------------

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
-import redis.asyncio as aioredis
-
-from infra import cassandra
+from infra import cassandra, redisnodes
 from infra.settings import Settings
 from projections.factory import StoreFactory, Writes
 from projections.projector import Projector
@@ -38,7 +37,8 @@ async def connect(settings: Settings) -> Stores:
 
     set_media_base(settings.media_base)  # pushed tweets carry the same media URLs as the API's pages
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
-    client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    nodes = redisnodes.connect(settings, socket_timeout=10)
+    client: Any = nodes.client
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
-    factory = StoreFactory(settings, client, cluster)
+    factory = StoreFactory(settings, nodes, cluster)
     return Stores(settings, factory, VersionRegistry(client, settings.redis_prefix, backup))
