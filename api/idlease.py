@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from schemas.ids import IdGenerator, IdsUnavailable
+from schemas.ids import IdGenerator, IdsUnavailable, wall_ms
 
 log = logging.getLogger("chirp.ids")
 
@@ -23,10 +22,6 @@ class NodeLeases(Protocol):
     async def acquire(self, holder: str, ttl_ms: int, now_ms: int) -> tuple[int, int, int] | None: ...
     async def renew(self, node: int, holder: str, ttl_ms: int, until_ms: int) -> bool: ...
     async def release(self, node: int, holder: str) -> None: ...
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class LeasedIds:

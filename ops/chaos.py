@@ -359,14 +359,14 @@ def rig_for(settings: Settings, name: str, logdir: str, report: Callable[[str], 
     if apis == 1:
         api = Child(settings, "api", f"{logdir}/api-{name}.log")
         return Rig(settings, ws, [api], f"http://127.0.0.1:{settings.api_port}", logdir, report)
-    from ops.topology import proxy
+    from ops.topology import proxy_command
 
     ports = [free_port() for _ in range(apis)]
     api_children = [Child(settings, "api", f"{logdir}/api{i + 1}-{name}.log", CHIRP_API_PORT=str(port),
                           CHIRP_API_METRICS_PORT="0", CHIRP_TRUSTED_PROXIES="127.0.0.1")
                     for i, port in enumerate(ports)]  # fmt: skip
-    nginx = proxy(settings.model_copy(update={"state_dir": Path(logdir) / f"nginx-{name}"}), ports)
-    front = Child(settings, "", f"{logdir}/nginx-{name}.log", command=nginx.command)
+    nginx = proxy_command(settings.model_copy(update={"state_dir": Path(logdir) / f"nginx-{name}"}), ports)
+    front = Child(settings, "", f"{logdir}/nginx-{name}.log", command=nginx)
     return Rig(settings, ws, api_children, f"http://127.0.0.1:{settings.api_port}", logdir, report, front)
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from string import Template
 
 from infra.services.provision import apt_install
@@ -29,20 +29,14 @@ class Child:
     command: list[str]
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
-    started: int = field(default=0)
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.command, env=self.env, cwd=REPO_ROOT)
-        self.started += 1
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        from ops.chaos import terminate
+
+        terminate(self.proc)
 
 
 def plan(settings: Settings, workers: int, apis: int) -> list[Child]:
@@ -62,12 +56,14 @@ def plan(settings: Settings, workers: int, apis: int) -> list[Child]:
         env = {**base, "CHIRP_API_PORT": str(settings.api_port + 1 + i), "CHIRP_API_METRICS_PORT": str(metrics),
                "CHIRP_TRUSTED_PROXIES": "127.0.0.1"}  # fmt: skip
         children.append(Child(f"api-{i + 1}", [*python, "api"], env))
-    children.append(proxy(settings, [settings.api_port + 1 + i for i in range(apis)]))
+    nginx = proxy_command(settings, [settings.api_port + 1 + i for i in range(apis)])
+    children.append(Child("nginx", nginx, dict(os.environ)))
     return children
 
 
-def proxy(settings: Settings, ports: list[int]) -> Child:
-    """nginx on the API port in front of API processes on `ports` (its config and state in the state folder)."""
+def proxy_command(settings: Settings, ports: list[int]) -> list[str]:
+    """The command of nginx on the API port in front of API processes on `ports` (its config, written here, and
+    its state in the state folder)."""
     if shutil.which("nginx") is None:
         apt_install("nginx")
     home = settings.state_dir / "nginx"
@@ -80,7 +76,7 @@ def proxy(settings: Settings, ports: list[int]) -> Child:
         listen=f"{settings.api_host}:{settings.api_port}",
     )  # fmt: skip
     conf.write_text(text)
-    return Child("nginx", ["nginx", "-p", str(home), "-c", str(conf), "-g", "daemon off;"], dict(os.environ))
+    return ["nginx", "-p", str(home), "-c", str(conf), "-g", "daemon off;"]
 
 
 def supervise(children: list[Child], echo: Callable[[str], None], poll_s: float = 0.5) -> None:

@@ -31,6 +31,11 @@ LARGEST_CLIENT_ID = 8_999_999_999_999_999_999
 _ID_TEXT = re.compile(ID_PATTERN)
 
 
+def wall_ms() -> int:
+    """The wall clock in ms, as ids encode it."""
+    return time.time_ns() // 1_000_000
+
+
 class IdsUnavailable(RuntimeError):
     """This process may not make ids now: its node lease lapsed (or is not renewed yet). Retry shortly."""
 
@@ -58,7 +63,7 @@ class IdGenerator:
             raise ValueError(f"node_id must be within 0..{MAX_NODE}, got {node_id}")
         self.node_id = node_id
         self._node = node_id << SEQ_BITS
-        self._clock: Callable[[], int] = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._clock: Callable[[], int] = clock_ms or wall_ms
         self._last_ms = max(floor_ms - EPOCH_MS, 0)
         self._seq = _SEQ_MASK if floor_ms else 0  # the floor's millisecond is taken: start at the next one
         self.until_ms = until_ms
