@@ -33,6 +33,12 @@ class RedisNodes:
     def cluster(self) -> RedisCluster | None:
         return self.client if isinstance(self.client, RedisCluster) else None
 
+    @property
+    def spread(self) -> bool:
+        """Whether more than one primary serves the slots (so a script may find a key elsewhere)."""
+        cluster = self.cluster
+        return cluster is not None and len(cluster.get_primaries()) > 1
+
     def for_key(self, key: str | bytes) -> aioredis.Redis:
         """The client of the primary that serves `key` (the one client, for a single Redis)."""
         cluster = self.cluster

@@ -53,6 +53,11 @@ def id_bytes(value: int) -> bytes:
     return value.to_bytes(8, "big")
 
 
+def flipped_id(value: int | None) -> bytes:
+    """An id as an entry's first 8 bytes (complemented: entries sort newest first); b"" for no id (no bound)."""
+    return (_FLIP - value).to_bytes(8, "big") if value else b""
+
+
 def bucket_of(tweet_id: int) -> int:
     """The 30-day window of the id's creation time (user_tweets partitions)."""
     return (tweet_id >> (NODE_BITS + SEQ_BITS)) // BUCKET_MS

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,16 +20,19 @@ from redis.typing import EncodableT, FieldT
 from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.stores.keys import RedisKeys, online_index, read_pressure
-from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, id_bytes
+from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, flipped_id, id_bytes
 from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
 LUA = Path(__file__).parent / "lua"
 SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in", "celebpush")
 SPREAD = ("deliver", "undeliver")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
-REBUILDS = ("rebuild", "rebuild_part")  # with rebuildlib.lua too
+REBUILDS = ("rebuild", "rebuild_part", "rebuild_in", "rebuild_gather")  # with rebuildlib.lua too
 BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
 READS = ("read", "hydrate", "home")  # with readlib.lua too
+CROSS_SLOT = "#!lua flags=allow-cross-slot-keys\n"
+ELSEWHERE = b"\0"  # readlib.lua: a tweet or author another Redis Cluster node serves
+ELSEWHERE_USER = UserView(0, "", "")  # a view's author while it is fetched from another node
 DELAY_SAMPLES = 100_000
 SCAN_COUNT = 5_000
 UNLINK_CHUNK = 1_000
@@ -75,15 +78,28 @@ class RedisTimelines:
         self.rebuild_chunk = rebuild_chunk
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
-        spread = "#!lua flags=allow-cross-slot-keys\n" + lib
+        spread = CROSS_SLOT + lib
         self._scripts |= {n: self.r.register_script(spread + (LUA / f"{n}.lua").read_text()) for n in SPREAD}
-        rebuilds = lib + (LUA / "rebuildlib.lua").read_text()
+        # Rebuilds and reads touch keys of several slots: on a Redis Cluster those of the node they run on.
+        rebuilds = spread + (LUA / "rebuildlib.lua").read_text()
         self._scripts |= {n: self.r.register_script(rebuilds + (LUA / f"{n}.lua").read_text()) for n in REBUILDS}
-        lib += (LUA / "readlib.lua").read_text()
-        self._scripts |= {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in READS}
+        reads = spread + (LUA / "readlib.lua").read_text()
+        self._scripts |= {n: self.r.register_script(reads + (LUA / f"{n}.lua").read_text()) for n in READS}
 
-    async def _run(self, name: str, *args: Any, pipe: Any = None) -> Any:
-        return await self._scripts[name](args=[self.p, *args], client=pipe or self.r)
+    async def _on(self, node: aioredis.Redis, name: str, *args: Any) -> Any:
+        """Script `name` by EVALSHA on `node` (the one that serves the keys it is about; on one Redis, the one
+        client). Not redis-py's Script call: that checks its client against a typing Protocol on every call, a
+        few percent of a timeline page's CPU time, and sends a keyless script to a random cluster node."""
+        script = self._scripts[name]
+        try:
+            return await node.evalsha(script.sha, 0, self.p, *args)
+        except NoScriptError:  # a restarted or different Redis: load it, once
+            script.sha = await node.script_load(script.script)
+            return await node.evalsha(script.sha, 0, self.p, *args)
+
+    def _home(self, user_id: int) -> aioredis.Redis:
+        """The node that serves a user's home timeline (and every other key of theirs)."""
+        return self.nodes.for_key(self.keys.timeline(user_id))
 
     # Writes (the stream worker) -------------------------------------------------------------------
 
@@ -105,14 +121,19 @@ class RedisTimelines:
         )
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
-        """Materializes several home timelines in one round trip; returns how many were built."""
-        async with self.r.pipeline(transaction=False) as pipe:
-            for u in user_ids:
-                await self._run("rebuild", *self._rebuild_args(u), pipe=pipe)
-            states = [int(x) for x in await pipe.execute()]
+        """Materializes several home timelines in one round trip per node; returns how many were built."""
+        script = self._scripts["rebuild"]
+        states: dict[int, int] = {}
+        for node, users in self.nodes.group(user_ids, self.keys.timeline):
+            async with node.pipeline(transaction=False) as pipe:
+                loads: set[Any] = pipe.scripts  # loaded first if Redis lacks it
+                loads.add(script)
+                for u in users:
+                    pipe.evalsha(script.sha, 0, self.p, *self._rebuild_args(u))
+                states.update(zip(users, (int(x) for x in await pipe.execute()), strict=True))
         built = 0
-        for u, state in zip(user_ids, states, strict=True):
-            built += await self._rebuild_parts(u) if state == 2 else state
+        for u in user_ids:
+            built += await self._rebuild_parts(u) if states[u] == 2 else states[u]
         return built
 
     async def authors(self, tweet_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
@@ -137,52 +158,81 @@ class RedisTimelines:
 
     # Reads (the API) -------------------------------------------------------------------------------
 
-    async def _read(self, name: str, *args: Any) -> Any:
-        """A read script by EVALSHA: redis-py's Script call checks its client against a typing Protocol
-        on every call, a few percent of a timeline page's CPU time."""
-        script = self._scripts[name]
-        try:
-            return await self.r.evalsha(script.sha, 0, self.p, *args)
-        except NoScriptError:  # a restarted or different Redis: load it, once
-            script.sha = await self.r.script_load(script.script)
-            return await self.r.evalsha(script.sha, 0, self.p, *args)
-
     async def read(self, user_id: int, before: int | None, limit: int) -> TimelinePage | None:
+        """Every entry of each source of a page (the user's timeline, then the celebrities they follow), at most
+        limit + 1 per source, merged: for tests and tools (the API reads `home_page`)."""
         bound = id_bytes(before) if before else b""
-        raw = await self._run("read", user_id, bound, limit, self.ttl_s)
+        raw = await self._on(self._home(user_id), "read", user_id, bound, limit, self.ttl_s)
         if raw[0] == 0:
             return None
-        horizon = 0
-        entries: list[Entry] = []
+        horizon, entries = await self._sources(raw, before, limit, None)
+        unique = sorted({e.tweet_id: e for e in map(decode_entry, entries)}.values(), reverse=True)
+        return TimelinePage([(e.tweet_id, e.author_id) for e in unique], horizon)
+
+    async def _sources(
+        self, raw: Sequence[Any], before: int | None, limit: int, after: int | None
+    ) -> tuple[int, list[bytes]]:
+        """The highest horizon and every entry of the sources in a read.lua reply, with those of the
+        celebrities it says other nodes serve (a Redis Cluster) read there: one pipelined request per node."""
+        n = int(raw[1])
+        horizons, entries = [], []
         expect_horizon = True
-        for item in raw[1:]:
+        for item in raw[2 + n :]:
             if expect_horizon:
-                horizon = max(horizon, int.from_bytes(item, "big"))
+                horizons.append(item)
                 expect_horizon = False
             elif item == b"":
                 expect_horizon = True
             else:
-                entries.append(decode_entry(item))
-        unique = sorted({e.tweet_id: e for e in entries}.values(), reverse=True)
-        return TimelinePage([(e.tweet_id, e.author_id) for e in unique], horizon)
+                entries.append(item)
+        if n:
+            lo, hi = flipped_id(before), flipped_id(after)
+            low = b"(" + lo + HORIZON_MARK if lo else b"-"
+            high = b"(" + hi if hi else b"(" + HORIZON_MARK
+            lists = [self.keys.user_tweets(int(c)) for c in raw[2 : 2 + n]]
+            for node, keys in self.nodes.group(lists, lambda k: k):
+                async with node.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.zrange(key, -1, -1)
+                        pipe.zrangebylex(key, low, high, 0, limit + 1)
+                    replies = await pipe.execute()
+                for last, page in zip(replies[::2], replies[1::2], strict=True):
+                    if last and last[0].startswith(HORIZON_MARK):
+                        horizons.append(last[0][len(HORIZON_MARK) :])
+                    entries.extend(page)
+        return max((int.from_bytes(h, "big") for h in horizons), default=0), entries
 
     async def rebuild(self, user_id: int) -> bool:
         """Materializes a home timeline from the authors' lists; False if it was there already (or another
         process is rebuilding it)."""
-        state = int(await self._run("rebuild", *self._rebuild_args(user_id)))
+        state = int(await self._on(self._home(user_id), "rebuild", *self._rebuild_args(user_id)))
         return await self._rebuild_parts(user_id) if state == 2 else bool(state)
 
     def _rebuild_args(self, user_id: int) -> tuple[int, ...]:
-        return user_id, self.cap, self.ttl_s, self.rebuild_chunk, BUILD_TTL_MS
+        # On several nodes the followees' lists are mostly elsewhere: every rebuild goes in parts (chunk 0).
+        chunk = 0 if self.nodes.spread else self.rebuild_chunk
+        return user_id, self.cap, self.ttl_s, chunk, BUILD_TTL_MS
 
     async def _rebuild_parts(self, user_id: int) -> bool:
-        """The rest of a rebuild rebuild.lua began (the user follows more than a chunk): the followees merged in a
-        chunk per script call, so reads and deliveries wait for one chunk at most."""
+        """The rest of a rebuild rebuild.lua began (the user follows more than a chunk, or the followees' lists are
+        on other nodes): the followees merged a chunk per script call, so reads and deliveries wait for one chunk at
+        most. Followees on the reader's node are merged there in one call; those on another node are gathered
+        on it (rebuild_gather.lua) and the result merged on the reader's (rebuild_in.lua)."""
         followees = sorted(int(x) for x in await self.r.smembers(self.keys.following(user_id)))
-        chunk = self.rebuild_chunk
-        parts = [followees[i : i + chunk] for i in range(0, len(followees), chunk)] or [[]]
-        for n, part in enumerate(parts):
-            if not await self._run("rebuild_part", user_id, self.cap, self.ttl_s, int(n == len(parts) - 1), *part):
+        home, chunk = self._home(user_id), self.rebuild_chunk
+        parts = [
+            (node, group[i : i + chunk])
+            for node, group in self.nodes.group(followees, self.keys.user_tweets)
+            for i in range(0, len(group), chunk)
+        ] or [(home, [])]
+        for n, (node, part) in enumerate(parts):
+            fixed = (user_id, self.cap, self.ttl_s, int(n == len(parts) - 1))
+            if node is home:
+                done = await self._on(home, "rebuild_part", *fixed, *part)
+            else:
+                gathered = await self._on(node, "rebuild_gather", self.cap, *part)
+                done = await self._on(home, "rebuild_in", *fixed, len(part), *part, *map(id_bytes, part), *gathered)
+            if not done:
                 return False  # abandoned (its mark expired): the next read begins again
         return True
 
@@ -203,16 +253,21 @@ class RedisTimelines:
     async def materialized_users(self) -> list[int]:
         """Users whose home timeline is materialized (read within the activity window), in id order."""
         pattern, skip = self.keys.timelines(), len(self.keys.timeline("")) - 1  # up to the tag's brace
-        return sorted([int(k[skip:-1]) async for k in self.r.scan_iter(match=pattern, count=SCAN_COUNT)])
+        users = []
+        for node in self.nodes.primaries():  # each primary scans the keys it serves
+            users += [int(k[skip:-1]) async for k in node.scan_iter(match=pattern, count=SCAN_COUNT)]
+        return sorted(users)
 
     async def rebuild_from_graph(self, user_id: int, followees: Sequence[int]) -> int:
         """One user's home timeline rebuilt in place: the follow list replaced by `followees` (from the durable
         follow graph), then the timeline materialized from the authors' lists. Returns its entries."""
         k = self.keys
-        async with self.r.pipeline(transaction=True) as pipe:
+        async with self._home(user_id).pipeline(transaction=True) as pipe:  # the user's keys share a slot
             pipe.delete(k.following(user_id), k.timeline(user_id), k.inbox(user_id))
             if followees:
                 pipe.sadd(k.following(user_id), *followees)
+            await pipe.execute()
+        async with self.r.pipeline(transaction=False) as pipe:  # the followees' sides, each on its node
             for f in followees:
                 pipe.sadd(k.followers(f), user_id)
             await pipe.execute()
@@ -227,8 +282,26 @@ class RedisTimelines:
         """Tweets (with counts and authors) cached in Redis, in one round trip; misses are left out."""
         if not pairs:
             return {}
-        raw = await self._read("hydrate", *(x for pair in pairs for x in pair))
-        return _views(pairs, raw)
+        groups = self.nodes.group(pairs, lambda pair: self.keys.tweet(pair[0]))
+        if len(groups) == 1:  # one Redis, or every tweet on one node
+            node, _ = groups[0]
+            return await self._complete(_views(pairs, await self._on(node, "hydrate", *_flat(pairs))))
+        raws = await asyncio.gather(*(self._on(node, "hydrate", *_flat(part)) for node, part in groups))
+        views: dict[int, TweetView] = {}
+        for (_, part), raw in zip(groups, raws, strict=True):
+            views.update(_views(part, raw))
+        return await self._complete(views)
+
+    async def _complete(self, views: dict[int, TweetView]) -> dict[int, TweetView]:
+        """Views whose authors another node serves (a Redis Cluster), given their authors."""
+        missing = {v.author_id for v in views.values() if v.author is ELSEWHERE_USER}
+        if not missing:
+            return views
+        found = await self.users(sorted(missing))
+        for t, v in views.items():
+            if v.author is ELSEWHERE_USER:
+                views[t] = replace(v, author=found.get(v.author_id))
+        return views
 
     async def home_page(
         self, user_id: int, before: int | None, limit: int, after: int | None = None
@@ -237,12 +310,27 @@ class RedisTimelines:
         merged and deduplicated in Redis, newer than `after` if given) and the views Redis has of them.
         None if not materialized."""
         bounds = (id_bytes(before) if before else b"", limit, self.ttl_s, id_bytes(after) if after else b"")
-        raw = await self._read("home", user_id, *bounds)
+        raw = await self._on(self._home(user_id), "home", user_id, *bounds)
         if raw[0] == 0:
             return None
+        if raw[0] == 2:  # a Redis Cluster: some celebrities' lists are on other nodes
+            return await self._merged_page(raw, before, limit, after)
         n = raw[2]
         pairs = [(e.tweet_id, e.author_id) for e in map(decode_entry, raw[3 : 3 + n])]
-        return TimelinePage(pairs, int.from_bytes(raw[1], "big")), _views(pairs, raw[3 + n :])
+        views = _views(pairs, raw[3 + n :])
+        if len(views) < n and any(raw[3 + n + i * 11] == ELSEWHERE for i in range(n)):
+            views.update(await self.hydrate([pair for pair in pairs if pair[0] not in views]))
+        return TimelinePage(pairs, int.from_bytes(raw[1], "big")), await self._complete(views)
+
+    async def _merged_page(
+        self, raw: Sequence[Any], before: int | None, limit: int, after: int | None
+    ) -> tuple[TimelinePage, dict[int, TweetView]]:
+        """What home.lua does, for a page whose sources are on several nodes: the newest `limit` distinct
+        entries above the highest horizon, then hydrated node by node."""
+        horizon, entries = await self._sources(raw, before, limit, after)
+        unique = sorted({e.tweet_id: e for e in map(decode_entry, entries)}.values(), reverse=True)
+        pairs = [(e.tweet_id, e.author_id) for e in unique if e.tweet_id > horizon][:limit]
+        return TimelinePage(pairs, horizon), await self.hydrate(pairs)
 
     async def users(self, ids: Sequence[int]) -> dict[int, UserView]:
         async with self.r.pipeline(transaction=False) as pipe:
@@ -416,6 +504,10 @@ async def _unlink(client: aioredis.Redis, chunk: list[Any], removed: Callable[[i
     return n
 
 
+def _flat(pairs: Sequence[tuple[int, int]]) -> list[int]:
+    return [x for pair in pairs for x in pair]
+
+
 def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, TweetView]:
     """Views from hydrate.lua's 11 values per pair; a tweet whose hash is missing is left out. Hot: one
     call per timeline page, so positional arguments and one UserView per author."""
@@ -423,10 +515,13 @@ def _views(pairs: Sequence[tuple[int, int]], raw: Sequence[Any]) -> dict[int, Tw
     authors: dict[int, UserView | None] = {}
     for i, (tweet_id, author_id) in enumerate(pairs):
         a, c, ts, r, e, m, d, lc, rc, h, n = raw[i * 11 : i * 11 + 11]
-        if a is None or ts is None:
+        if a is None or ts is None:  # unknown here, or another node's (ELSEWHERE): the caller looks there
             continue
         if author_id not in authors:
-            authors[author_id] = UserView(author_id, h.decode(), n.decode()) if h is not None else None
+            if h is None:
+                authors[author_id] = None
+            else:
+                authors[author_id] = ELSEWHERE_USER if h == ELSEWHERE else UserView(author_id, h.decode(), n.decode())
         out[tweet_id] = TweetView(
             tweet_id,
             int(a),

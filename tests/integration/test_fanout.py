@@ -205,7 +205,7 @@ async def test_a_rebuild_in_parts_misses_no_delivery_and_skips_an_unfollow(store
         w.follow(reader, a)
         w.post(tweet(9200 + a, a))
     await w.flush()
-    assert await parts._run("rebuild", *parts._rebuild_args(reader)) == 2  # begun: own tweets only
+    assert await parts._on(parts._home(reader), "rebuild", *parts._rebuild_args(reader)) == 2  # begun: own tweets only
     assert await parts.read(reader, None, 20) is None  # being built: not served from Redis
     w = tl.writes()
     w.post(tweet(9300, 33))  # delivered to the timeline being built
@@ -224,7 +224,7 @@ async def test_an_abandoned_rebuild_in_parts_is_begun_again(store: Any) -> None:
         w.follow(reader, a)
         w.post(tweet(9400 + a, a))
     await w.flush()
-    assert await parts._run("rebuild", *parts._rebuild_args(reader)) == 2
+    assert await parts._on(parts._home(reader), "rebuild", *parts._rebuild_args(reader)) == 2
     keys = RedisKeys(tl.p)
     await client.delete(keys.building(reader), keys.timeline(reader))  # the builder died and both expired
     assert not await parts._rebuild_parts(reader)

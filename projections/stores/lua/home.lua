@@ -3,10 +3,13 @@
 -- or an exclusive 8-byte id; `since` polling, which then needs nothing older than it).
 -- Returns {0} when the timeline is not materialized, else {1, horizon, n, entry 1..n, 11 values per
 -- entry as hydrate.lua gives them}: the newest `limit` distinct entries of all sources that are newer
--- than the highest horizon (below it a source may be incomplete; the caller continues elsewhere).
+-- than the highest horizon (below it a source may be incomplete; the caller continues elsewhere). On a
+-- Redis Cluster, when a celebrity's list is on another node: read.lua's reply with status 2 (the caller
+-- merges and hydrates); a tweet or author on another node is marked ELSEWHERE in its values.
 local p, limit = ARGV[1], tonumber(ARGV[4])
-local sources = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]), ARGV[6])
+local sources, elsewhere = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]), ARGV[6])
 if sources == nil then return {0} end
+if #elsewhere > 0 then return sources_reply(2, sources, elsewhere) end
 local h, merged = sources[1][1], sources[1][2] -- one source is already newest first, without repeats
 if #sources > 1 then
   -- Every source is sorted newest first: a k-way merge on the entries' flipped ids (two numbers each,

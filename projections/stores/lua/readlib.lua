@@ -1,5 +1,22 @@
 -- Read-side helpers, prepended (after lib.lua) to read.lua, hydrate.lua and home.lua.
 
+-- On a Redis Cluster a read script runs on the reader's node (or a tweet's), and some of what it reads
+-- (a celebrity's list, a tweet, its author) may be served by another node: Redis refuses a command on such
+-- a key, and redis.pcall hands the refusal back. `here` returns nil for it, so the script does what is local
+-- and reports the rest, which the caller fetches from the other nodes. On one Redis everything is local.
+-- Any other error is raised as before.
+local function here(...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then
+    if string.find(r.err, 'non local key', 1, true) then return nil end
+    error(r)
+  end
+  return r
+end
+
+-- What a hydration slot holds for a tweet or an author served by another node (never an id or a handle).
+local ELSEWHERE = '\0'
+
 -- At most `limit` entries of a timeline (a list sorted newest first) strictly between the bounds `lo`
 -- (older than `before`: entries above it) and `hi` (newer than `after`: entries below it), given as
 -- flipped ids ('' for none). Without `before` the page starts at the head; with it the list is walked
@@ -51,25 +68,47 @@ local function home_sources(p, user, before, limit, ttl, after)
   if redis.call('EXPIRE', inbox, ttl) == 1 then
     sources[2] = {ZERO8, redis.call('ZRANGEBYLEX', inbox, min, max, 'LIMIT', 0, limit + 1)}
   end
+  local elsewhere = {} -- celebrities whose lists another node serves
   for _, c in ipairs(redis.call('SMEMBERS', K(p, 'fc', user))) do
     local key = K(p, 'ur', c)
-    sources[#sources + 1] = {horizon(key), redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)}
+    local page = here('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, limit + 1)
+    if page then sources[#sources + 1] = {horizon(key), page} else elsewhere[#elsewhere + 1] = c end
   end
-  return sources
+  return sources, elsewhere
+end
+
+-- {2, n, the n celebrities served elsewhere, then each source's horizon and members, sources split by ''}:
+-- what a page has here when part of it is on other nodes (read.lua's layout after the count).
+local function sources_reply(status, sources, elsewhere)
+  local out = {status, #elsewhere}
+  for _, c in ipairs(elsewhere) do out[#out + 1] = c end
+  for i, s in ipairs(sources) do
+    if i > 1 then out[#out + 1] = '' end
+    out[#out + 1] = s[1]
+    for _, m in ipairs(s[2]) do out[#out + 1] = m end
+  end
+  return out
 end
 
 -- Appends what a page shows of tweet t (decimal id) to out: 7 fields of t:{t} (author, content, created,
 -- reply_to, edited, media, deleted), like count, reply count, and the handle and display name of
 -- author a (decimal; nil: the author field of t:{t}). `users`, if given, memoizes authors within a call.
+-- A tweet another node serves fills its 11 values with ELSEWHERE then nothing; an author served elsewhere
+-- gets ELSEWHERE as its handle.
 local function hydrate(out, p, t, a, users)
-  local f = redis.call('HMGET', K(p, 't', t), 'a', 'c', 'ts', 'r', 'e', 'm', 'd')
+  local f = here('HMGET', K(p, 't', t), 'a', 'c', 'ts', 'r', 'e', 'm', 'd')
+  if f == nil then
+    out[#out + 1] = ELSEWHERE
+    for _ = 2, 11 do out[#out + 1] = false end
+    return
+  end
   for i = 1, 7 do out[#out + 1] = f[i] end
   out[#out + 1] = redis.call('SCARD', K(p, 'lk', t))
   out[#out + 1] = redis.call('SCARD', K(p, 'rp', t))
   a = a or f[1]
   local u = {false, false}
   if a then
-    u = users and users[a] or redis.call('HMGET', K(p, 'u', a), 'h', 'n')
+    u = users and users[a] or here('HMGET', K(p, 'u', a), 'h', 'n') or {ELSEWHERE, false}
     if users then users[a] = u end
   end
   out[#out + 1] = u[1]

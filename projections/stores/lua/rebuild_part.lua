@@ -13,12 +13,5 @@ for i = 6, #ARGV do
   if redis.call('SISMEMBER', fg, ARGV[i]) == 1 then sources[#sources + 1] = K(p, 'ur', ARGV[i]) end
 end
 local entries, h = gather(sources, cap)
-local mine = tl_horizon(tl)
-if gt(mine, h) then h = mine end
-tl_merge(tl, entries, h, cap)
-if last then
-  redis.call('DEL', mark)
-  redis.call('EXPIRE', tl, ttl)
-  redis.call('EXPIRE', K(p, 'hx', user), ttl)
-end
+build_step(p, user, tl, mark, entries, h, cap, ttl, last)
 return 1

@@ -49,3 +49,16 @@ local function gather(sources, cap)
   end
   return entries, h
 end
+
+-- Merges a part's entries (newest first, with the horizon `h` of their sources) into a timeline being built;
+-- the last part clears the build mark and gives the timeline and its inbox their usual TTL.
+local function build_step(p, user, tl, mark, entries, h, cap, ttl, last)
+  local mine = tl_horizon(tl)
+  if gt(mine, h) then h = mine end
+  tl_merge(tl, entries, h, cap)
+  if last then
+    redis.call('DEL', mark)
+    redis.call('EXPIRE', tl, ttl)
+    redis.call('EXPIRE', K(p, 'hx', user), ttl)
+  end
+end

@@ -1,0 +1,145 @@
+"""The timelines store on a real Redis Cluster (three primaries on 127.0.0.1-3) does what it does on one Redis:
+the same writes, replayed on both, give every reader the same pages, hydrated the same way, whether the
+reader's celebrities, tweets and authors are on the reader's node or on others, and whether the timeline was
+materialized before the writes or rebuilt after them (node by node)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from infra import redisnodes
+from infra.redisnodes import RedisNodes
+from infra.services import launcher
+from infra.settings import Settings
+from ops.chaos import free_port
+from projections.model import TweetView
+from projections.stores.keys import RedisKeys
+from projections.stores.redis import ELSEWHERE, Pacing, RedisTimelines
+
+pytestmark = pytest.mark.integration
+
+READERS = list(range(101, 113))
+AUTHORS = list(range(1, 10))
+CELEBRITY = 9  # followed by every reader: above the threshold
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    port = next(p for p in iter(free_port, None) if p <= 55535)  # its cluster bus listens 10,000 above
+    nodes = ",".join(f"127.0.0.{i}:{port}" for i in (1, 2, 3))
+    s = Settings(redis_cluster_nodes=nodes, redis_url=f"redis://127.0.0.1:{port}/0",
+                 state_dir=Path(tmp_path_factory.mktemp("rediscluster")))  # fmt: skip
+    try:
+        launcher.up(s, "redis", report=print)
+        yield s
+    finally:
+        launcher.down(s, "redis", report=print)
+
+
+def store(client: aioredis.Redis | RedisNodes, prefix: str) -> RedisTimelines:
+    return RedisTimelines(client, prefix, 10, 10, 3600, pacing=Pacing(chunk=2, round=8, yield_s=0), rebuild_chunk=2)
+
+
+@pytest.fixture
+async def pair(settings: Settings, cluster: Settings) -> AsyncIterator[tuple[RedisTimelines, RedisTimelines]]:
+    """The same store on the shared single Redis and on the cluster, under one fresh prefix."""
+    prefix = f"{settings.redis_prefix}rc{uuid.uuid4().hex[:6]}:"
+    one = aioredis.Redis.from_url(settings.redis_url)
+    nodes = redisnodes.connect(cluster)
+    await nodes.refresh()
+    yield store(one, prefix), store(nodes, prefix)
+    async for key in one.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
+        await one.delete(key)
+    await one.aclose()
+    await nodes.aclose()
+
+
+def tweet(tweet_id: int, author: int, reply_to: int | None = None) -> TweetView:
+    return TweetView(tweet_id, author, f"t{tweet_id} by {author}", datetime(2026, 11, 30, tzinfo=UTC), reply_to)
+
+
+async def replay(tl: RedisTimelines) -> None:
+    """One history: users, follows (every reader follows the celebrity), posts, a reply, likes, an edit, a
+    delete, an unfollow; half the readers materialized before it, the other half rebuilt after."""
+    await tl.rebuild_many(READERS[::2])
+    w = tl.writes()
+    for u in AUTHORS + READERS:
+        w.save_user(u, f"user{u}", f"User {u}")
+    for r in READERS:
+        for a in AUTHORS:
+            if a == CELEBRITY or (r + a) % 3:
+                w.follow(r, a)
+    await w.flush()
+    t = 10_000
+    for round_ in range(4):
+        w = tl.writes()
+        for a in AUTHORS:
+            t += 1
+            w.post(tweet(t, a, reply_to=t - 1 if round_ == 3 and a == 2 else None))
+        await w.flush()
+    w = tl.writes()
+    w.like(10_005, 101, True)
+    w.like(10_005, 102, True)
+    w.edit(10_012, "edited", datetime(2026, 11, 30, 1, tzinfo=UTC))
+    w.delete(10_020, 2, None)
+    w.unfollow(103, 4)
+    await w.flush()
+    await tl.rebuild_many(READERS[1::2])
+
+
+def shown(page: Any) -> list[tuple[int, str, str, int, bool]]:
+    entries, views = page
+    return [
+        (t, views[t].content, views[t].author.handle if views[t].author else "", views[t].like_count, views[t].deleted)
+        for t, _ in entries.entries
+    ]
+
+
+async def test_every_reader_sees_on_a_cluster_what_one_redis_shows(pair: tuple[RedisTimelines, RedisTimelines]) -> None:
+    one, spread = pair
+    assert spread.nodes.spread and len(spread.nodes.primaries()) == 3
+    await replay(one)
+    await replay(spread)
+    homes = {spread.nodes.for_key(spread.keys.timeline(r)) for r in READERS}
+    assert len(homes) == 3  # readers on every node: some pages are all local, most are not
+    celebrity_node = spread.nodes.for_key(spread.keys.user_tweets(CELEBRITY))
+    marked = 0
+    for r in READERS:
+        home = spread._home(r)
+        raw = await spread._on(home, "home", r, b"", 20, 3600, b"")
+        assert raw[0] == (1 if home is celebrity_node else 2)  # 2: the celebrity's list is elsewhere
+        marked += raw[0] == 1 and ELSEWHERE in raw[3 + raw[2] :]  # tweets hydrated elsewhere
+        page = await spread.home_page(r, None, 20)
+        assert page is not None and shown(page) == shown(await one.home_page(r, None, 20))
+        ids = [t for t, _ in page[0].entries]
+        assert ids and all(page[1][t].author is not None for t in ids)  # every author found, wherever it is
+        assert any(a == CELEBRITY for _, a in page[0].entries)  # the celebrity's list, read on its node
+        older = await spread.home_page(r, ids[2], 5)
+        assert older is not None and shown(older) == shown(await one.home_page(r, ids[2], 5))
+        newer = await spread.home_page(r, None, 20, after=ids[4])
+        assert newer is not None and [t for t, _ in newer[0].entries] == ids[:4]
+        assert await spread.read(r, None, 20) == await one.read(r, None, 20)
+    assert marked  # some pages were read on the reader's node and hydrated on others
+    assert await spread.materialized_users() == await one.materialized_users() == READERS
+
+
+async def test_hydration_finds_tweets_and_authors_on_every_node(pair: tuple[RedisTimelines, RedisTimelines]) -> None:
+    one, spread = pair
+    for tl in (one, spread):
+        w = tl.writes()
+        for a in AUTHORS:
+            w.save_user(a, f"user{a}", f"User {a}")
+            w.post(tweet(20_000 + a, a))
+        await w.flush()
+    pairs = [(20_000 + a, a) for a in AUTHORS] + [(29_999, 1)]  # the last is unknown everywhere
+    views = await spread.hydrate(pairs)
+    assert views == await one.hydrate(pairs)
+    assert sorted(views) == [20_000 + a for a in AUTHORS]
+    assert {v.author.handle for v in views.values() if v.author} == {f"user{a}" for a in AUTHORS}
