@@ -148,7 +148,10 @@ class RedisTimelines:
         """Who holds each handle here (`hk:{handle}`, written with the user), in one round trip."""
         if not handle_keys:
             return {}
-        owners = await self.r.mget([self.keys.handle(k) for k in handle_keys])
+        async with self.r.pipeline(transaction=False) as pipe:  # handles' keys are on several cluster nodes
+            for k in handle_keys:
+                pipe.get(self.keys.handle(k))
+            owners = await pipe.execute()
         return {k: int(o) for k, o in zip(handle_keys, owners, strict=True) if o is not None}
 
     async def reply_to_of(self, tweet_id: int) -> tuple[int | None, int | None]:
@@ -480,25 +483,32 @@ async def wait_caught_up(
 
 
 async def remove_keys(
-    client: aioredis.Redis, patterns: Sequence[str], removed: Callable[[int], None] | None = None
+    client: aioredis.Redis | RedisNodes, patterns: Sequence[str], removed: Callable[[int], None] | None = None
 ) -> int:
     """Deletes the keys matching `patterns` (a version's leftovers, projections/versions.py) in batches: UNLINK
-    frees memory in the background, never blocking Redis. `removed(n)` is told of each batch."""
+    frees memory in the background, never blocking Redis. Each primary of a cluster scans and removes the keys
+    it serves. `removed(n)` is told of each batch."""
+    nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
     count = 0
-    for pattern in patterns:
-        chunk: list[Any] = []
-        async for key in client.scan_iter(match=pattern, count=UNLINK_CHUNK):
-            chunk.append(key)
-            if len(chunk) >= UNLINK_CHUNK:
-                count += await _unlink(client, chunk, removed)
-                chunk = []
-        if chunk:
-            count += await _unlink(client, chunk, removed)
+    for node in nodes.primaries():
+        for pattern in patterns:
+            chunk: list[Any] = []
+            async for key in node.scan_iter(match=pattern, count=UNLINK_CHUNK):
+                chunk.append(key)
+                if len(chunk) >= UNLINK_CHUNK:
+                    count += await _unlink(node, chunk, removed)
+                    chunk = []
+            if chunk:
+                count += await _unlink(node, chunk, removed)
     return count
 
 
-async def _unlink(client: aioredis.Redis, chunk: list[Any], removed: Callable[[int], None] | None) -> int:
-    n = int(await client.unlink(*chunk))
+async def _unlink(node: aioredis.Redis, chunk: list[Any], removed: Callable[[int], None] | None) -> int:
+    """One UNLINK per key: the keys of one node are in many slots, and a command's keys must share one."""
+    async with node.pipeline(transaction=False) as pipe:
+        for key in chunk:
+            pipe.unlink(key)
+        n = sum(int(x) for x in await pipe.execute())
     if removed is not None:
         removed(len(chunk))
     return n

@@ -21,7 +21,7 @@ from infra.settings import Settings
 from ops.chaos import free_port
 from projections.model import TweetView
 from projections.stores.keys import RedisKeys
-from projections.stores.redis import ELSEWHERE, Pacing, RedisTimelines
+from projections.stores.redis import ELSEWHERE, Pacing, RedisTimelines, remove_keys
 
 pytestmark = pytest.mark.integration
 
@@ -143,3 +143,21 @@ async def test_hydration_finds_tweets_and_authors_on_every_node(pair: tuple[Redi
     assert views == await one.hydrate(pairs)
     assert sorted(views) == [20_000 + a for a in AUTHORS]
     assert {v.author.handle for v in views.values() if v.author} == {f"user{a}" for a in AUTHORS}
+
+
+async def test_lookups_and_key_removal_span_the_nodes(pair: tuple[RedisTimelines, RedisTimelines]) -> None:
+    one, spread = pair
+    for tl in (one, spread):
+        await replay(tl)
+        await tl.mark_pending(30_001, 5)
+    handles = [f"user{u}" for u in AUTHORS + READERS] + ["nobody"]
+    owners = await spread.handle_owners(handles)
+    assert owners == await one.handle_owners(handles) and len(owners) == len(AUTHORS + READERS)
+    assert await spread.users(AUTHORS) == await one.users(AUTHORS)
+    assert await spread.authors([10_001, 10_036]) == await one.authors([10_001, 10_036])
+    assert await spread.tweet_state(30_001) == (5, False) == await one.tweet_state(30_001)
+    assert await spread.counts(CELEBRITY) == await one.counts(CELEBRITY) == (len(READERS), 0)
+    removed = await remove_keys(spread.nodes, [spread.keys.everything()])
+    assert removed > 100
+    left = [k for node in spread.nodes.primaries() async for k in node.scan_iter(match=spread.keys.everything())]
+    assert left == []
