@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
 .PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset \
-	up-cluster down-cluster status-cluster migrate-cluster run-cluster test-cluster
+	up-cluster down-cluster status-cluster migrate-cluster run-cluster test-cluster bench-cluster
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ run-cluster: migrate-cluster ## The cluster topology with 2 stream workers and 2
 
 test-cluster: up-cluster ## The cluster suite: each node killed under load (tests/cluster), printed as a table
 	$(CLUSTER) $(BIN)/pytest tests/cluster -s
+
+bench-cluster: migrate-cluster ## Scaling on the cluster: 1 vs 2 workers, 1 vs 2 API processes, replication 3 vs 1 (BENCH_ARGS)
+	$(CLUSTER) $(BIN)/python -m bench.cluster $(BENCH_ARGS)
 
 api: install ## The API alone (services must be up)
 	$(CHIRP) api

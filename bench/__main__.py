@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.charts import draw
-from bench.harness import ensure_wrk
+from bench.harness import checkout_commit, ensure_wrk
 from bench.report import TARGETS, write_report
 from bench.suite import Bench
-from bench.workload import PROFILES, generate
-from infra.settings import REPO_ROOT
+from bench.workload import add_profile_options, chosen_profile, generate
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -30,18 +28,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--tiny", action="store_true", help="200 users, 1,000 tweets: about a minute (the test suite)")
-    size.add_argument("--quick", action="store_true", help="1,000 users, 8,000 tweets, short runs: a two-minute check")
-    size.add_argument("--large", action="store_true", help="100,000 users and 1,000,000 tweets")
-    parser.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
-    parser.add_argument("--seconds", type=int, default=None, help="duration of each timed load run (default 10)")
+    add_profile_options(parser, tiny="about a minute (the test suite)")
     parser.add_argument("--trials", type=int, default=None, help="trials per headline figure (default 3; --tiny 2)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default bench/results)")
     args = parser.parse_args()
-    name = "tiny" if args.tiny else "quick" if args.quick else "large" if args.large else "default"
-    profile = PROFILES[name]
-    seconds = args.seconds or {"tiny": 2, "quick": 2}.get(name, 10)
+    profile, seconds = chosen_profile(args)
     trials = args.trials or (2 if args.tiny else 3)
     if trials < 2:
         parser.error("--trials must be at least 2 (a spread needs two)")
@@ -54,22 +45,11 @@ def main() -> None:
         out = Bench(w, seconds, Path(logdir), trials=trials, results=args.out, stamp=stamp).run()
     out["targets"] = TARGETS
     out["finished_at"] = datetime.now(UTC).isoformat()
-    out["commit"] = _commit()
+    out["commit"] = checkout_commit()
     charts = draw(out, args.out, stamp)
     (args.out / f"{stamp}.json").write_text(json.dumps(out, indent=2))
     print(write_report(out, args.out / f"{stamp}.md", charts))
     print(f"results: {args.out / stamp}.json, .md and {len(charts)} charts")
-
-
-def _commit() -> str:
-    """The checkout's short commit, with "+" when it has uncommitted changes."""
-    git = ["git", "-C", str(REPO_ROOT)]
-    try:
-        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 if __name__ == "__main__":

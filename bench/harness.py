@@ -6,23 +6,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import redis
 from tqdm import tqdm
 
-from infra import kafka
+from infra import kafka, redisnodes
 from infra.kafka import end_offsets
+from infra.redisnodes import RedisNodes
 from infra.settings import REPO_ROOT, Settings
+from ops.topology import Child, plan
 from projections.stores.keys import RedisKeys
 from schemas.codec import default_codec
 from schemas.events import Event, TweetPosted
@@ -30,6 +31,7 @@ from schemas.ids import TOOL_NODES, IdGenerator
 from schemas.topics import key_for, topic_for
 
 WRK_LUA = Path(__file__).parent / "wrk"
+T = TypeVar("T")
 
 
 async def _produce(
@@ -138,48 +140,115 @@ def _text(k: bytes | str) -> str:
     return k.decode() if isinstance(k, bytes) else k
 
 
-class Worker:
-    """`python -m streams` with the bench's settings."""
+def with_redis(settings: Settings, work: Callable[[RedisNodes], Awaitable[T]]) -> T:
+    """Runs `work` against the settings' Redis (one, or a Redis Cluster's nodes: infra/redisnodes.py)."""
 
-    def __init__(self, settings: Settings, logdir: Path) -> None:
-        self.settings = settings
+    async def run() -> T:
+        nodes = redisnodes.connect(settings)
+        try:
+            return await work(nodes)
+        finally:
+            await nodes.aclose()
+
+    return asyncio.run(run())
+
+
+async def _stats(nodes: RedisNodes, prefix: str) -> dict[str, int]:
+    raw = await nodes.client.hgetall(RedisKeys(prefix).stats())
+    return {_text(k): int(v) for k, v in raw.items()}
+
+
+class Processes:
+    """Processes of a deployment as `chirp run` plans them (ops/topology.py), run as the bench's children with
+    their output in `logdir`; stopped (and resumed first if paused) by `stop`."""
+
+    def __init__(self, logdir: Path) -> None:
         self.logdir = logdir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.r = redis.Redis.from_url(settings.redis_url)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self) -> None:
-        log = (self.logdir / f"worker-{self.settings.worker_id}.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams"], cwd=REPO_ROOT, env=self.settings.child_env(),
-                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    def spawn(self, children: Sequence[Child], tag: str = "") -> None:
+        for c in children:
+            log = (self.logdir / f"{c.name}{tag}.log").open("ab")
+            self.procs[c.name] = subprocess.Popen(c.command, cwd=REPO_ROOT, env=c.env, stdout=log,
+                                                  stderr=subprocess.STDOUT)  # fmt: skip
+
+    @property
+    def pids(self) -> dict[str, int | None]:
+        """Each process's pid while it runs (for CPU accounting)."""
+        return {name: p.pid if p.poll() is None else None for name, p in self.procs.items()}
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc and self.proc.poll() is None else None
+        return next((pid for pid in self.pids.values() if pid is not None), None)
+
+    def signal(self, sig: signal.Signals) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(sig)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+        self.signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
             try:
-                self.proc.wait(timeout=30)
+                p.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+    def exited(self) -> str | None:
+        return next((name for name, p in self.procs.items() if p.poll() is not None), None)
+
+
+class Worker(Processes):
+    """`python -m streams` with the bench's settings: `count` processes of one consumer group sharing the
+    partitions, started as `chirp run --workers N` starts them."""
+
+    def __init__(self, settings: Settings, logdir: Path, count: int = 1) -> None:
+        super().__init__(logdir)
+        self.settings = settings
+        self.count = count
+
+    def start(self) -> None:
+        self.spawn(plan(self.settings, self.count, 0), tag=f"-{self.settings.worker_id}")
+
+    def pause(self) -> None:
+        """SIGSTOP: the workers keep their partitions (within the session timeout) but consume nothing."""
+        self.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
 
     def stats(self) -> dict[str, int]:
-        raw = self.r.hgetall(RedisKeys(self.settings.redis_prefix).stats())
-        return {_text(k): int(v) for k, v in raw.items()}
+        """The running totals every worker of the group adds to: `events` applied, `deliveries` made."""
+        return with_redis(self.settings, lambda nodes: _stats(nodes, self.settings.redis_prefix))
+
+    def wait_first_event(self, before: dict[str, int], deadline_s: float = 120) -> None:
+        """Blocks until the workers have applied an event since `before` (their stats then)."""
+
+        async def poll(nodes: RedisNodes) -> None:
+            deadline = time.monotonic() + deadline_s
+            while (await _stats(nodes, self.settings.redis_prefix)).get("events", 0) == before.get("events", 0):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the worker did not start consuming")
+                self._running()
+                await asyncio.sleep(0.005)
+
+        with_redis(self.settings, poll)
 
     def wait_idle(self, deadline_s: float = 1800, desc: str = "worker") -> float:
         """Blocks until the recorded progress reaches the end offsets taken now; returns when it did."""
-        return asyncio.run(self._wait_idle(deadline_s, desc))
+        return with_redis(self.settings, lambda nodes: self._wait_idle(nodes, deadline_s, desc))
 
-    async def _wait_idle(self, deadline_s: float, desc: str) -> float:
-        import redis.asyncio as aioredis
-
+    async def _wait_idle(self, nodes: RedisNodes, deadline_s: float, desc: str) -> float:
         from projections.factory import progress_of
         from projections.versions import VersionRegistry
 
         ends = await end_offsets(self.settings)
-        client = aioredis.Redis.from_url(self.settings.redis_url)
+        client: Any = nodes.client
         try:
             live = await VersionRegistry(client, self.settings.redis_prefix).live()
             progress = progress_of(self.settings, client, live)
@@ -189,48 +258,86 @@ class Worker:
                 )
         except TimeoutError:
             raise RuntimeError(f"the worker did not catch up within {deadline_s}s") from None
-        finally:
-            await client.aclose()
 
     def _running(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            raise RuntimeError(f"the worker exited; see {self.logdir}")
+        if not self.procs or (name := self.exited()) is not None:
+            raise RuntimeError(f"the worker {name or ''} exited; see {self.logdir}")
+
+    def group(self) -> tuple[str, list[bool]]:
+        """The consumer group as Kafka's coordinator sees it: its state, and for each member whether it holds
+        an assignment."""
+        return asyncio.run(self._group())
+
+    async def _group(self) -> tuple[str, list[bool]]:
+        admin = kafka.admin_client(self.settings)
+        await admin.start()
+        try:
+            [response] = await admin.describe_consumer_groups([self.settings.worker_group])
+            for g in response.groups:
+                if g[1] == self.settings.worker_group:
+                    return str(g[2]), [bool(m[4]) for m in g[5]]
+            return "Dead", []
+        finally:
+            await admin.close()
+
+    def wait_group(self, deadline_s: float = 120) -> float:
+        """Blocks until the group is stable with every worker holding partitions; returns the seconds waited."""
+
+        async def poll() -> float:
+            t0 = time.monotonic()
+            while True:
+                state, members = await self._group()
+                if state == "Stable" and len(members) == self.count and all(members):
+                    return time.monotonic() - t0
+                if time.monotonic() - t0 > deadline_s:
+                    raise RuntimeError(f"the group is {state} with {len(members)} of {self.count} workers")
+                self._running()
+                await asyncio.sleep(0.2)
+
+        return asyncio.run(poll())
 
 
-class Api:
-    """The real API (`python -m api`, uvicorn) on its own port."""
+class Api(Processes):
+    """The real API (`python -m api`, uvicorn) on the API port: one process, or `count` processes behind
+    nginx on that port as `chirp run --apis N` starts them (each on a port of its own above it)."""
 
-    def __init__(self, settings: Settings, logdir: Path) -> None:
+    def __init__(self, settings: Settings, logdir: Path, count: int = 1) -> None:
+        super().__init__(logdir)
         self.settings = settings
-        self.logdir = logdir
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.count = count
         self.url = f"http://{settings.api_host}:{settings.api_port}"
 
     def start(self) -> None:
         import httpx
 
-        log = (self.logdir / "api.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=REPO_ROOT, env=self.settings.child_env(),
-                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        children = plan(self.settings, 0, self.count)
+        self.spawn(children)
+        ports = [self.settings.api_port] if self.count == 1 else [
+            int(c.env["CHIRP_API_PORT"]) for c in children if c.name != "nginx"
+        ] + [self.settings.api_port]  # fmt: skip
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"the API did not become ready; see {self.logdir / 'api.log'}")
-            time.sleep(0.2)
+        for port in ports:  # each process, then nginx in front of them
+            while True:
+                try:
+                    if httpx.get(f"http://{self.settings.api_host}:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or self.exited():
+                    self.stop()
+                    raise RuntimeError(f"the API did not become ready on port {port}; see {self.logdir}")
+                time.sleep(0.2)
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc and self.proc.poll() is None else None
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+def checkout_commit() -> str:
+    """The checkout's short commit, with "+" when it has uncommitted changes."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 def ensure_wrk() -> None:

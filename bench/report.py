@@ -4,7 +4,7 @@ hotspots py-spy saw; and the run's row for the history table in docs/benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ def spread(x: dict[str, Any], key: str, fmt: str = ",.0f") -> str:
     return f"{text} ({format(lo_hi[0], fmt)}{DASH}{format(lo_hi[1], fmt)})" if lo_hi else text
 
 
-def _read(x: dict[str, Any]) -> str:
+def read_cell(x: dict[str, Any]) -> str:
+    """`rps (spread); p50 / p99 (spread)` of a summarized wrk figure, with its failed requests if any."""
     failed = sum(t["errors"] + t["non2xx"] for t in x.get("trials", [x]))
     errors = f"; {failed:,} failed requests" if failed else ""
     return f"{spread(x, 'rps')}; {x['p50_ms']:.1f} / {spread(x, 'p99_ms', '.1f')}{errors}"
@@ -111,8 +112,8 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         r.append(
             (
                 f"home reads/s, c={x['connections']}, idle (p50 / p99 ms)",
-                _read(x),
-                f"{_read(base)} PostgreSQL join" if base else "",
+                read_cell(x),
+                f"{read_cell(base)} PostgreSQL join" if base else "",
                 _ratio(x["rps"], base["rps"]) if base else "",
                 "",
             )
@@ -128,7 +129,7 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             (
                 f"home reads/s, c={c}, ingest at half capacity ({half['offered_per_s']:,.0f} tweets/s offered, "
                 f"{half.get('sent_per_s', 0):,.0f} sent)",
-                _read(x),
+                read_cell(x),
                 f"{idle[c]['rps']:,.0f} chirp idle" if c in idle else "",
                 f"{share:.0%} of idle",
                 f"≥70% of idle at p99 ≤50: {_mark(ok)}" if c == 16 else "",
@@ -150,7 +151,7 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         r.append(
             (
                 f"home reads/s, c={c}, saturation ({sat['offered_per_s']:,.0f} tweets/s offered)",
-                _read(x),
+                read_cell(x),
                 f"{idle[c]['rps']:,.0f} chirp idle" if c in idle else "",
                 f"{x['rps'] / idle[c]['rps']:.0%} of idle" if c in idle and idle[c]["rps"] else "",
                 f"p99 ≤100: {_mark(ok)}",
@@ -171,7 +172,7 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     r.append(
         (
             "posts/s through the API, acks=all (p50 / p99 ms)",
-            _read(p),
+            read_cell(p),
             "",
             "",
             f"≥3,000 at p99 ≤100: {_mark(ok)}",
@@ -253,15 +254,16 @@ def redis_table(out: dict[str, Any], top: int = 4) -> list[str]:
     return lines
 
 
-def cpu_table(out: dict[str, Any]) -> list[str]:
-    """CPU seconds per process, phase by phase (bench/cpu.py): who else the two cores served."""
+def cpu_table(out: dict[str, Any], walls: Mapping[str, float] | None = None) -> list[str]:
+    """CPU seconds per process, phase by phase (bench/cpu.py): who else the two cores served. `walls`: each
+    phase's wall seconds (default: those of its Redis counters)."""
     phases = out.get("cpu", {})
     names = sorted({n for d in phases.values() for n in d}, key=lambda n: -sum(d.get(n, 0) for d in phases.values()))
     if not names:
         return []
     lines = ["| phase | wall s | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
     for phase, d in phases.items():
-        wall = out.get("redis", {}).get(phase, {}).get("seconds", 0.0)
+        wall = walls.get(phase, 0.0) if walls is not None else out.get("redis", {}).get(phase, {}).get("seconds", 0.0)
         lines.append(f"| {phase} | {wall:.1f} | " + " | ".join(f"{d.get(n, 0.0):.1f}" for n in names) + " |")
     return lines
 

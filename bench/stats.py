@@ -12,7 +12,8 @@ import redis
 
 SPREAD_KEYS = ("deliveries_per_s", "events_per_s", "rps", "p50_ms", "p99_ms", "redis_cpu_us_per_delivery",
                "zadd_usec_per_call", "evalsha_usec_per_call", "lpush_usec_per_call",
-               "lindex_usec_per_call")  # fmt: skip
+               "lindex_usec_per_call", "deliveries_per_worker_cpu_s", "reads_per_api_cpu_s",
+               "drain_s")  # fmt: skip
 
 
 def summarize(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from bench.cpu import ProcessCpu, pid_file
-from bench.harness import Api, Ingest, Worker, produce, wrk
+from bench.harness import Api, Ingest, Worker, produce, with_redis, wrk
 from bench.profiler import Profile
 from bench.stats import RedisCounters, summarize, usec_per_call
 from bench.workload import Workload
+from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.stores.keys import RedisKeys, data_patterns, own_patterns
 from projections.timeline import encode_entry
@@ -55,23 +56,13 @@ class Bench:
     def __init__(
         self, w: Workload, seconds: int, logdir: Path, trials: int = 3, results: Path | None = None, stamp: str = ""
     ) -> None:
-        run = datetime.now(UTC).strftime("%H%M%S")
         self.w = w
         self.seconds = seconds
         self.logdir = logdir
         self.trials = trials
         self.results = results  # where py-spy's profiles go (None: no profiling)
         self.stamp = stamp
-        self.settings = Settings(
-            topic_prefix=f"bench{run}.",
-            keyspace=f"bench_{run}",
-            redis_prefix=f"bench{run}:",
-            api_port=8099,
-            log_level="warning",
-            worker_id="bench",
-            celebrity_threshold=w.profile.celebrity_threshold,
-            rate_limits="off",  # a load test: one address registers thousands of users
-        )
+        self.settings = run_settings(w)
         self.r = redis.Redis.from_url(self.settings.redis_url)
         self.counters = RedisCounters(self.r)
         self.api: Api | None = None
@@ -80,13 +71,8 @@ class Bench:
         self.worker = Worker(self.settings, logdir)
         self.celebrities = w.celebrities()
         self.out: dict[str, Any] = {
-            "profile": w.profile.name,
-            "seed": w.seed,
-            "users": len(w.users),
-            "follows": len(w.follows),
-            "tweets": len(w.tweets),
+            **w.summary(),
             "celebrities": len(self.celebrities),
-            "celebrity_threshold": w.profile.celebrity_threshold,
             "api_workers": self.settings.api_workers,
             "trials": trials,
             "seconds": seconds,
@@ -168,24 +154,7 @@ class Bench:
     # Setup and fan-out ----------------------------------------------------------------------------
 
     def setup(self) -> None:
-        produce(self.settings, self.w.setup_events(), "users and follows")
-        self.worker.start()
-        self.worker.wait_idle(desc="projecting the graph")
-        asyncio.run(self._activate())
-
-    async def _activate(self) -> None:
-        """Every user has read recently: their timelines are materialized (fan-out writes to them)."""
-        import redis.asyncio as aioredis
-
-        from projections.factory import timelines_of
-        from projections.versions import VersionRegistry
-
-        client = aioredis.Redis.from_url(self.settings.redis_url)
-        live = await VersionRegistry(client, self.settings.redis_prefix).live()
-        tl = timelines_of(self.settings, client, live)
-        for i in range(0, len(self.w.users), 100):
-            await tl.rebuild_many(self.w.users[i : i + 100])
-        await client.aclose()
+        setup_graph(self.settings, self.w, self.worker)
 
     def fanout(self) -> None:
         """Sustained deliveries/s: tweets bulk-loaded into Kafka while the worker is stopped, then drained.
@@ -213,11 +182,7 @@ class Bench:
         """Starts the worker on what was produced and times it from its first event to idle."""
         before = self.worker.stats()
         self.worker.start()
-        deadline = time.monotonic() + 120
-        while self.worker.stats().get("events", 0) == before.get("events", 0):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the worker did not start consuming")
-            time.sleep(0.005)
+        self.worker.wait_first_event(before)
         counters = self.counters.snapshot()
         t0 = time.monotonic()
         if profile:
@@ -227,17 +192,8 @@ class Bench:
             t1 = self.worker.wait_idle(desc="fan-out (bulk)")
         redis_ = self.counters.delta(counters, self.counters.snapshot())
         after = self.worker.stats()
-        deliveries = after["deliveries"] - before.get("deliveries", 0)
-        events = after["events"] - before.get("events", 0)
-        return {
-            "deliveries": deliveries,
-            "events": events,
-            "seconds": t1 - t0,
-            "deliveries_per_s": deliveries / (t1 - t0),
-            "events_per_s": events / (t1 - t0),
-            **_per_delivery(redis_, deliveries),
-            "redis": redis_,
-        }
+        rates = drain_rates(before, after, t1 - t0)
+        return {**rates, **_per_delivery(redis_, rates["deliveries"]), "redis": redis_}
 
     def _state_patterns(self) -> list[str]:
         """The run's live Redis data, without the worker's own bookkeeping (progress, stats)."""
@@ -404,24 +360,7 @@ class Bench:
         return wrk(url, "post.lua", self.readers, POST_CONNECTIONS, self.seconds)
 
     def _accounts(self, n: int) -> list[str]:
-        """Bearer tokens for n users, saved as the API saves them at registration."""
-        from infra import cassandra
-        from infra.accounts import CassandraAccounts, new_token
-
-        cluster, session = cassandra.connect(self.settings, self.settings.keyspace)
-        accounts = CassandraAccounts(session)
-        lines = []
-
-        async def save() -> None:
-            for u, h in list(zip(self.w.users, self.w.handles, strict=True))[:n]:
-                token = new_token()
-                await accounts.save_token(token, u)
-                await accounts.record_account(u, h)
-                lines.append(f"{u} {token}")
-
-        asyncio.run(save())
-        cluster.shutdown()
-        return lines
+        return accounts(self.settings, self.w, n)
 
     def sql_reads(self) -> None:
         """Baseline: the seed's PostgreSQL join, read at the same concurrency by the same users."""
@@ -533,12 +472,91 @@ class Bench:
         return {"method": "memtable_flush_period_in_ms", "tables": len(tables), "seconds": time.monotonic() - t0}
 
     def cleanup(self) -> None:
-        """The run's keys, topics and keyspace: a benchmark leaves nothing behind."""
-        from infra.migrate import drop
+        cleanup(self.settings)
 
-        for k in self.r.scan_iter(self.keys.everything(), count=5000):
-            self.r.unlink(k)
-        drop(self.settings)
+
+# The pieces every benchmark of a deployment shares (bench/cluster.py too) ----------------------------
+
+
+def run_settings(w: Workload, **changes: Any) -> Settings:
+    """The settings of one run: the environment's (its topology), with topics, keyspace and Redis keys of its
+    own (removed by `cleanup`), no rate limits and the workload's celebrity threshold."""
+    run = datetime.now(UTC).strftime("%H%M%S")
+    fields: dict[str, Any] = {
+        "topic_prefix": f"bench{run}.",
+        "keyspace": f"bench_{run}",
+        "redis_prefix": f"bench{run}:",
+        "api_port": 8099,
+        "log_level": "warning",
+        "worker_id": "bench",
+        "celebrity_threshold": w.profile.celebrity_threshold,
+        "rate_limits": "off",  # a load test: one address registers thousands of users
+    }
+    return Settings(**(fields | changes))
+
+
+def drain_rates(before: dict[str, int], after: dict[str, int], seconds: float) -> dict[str, Any]:
+    """A drain's work and rates, from the workers' running totals (Worker.stats) before and after it."""
+    deliveries = after["deliveries"] - before.get("deliveries", 0)
+    events = after["events"] - before.get("events", 0)
+    return {
+        "deliveries": deliveries,
+        "events": events,
+        "seconds": seconds,
+        "deliveries_per_s": deliveries / seconds,
+        "events_per_s": events / seconds,
+    }
+
+
+def setup_graph(settings: Settings, w: Workload, worker: Worker) -> None:
+    """Users and follows produced and projected (the worker is left running), every timeline materialized."""
+    produce(settings, w.setup_events(), "users and follows")
+    worker.start()
+    worker.wait_idle(desc="projecting the graph")
+    with_redis(settings, lambda nodes: _activate(settings, nodes, w.users))
+
+
+async def _activate(settings: Settings, nodes: RedisNodes, users: list[int]) -> None:
+    """Every user has read recently: their timelines are materialized (fan-out writes to them)."""
+    from projections.factory import timelines_of
+    from projections.versions import VersionRegistry
+
+    client: Any = nodes.client
+    live = await VersionRegistry(client, settings.redis_prefix).live()
+    tl = timelines_of(settings, nodes, live)
+    for i in range(0, len(users), 100):
+        await tl.rebuild_many(users[i : i + 100])
+
+
+def accounts(settings: Settings, w: Workload, n: int) -> list[str]:
+    """Bearer tokens for the workload's first n users (`<user id> <token>` lines for bench/wrk), saved as the
+    API saves them at registration."""
+    from infra import cassandra
+    from infra.accounts import CassandraAccounts, new_token
+
+    cluster, session = cassandra.connect(settings, settings.keyspace)
+    store = CassandraAccounts(session)
+    lines = []
+
+    async def save() -> None:
+        for u, h in list(zip(w.users, w.handles, strict=True))[:n]:
+            token = new_token()
+            await store.save_token(token, u)
+            await store.record_account(u, h)
+            lines.append(f"{u} {token}")
+
+    asyncio.run(save())
+    cluster.shutdown()
+    return lines
+
+
+def cleanup(settings: Settings) -> None:
+    """A run's keys (on every primary of a Redis Cluster), topics and keyspace: a benchmark leaves nothing."""
+    from infra.migrate import drop
+    from projections.stores.redis import remove_keys
+
+    with_redis(settings, lambda nodes: remove_keys(nodes, [RedisKeys(settings.redis_prefix).everything()]))
+    drop(settings)
 
 
 def _per_delivery(delta: dict[str, Any], deliveries: int) -> dict[str, Any]:

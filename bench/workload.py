@@ -6,9 +6,11 @@ Everything derives from one seed, so two runs (and the baselines inside one run)
 
 from __future__ import annotations
 
+import argparse
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from schemas.events import (
     Event,
@@ -76,9 +78,36 @@ class Workload:
             out[b].append(a)
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """What a report says of the workload."""
+        return {
+            "profile": self.profile.name,
+            "seed": self.seed,
+            "users": len(self.users),
+            "follows": len(self.follows),
+            "tweets": len(self.tweets),
+            "celebrity_threshold": self.profile.celebrity_threshold,
+        }
+
     def celebrities(self) -> set[int]:
         """Accounts over the profile's threshold: merged at read time, never fanned out."""
         return {u for u, f in self.followers().items() if len(f) > self.profile.celebrity_threshold}
+
+
+def add_profile_options(parser: argparse.ArgumentParser, tiny: str) -> None:
+    """--tiny, --quick or --large (else the default profile), --seed and --seconds, as every benchmark takes them."""
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--tiny", action="store_true", help=f"200 users, 1,000 tweets: {tiny}")
+    size.add_argument("--quick", action="store_true", help="1,000 users, 8,000 tweets, short runs: a two-minute check")
+    size.add_argument("--large", action="store_true", help="100,000 users and 1,000,000 tweets")
+    parser.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
+    parser.add_argument("--seconds", type=int, default=None, help="duration of each timed load run (default 10)")
+
+
+def chosen_profile(args: argparse.Namespace) -> tuple[Profile, int]:
+    """The profile the options name, and the seconds of each timed run (2 for --tiny and --quick, else 10)."""
+    name = "tiny" if args.tiny else "quick" if args.quick else "large" if args.large else "default"
+    return PROFILES[name], args.seconds or {"tiny": 2, "quick": 2}.get(name, 10)
 
 
 def generate(profile: Profile, seed: int = 7) -> Workload:

@@ -40,7 +40,7 @@ class Child:
 
 
 def plan(settings: Settings, workers: int, apis: int) -> list[Child]:
-    """The processes of a deployment of `workers` stream workers and `apis` API processes."""
+    """The processes of a deployment of `workers` stream workers and `apis` API processes (either may be 0)."""
     base = settings.child_env()
     python = [sys.executable, "-m"]
     children: list[Child] = []
@@ -48,8 +48,8 @@ def plan(settings: Settings, workers: int, apis: int) -> list[Child]:
         port = settings.worker_metrics_port + i if settings.worker_metrics_port else 0
         env = {**base, "CHIRP_WORKER_METRICS_PORT": str(port)}
         children.append(Child(f"worker-{i + 1}", [*python, "streams"], env))
-    if apis == 1:
-        children.append(Child("api", [*python, "api"], base))
+    if apis <= 1:  # one API process on the API port itself; none: the workers alone (the benchmark's)
+        children += [Child("api", [*python, "api"], base)] if apis else []
         return children
     for i in range(apis):
         metrics = settings.api_metrics_port + i if settings.api_metrics_port else 0
