@@ -1,8 +1,12 @@
-"""What a Redis Cluster node says of the cluster (CLUSTER NODES), as `chirp status` shows it."""
+"""What a Redis Cluster node says of the cluster (CLUSTER NODES), as `chirp status` shows it, and which primary
+the chaos rig kills."""
 
 from __future__ import annotations
 
+import pytest
+
 from infra.services.launcher import cluster_settled, describe_role, parse_cluster_nodes, slot_ranges
+from ops.chaos import pick_primary
 
 # Six nodes on 127.0.0.1-3 after redis-2 (127.0.0.2:17001) was killed and its replica (127.0.0.1:17002) took over.
 NODES = """\
@@ -41,3 +45,17 @@ def test_slot_ranges_and_roles_as_status_shows_them() -> None:
     assert describe_role(nodes, "ok") == "primary, slots 0-5460, cluster ok"
     as_b2 = parse_cluster_nodes(NODES.replace("myself,master", "master").replace("slave a3", "myself,slave a3"))
     assert describe_role(as_b2, "fail") == "replica of 127.0.0.3:17001, cluster fail"
+
+
+def test_the_primary_killed_serves_slots_has_a_healthy_replica_and_was_started_here() -> None:
+    nodes = parse_cluster_nodes(NODES)
+    every = {n.address for n in nodes}
+    # a1's replica b3 is suspected failed, b1 has no replica: a3 (replica b2) is the one that fits.
+    victim, replica = pick_primary(nodes, every)
+    assert (victim.id, replica.id) == ("a3", "b2")
+    healthy = parse_cluster_nodes(NODES.replace("slave,fail? a1", "slave a1"))
+    # Both a1 and a3 fit; a1 is the node CHIRP_REDIS_URL names, so a3 is taken.
+    assert pick_primary(healthy, every, avoid="127.0.0.1:17001")[0].id == "a3"
+    assert pick_primary(healthy, every - {"127.0.0.3:17001"}, avoid="127.0.0.1:17001")[0].id == "a1"
+    with pytest.raises(RuntimeError, match="no primary"):
+        pick_primary(nodes, every - {"127.0.0.3:17001"})
