@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         5000,
         ge=500,
         description="Redis Cluster nodes `chirp up` starts: how long a primary may be unreachable before its replica "
-        "takes over (cluster-node-timeout). Writes to its slots fail for about this plus 1-2 s; shorter fails over "
+        "takes over (cluster-node-timeout). Writes to its slots fail for about this plus 3 s; shorter fails over "
         "a primary that was only busy (a slow fsync, a long script) and then resyncs it in full.",
     )
 
