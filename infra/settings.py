@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         description="host:port of every node of a Redis Cluster, comma separated (empty: one Redis, "
         "CHIRP_REDIS_URL). `chirp up` starts those on this machine; the first half become primaries.",
     )
+    redis_cluster_node_timeout_ms: int = Field(
+        5000,
+        ge=500,
+        description="Redis Cluster nodes `chirp up` starts: how long a primary may be unreachable before its replica "
+        "takes over (cluster-node-timeout). Writes to its slots fail for about this plus 3 s; shorter fails over "
+        "a primary that was only busy (a slow fsync, a long script) and then resyncs it in full.",
+    )
 
     # Credentials and transport security (README: "Securing the connections"). Redis takes both in its URL:
     # redis://user:password@host:port/0 (an ACL user), rediss:// for TLS.

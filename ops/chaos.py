@@ -3,8 +3,9 @@
 Each scenario runs the real stream worker and API (processes of their own, on the local services, under a
 prefix and keyspace of their own) while a client posts, follows, unfollows, likes and reads through the
 API, retrying every failed write with its `Idempotency-Key` as a careful client would. A fault is injected
-(kill -9 of the worker, of Kafka, of Cassandra or of Redis; Redis out of memory; poison and
-unknown-schema events); the services come back; then the oracle, the reference model over the log, says:
+(kill -9 of the worker, of Kafka, of Cassandra or of Redis, or on the cluster topology of one node or process
+of each, a Redis Cluster primary included; Redis out of memory; poison and unknown-schema events); the
+services come back; then the oracle, the reference model over the log, says:
 
 - acknowledged: writes answered 2xx;
 - missing: acknowledged writes not in the log (must be 0);
@@ -31,11 +32,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import httpx
 
 from infra.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from infra.services.launcher import RedisNode
 
 POISON_KEY = b"chaos-poison"
 
@@ -415,7 +420,7 @@ def json_content(r: httpx.Response) -> str:
 
 SCENARIOS = ("worker", "kafka", "cassandra", "redis", "redis-wiped", "redis-oom", "poison")
 # On the cluster topology (make test-cluster): one node of each killed while the others serve.
-CLUSTER_SCENARIOS = ("kafka-node", "cassandra-node", "worker-one", "api-one")
+CLUSTER_SCENARIOS = ("kafka-node", "cassandra-node", "redis-primary", "worker-one", "api-one")
 NODE_OF = {"kafka-node": "kafka-2", "cassandra-node": "cassandra-2"}
 
 
@@ -435,6 +440,13 @@ def inject(rig: Rig, client: Client, name: str, kills: int) -> tuple[float, int]
             kill_service(s, name)
         elif name in NODE_OF:
             kill_service(s, NODE_OF[name])
+        elif name == "redis-primary":
+            failover = kill_redis_primary(s)
+            rig.report(f"  {failover.name} ({failover.address}) killed; {failover.replica} took its slots over in "
+                       f"{failover.takeover_s:.1f}s")  # fmt: skip
+            time.sleep(3)  # the load runs on the promoted replica
+            rejoined = rejoin_redis_node(s, failover)
+            rig.report(f"  {failover.name} back as a replica of {failover.replica} in {rejoined:.1f}s")
         elif name == "worker-one":
             rig.workers[-1].kill9()
             time.sleep(5)  # the others take its partitions over
@@ -457,6 +469,116 @@ def inject(rig: Rig, client: Client, name: str, kills: int) -> tuple[float, int]
     if name == "redis-wiped":
         _rebuild_after_wipe(rig)
     return recovery, poison
+
+
+# Redis Cluster ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failover:
+    """A Redis Cluster primary killed, and the replica that took its slots over."""
+
+    name: str  # the killed node's service name (redis-2)
+    address: str
+    node_id: str
+    replica: str  # address of the replica that took over
+    replica_id: str
+    slots: tuple[tuple[int, int], ...]
+    takeover_s: float  # from the kill until the replica served the slots and every other node said ok
+
+
+def pick_primary(nodes: list[RedisNode], ours: set[str], avoid: str = "") -> tuple[RedisNode, RedisNode]:
+    """A primary that serves slots and has a replica, among the nodes at `ours` (those chirp started here), and
+    that replica; the node at `avoid` (the one CHIRP_REDIS_URL names) only if no other will do."""
+    replicas = {n.primary_id: n for n in nodes if not n.primary and not n.failed}
+    fit = [n for n in nodes if n.primary and n.slots and not n.failed and n.address in ours and n.id in replicas]
+    if not fit:
+        raise RuntimeError("no primary with slots and a replica that chirp started here: is it a Redis Cluster?")
+    victim = sorted(fit, key=lambda n: (n.address == avoid, n.address))[0]
+    return victim, replicas[victim.id]
+
+
+def cluster_view(settings: Settings, skip: str = "") -> list[RedisNode]:
+    """The cluster's nodes as the first node that answers (other than `skip`) sees them."""
+    import redis
+
+    from infra.services.launcher import cluster_nodes
+
+    for host, port in settings.redis_nodes:
+        if f"{host}:{port}" != skip:
+            with contextlib.suppress(redis.RedisError):
+                return cluster_nodes(settings, host, port)
+    raise RuntimeError("no Redis Cluster node answers")
+
+
+def kill_redis_primary(settings: Settings) -> Failover:
+    """kill -9 of a Redis Cluster primary that serves slots (one chirp started here), then waits until its
+    replica serves those slots and every other node says the cluster is ok."""
+    from infra.services import launcher
+
+    ours = {s.address: s for s in launcher.services(settings, "redis") if s.pid() is not None}
+    url = urlparse(settings.redis_url)
+    victim, replica = pick_primary(cluster_view(settings), set(ours), avoid=f"{url.hostname}:{url.port or 6379}")
+    service = ours[victim.address]
+    pid = service.pid()
+    if pid is None:
+        raise RuntimeError(f"{service.name} exited before chaos could kill it")
+    os.kill(pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    wait_for(lambda: service.pid() is None, 30, f"{service.name} to die")
+    others = [(h, p) for h, p in settings.redis_nodes if f"{h}:{p}" != victim.address]
+    wait_for(lambda: all(_serves(settings, h, p, replica.id, victim.slots) for h, p in others), 120,
+             f"{replica.address} to take {service.name}'s slots over")  # fmt: skip
+    return Failover(service.name, victim.address, victim.id, replica.address, replica.id, victim.slots,
+                    time.monotonic() - t0)  # fmt: skip
+
+
+def rejoin_redis_node(settings: Settings, failover: Failover) -> float:
+    """Starts the killed node again (its data kept) and waits until it is a replica of the node that took over,
+    in sync with it, and every node says the cluster is ok; returns the seconds that took."""
+    import redis
+
+    from infra.services import launcher
+
+    t0 = time.monotonic()
+    launcher.up(settings, only=failover.name, report=lambda _: None)  # waits for every node to say ok
+
+    def rejoined() -> bool:
+        if not all(_serves(settings, h, p, failover.replica_id, failover.slots, failover.node_id)
+                   for h, p in settings.redis_nodes):  # fmt: skip
+            return False
+        host, port = failover.address.rsplit(":", 1)
+        try:
+            with contextlib.closing(launcher.redis_client(settings, host, int(port))) as client:
+                return client.info("replication").get("master_link_status") == "up"
+        except redis.RedisError:
+            return False
+
+    wait_for(rejoined, 120, f"{failover.name} to rejoin as a replica of {failover.replica}")
+    return time.monotonic() - t0
+
+
+def _serves(settings: Settings, host: str, port: int, primary_id: str, slots: tuple[tuple[int, int], ...],
+            replica_id: str = "") -> bool:  # fmt: skip
+    """Whether the node at host:port says the cluster is ok, `primary_id` a primary serving `slots` and (if
+    given) `replica_id` a healthy replica of it."""
+    import redis
+
+    from infra.services.launcher import cluster_info, cluster_nodes
+
+    try:
+        if cluster_info(settings, host, port).get("cluster_state") != "ok":
+            return False
+        view = {n.id: n for n in cluster_nodes(settings, host, port)}
+    except redis.RedisError:
+        return False
+    primary = view.get(primary_id)
+    if primary is None or not primary.primary or primary.failed or primary.slots != slots:
+        return False
+    if not replica_id:
+        return True
+    replica = view.get(replica_id)
+    return replica is not None and not replica.primary and not replica.failed and replica.primary_id == primary_id
 
 
 def _forget(settings: Settings) -> None:

@@ -61,11 +61,15 @@ def status(only: str | None) -> None:
 
     settings = Settings()
     rows = launcher.status(settings, only)
-    click.echo(f"{'service':<12} {'state':<9} {'address':<22} {'pid':<8} log")
+    # A Redis Cluster node's role, the slots it serves and the cluster's state; why a node is down.
+    wide = max((len(s.detail) for s in rows), default=0)
+    detail = f"{'detail':<{wide}} " if wide else ""
+    click.echo(f"{'service':<12} {'state':<9} {'address':<22} {'pid':<8} {detail}log")
     for s in rows:
         state = "healthy" if s.healthy else "down"
         pid = str(s.pid) if s.pid else ("-" if not s.healthy else "external")
-        click.echo(f"{s.name:<12} {state:<9} {s.address:<22} {pid:<8} {s.log_file}")
+        detail = f"{s.detail:<{wide}} " if wide else ""
+        click.echo(f"{s.name:<12} {state:<9} {s.address:<22} {pid:<8} {detail}{s.log_file}")
     healthy = all(s.healthy for s in rows)
     if healthy and only is None:
         from ops.operate_cli import echo_pipeline

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -22,16 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from infra.services.provision import ServiceError as ServiceError  # the launcher's error, for its callers
 from infra.services.provision import require_java, require_redis_server, resolve_jars
 from infra.settings import Settings
 
+if TYPE_CHECKING:
+    import redis
+
 log = logging.getLogger("chirp.services")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LOCAL_HOSTS = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost", "::1", "0.0.0.0"}
-REDIS_NODE_TIMEOUT_MS = 3000  # a primary silent this long is failed over to its replica
+REDIS_SLOTS = 16384
 
 CASSANDRA_JVM_EXPORTS = (
     "java.base/jdk.internal.misc", "java.management.rmi/com.sun.jmx.remote.internal.rmi",
@@ -286,15 +291,25 @@ class Redis(Service):
     def probe(self) -> bool:
         import redis
 
-        host, port = self.settings.redis_nodes[self.index]
-        u = urlparse(self.settings.redis_url)
         try:
-            client = redis.Redis(host=host, port=port, username=u.username, password=u.password,
-                                 socket_timeout=2, socket_connect_timeout=2)  # fmt: skip
-            with contextlib.closing(client):
+            with contextlib.closing(redis_client(self.settings, *self.settings.redis_nodes[self.index])) as client:
                 return bool(client.ping())
         except redis.RedisError:
             return False
+
+    def status(self) -> Status:
+        """A cluster node's health, and in `detail` its role, the slots it serves and the cluster's state as it
+        sees them ("primary, slots 0-5460, cluster ok"; "replica of 127.0.0.2:17001, cluster ok")."""
+        st = super().status()
+        if not (st.healthy and self.settings.redis_cluster):
+            return st
+        import redis
+
+        try:
+            detail = node_role(self.settings, *self.settings.redis_nodes[self.index])
+        except redis.RedisError as exc:
+            detail = f"cluster unknown ({exc})"
+        return dataclasses.replace(st, detail=detail)
 
     def prepare(self) -> None:
         require_redis_server()
@@ -306,10 +321,12 @@ class Redis(Service):
         # Bound to the configured (loopback) address, in protected mode: without a password it answers only
         # loopback clients. Redis serves timelines and the fan-out graph: an append-only file keeps them across
         # restarts (the log can always rebuild them). Listpack/intset limits keep capped timelines and follower
-        # sets compact (see docs/architecture.md). A cluster node fails over to its replica after a few seconds.
+        # sets compact (see docs/architecture.md). A cluster primary unreachable for the node timeout
+        # (CHIRP_REDIS_CLUSTER_NODE_TIMEOUT_MS) is replaced by its replica.
         # Nodes on several loopback addresses must be told theirs, or they never learn it and cannot join.
         cluster = ["--cluster-enabled", "yes", "--cluster-config-file", str(self.home / "data" / "nodes.conf"),
-                   "--cluster-node-timeout", str(REDIS_NODE_TIMEOUT_MS), "--cluster-announce-ip", host]  # fmt: skip
+                   "--cluster-node-timeout", str(self.settings.redis_cluster_node_timeout_ms),
+                   "--cluster-announce-ip", host]  # fmt: skip
         return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "yes",
                 "--appendfsync", "everysec", "--set-max-intset-entries", "4096",
                 "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
@@ -423,24 +440,13 @@ def min_heap(heap: str) -> str:
 
 def form_redis_cluster(settings: Settings) -> str:
     """Creates the Redis Cluster (`redis-cli --cluster create`, a replica per primary on another address)
-    unless it exists, then waits until every node says the cluster is ok."""
-    import redis
-
+    unless its nodes already know each other (a restart with their nodes.conf kept), then waits until every
+    node says the cluster is ok and sees every other one serving slots or replicating a primary."""
     nodes = settings.redis_nodes
     u = urlparse(settings.redis_url)
     auth = ["-a", u.password, "--no-auth-warning"] if u.password else []
-
-    def info(host: str, port: int) -> dict[str, str]:
-        client = redis.Redis(host=host, port=port, username=u.username, password=u.password, socket_timeout=3)
-        with contextlib.closing(client):
-            raw = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
-        if isinstance(raw, dict):  # redis-py parses CLUSTER INFO itself
-            return {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in raw.items()}
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return dict(line.split(":", 1) for line in text.split() if ":" in line)
-
     made = ""
-    if int(info(*nodes[0]).get("cluster_known_nodes", "1")) < len(nodes):
+    if int(cluster_info(settings, *nodes[0]).get("cluster_known_nodes", "1")) < len(nodes):
         replicas = 1 if len(nodes) >= 6 else 0
         cmd = ["redis-cli", *auth, "--cluster", "create", *(f"{h}:{p}" for h, p in nodes),
                "--cluster-replicas", str(replicas), "--cluster-yes"]  # fmt: skip
@@ -449,11 +455,125 @@ def form_redis_cluster(settings: Settings) -> str:
             raise ServiceError(f"redis-cli --cluster create failed: {result.stdout[-2000:]}{result.stderr}")
         made = "created, "
     deadline = time.monotonic() + settings.start_timeout_s
-    while not all(info(h, p).get("cluster_state") == "ok" for h, p in nodes):
+
+    def ready(host: str, port: int) -> bool:
+        import redis
+
+        try:
+            ok = cluster_info(settings, host, port).get("cluster_state") == "ok"
+            return ok and cluster_settled(cluster_nodes(settings, host, port), len(nodes))
+        except redis.RedisError:
+            return False
+
+    while not all(ready(h, p) for h, p in nodes):
         if time.monotonic() > deadline:
-            raise ServiceError("the Redis Cluster did not reach state ok")
+            raise ServiceError("the Redis Cluster did not reach state ok with every node in place")
         time.sleep(0.5)
-    return f"cluster {made}ok: {len(nodes)} nodes"
+    primaries = sum(1 for n in cluster_nodes(settings, *nodes[0]) if n.primary and n.slots)
+    return f"cluster {made}ok: {len(nodes)} nodes, {primaries} primaries"
+
+
+# Redis Cluster: what a node says of the cluster -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedisNode:
+    """One line of CLUSTER NODES: a node as the node asked sees it."""
+
+    id: str
+    address: str  # host:port
+    primary: bool
+    primary_id: str  # a replica's primary ("" for a primary)
+    slots: tuple[tuple[int, int], ...]  # ranges served, both ends included
+    failed: bool  # flagged unreachable (fail, or fail? before the others agree)
+    myself: bool
+
+    @property
+    def slot_count(self) -> int:
+        return sum(b - a + 1 for a, b in self.slots)
+
+
+def parse_cluster_nodes(text: str) -> list[RedisNode]:
+    """CLUSTER NODES: `<id> <ip:port@cport[,hostname]> <flags> <primary id|-> <ping> <pong> <epoch> <link>
+    <slot or range>...`; slots being migrated (`[5461->-<id>]`) are not counted as served."""
+    nodes = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        flags = set(fields[2].split(","))
+        slots = []
+        for s in fields[8:]:
+            if s.startswith("["):
+                continue
+            a, _, b = s.partition("-")
+            slots.append((int(a), int(b or a)))
+        nodes.append(RedisNode(
+            id=fields[0], address=fields[1].split("@", 1)[0], primary="master" in flags,
+            primary_id="" if fields[3] == "-" else fields[3], slots=tuple(sorted(slots)),
+            failed=bool(flags & {"fail", "fail?"}), myself="myself" in flags,
+        ))  # fmt: skip
+    return nodes
+
+
+def cluster_settled(nodes: list[RedisNode], expected: int) -> bool:
+    """Whether a node's view holds the `expected` nodes, none failed, each a primary serving slots or a replica
+    of a primary (right after `--cluster create` the replicas are still learned of as empty primaries)."""
+    ids = {n.id for n in nodes if n.primary and n.slots}
+    return len(nodes) == expected and all(
+        not n.failed and ((n.primary and n.slots) or (not n.primary and n.primary_id in ids)) for n in nodes
+    )
+
+
+def slot_ranges(slots: tuple[tuple[int, int], ...]) -> str:
+    """`0-5460,10923-16383` (a single slot as `42`)."""
+    return ",".join(f"{a}-{b}" if b > a else str(a) for a, b in slots) or "none"
+
+
+def describe_role(nodes: list[RedisNode], state: str) -> str:
+    """The asked node's role from its own CLUSTER NODES, for `chirp status`."""
+    me = next((n for n in nodes if n.myself), None)
+    if me is None:
+        return f"cluster {state}"
+    if me.primary:
+        return f"primary, slots {slot_ranges(me.slots)}, cluster {state}"
+    of = next((n.address for n in nodes if n.id == me.primary_id), me.primary_id[:8] or "?")
+    return f"replica of {of}, cluster {state}"
+
+
+def redis_client(settings: Settings, host: str, port: int) -> redis.Redis:
+    """A plain client of one node, with the credentials and scheme of CHIRP_REDIS_URL. It does not retry (redis-py
+    retries a refused connection three times with backoff, 4 s per node that is down): callers poll."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    u = urlparse(settings.redis_url)
+    return redis.Redis(host=host, port=port, username=u.username, password=u.password, ssl=u.scheme == "rediss",
+                       socket_timeout=3, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))  # fmt: skip
+
+
+def _ask(settings: Settings, host: str, port: int, *command: str) -> str:
+    with contextlib.closing(redis_client(settings, host, port)) as client:
+        raw = client.execute_command(*command)  # type: ignore[no-untyped-call]  # "CLUSTER", "NODES": unparsed
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def cluster_info(settings: Settings, host: str, port: int) -> dict[str, str]:
+    """CLUSTER INFO of one node (cluster_state, cluster_known_nodes, ...)."""
+    text = _ask(settings, host, port, "CLUSTER", "INFO")
+    return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+
+def cluster_nodes(settings: Settings, host: str, port: int) -> list[RedisNode]:
+    """CLUSTER NODES of one node: every node as that one sees it."""
+    return parse_cluster_nodes(_ask(settings, host, port, "CLUSTER", "NODES"))
+
+
+def node_role(settings: Settings, host: str, port: int) -> str:
+    return describe_role(
+        cluster_nodes(settings, host, port), cluster_info(settings, host, port).get("cluster_state", "?")
+    )
 
 
 def _terminate(pid: int, grace_s: float) -> None:

@@ -13,7 +13,7 @@ def settings() -> Settings:
     from infra.services import launcher
 
     s = Settings()
-    if len(s.kafka_nodes) < 3 or len(s.cassandra_contact_points) < 3:
+    if len(s.kafka_nodes) < 3 or len(s.cassandra_contact_points) < 3 or len(s.redis_nodes) < 6:
         pytest.fail("run these on the cluster topology: `make test-cluster`", pytrace=False)
     down = [st.name for st in launcher.status(s) if not st.healthy]
     if down:

@@ -1,6 +1,7 @@
 """Failures survived on the cluster topology: under a steady load of posts, follows, likes and reads through
 nginx in front of two API processes, with two stream workers sharing the partitions, one node at a time is
-killed (kill -9) and started again: a Kafka broker, a Cassandra node, a worker, an API process. For each:
+killed (kill -9) and started again: a Kafka broker, a Cassandra node, a Redis Cluster primary (its replica
+takes over; restarted, it rejoins as a replica), a worker, an API process. For each:
 the failed requests and the seconds until writes succeed again; every write answered 2xx is in the log
 exactly once, every timeline equals the log's, and no healthy event is dead-lettered."""
 
@@ -25,6 +26,10 @@ def test_every_node_answers(settings: Settings) -> None:
     assert status.returncode == 0, status.stdout + status.stderr
     for node in ("kafka-1", "kafka-2", "kafka-3", "cassandra-1", "cassandra-2", "cassandra-3"):
         assert any(line.startswith(node) and "healthy" in line for line in status.stdout.splitlines()), node
+    redis = [line for line in status.stdout.splitlines() if line.startswith("redis-")]
+    assert len(redis) == 6 and all("healthy" in line and "cluster ok" in line for line in redis), redis
+    assert sum(" primary, slots " in line for line in redis) == 3, redis
+    assert sum(" replica of " in line for line in redis) == 3, redis
 
 
 @pytest.mark.parametrize("name", CLUSTER_SCENARIOS)

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,3 +253,24 @@ class ApiProcess:
             self.proc.terminate()
         out, _ = self.proc.communicate(timeout=30)
         return out
+
+
+@contextlib.contextmanager
+def local_redis_cluster(state_dir: Path, per_address: int) -> Iterator[Settings]:
+    """A Redis Cluster of `per_address` nodes on each of 127.0.0.1-3 (one free port per round of addresses, the
+    first round listed first: they become the primaries), started by the launcher and stopped after."""
+    from infra.services import launcher
+
+    ports: list[int] = []
+    for port in iter(free_port, None):
+        if port <= 55535 and port not in ports:  # a node's cluster bus listens 10,000 above its port
+            ports.append(port)
+        if len(ports) == per_address:
+            break
+    nodes = ",".join(f"127.0.0.{i}:{port}" for port in ports for i in (1, 2, 3))
+    s = Settings(redis_cluster_nodes=nodes, redis_url=f"redis://127.0.0.1:{ports[0]}/0", state_dir=state_dir)
+    try:
+        launcher.up(s, "redis", report=print)
+        yield s
+    finally:
+        launcher.down(s, "redis", report=print)

@@ -5,30 +5,21 @@ local slots runs where they live."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from infra import redisnodes
-from infra.services import launcher
 from infra.settings import Settings
-from ops.chaos import free_port
 from projections.stores.keys import RedisKeys
+from tests.integration.support import local_redis_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    port = next(p for p in iter(free_port, None) if p <= 55535)  # its cluster bus listens 10,000 above
-    nodes = ",".join(f"127.0.0.{i}:{port}" for i in (1, 2, 3))
-    s = Settings(redis_cluster_nodes=nodes, redis_url=f"redis://127.0.0.1:{port}/0",
-                 state_dir=Path(tmp_path_factory.mktemp("rediscluster")))  # fmt: skip
-    try:
-        launcher.up(s, "redis", report=print)
+    with local_redis_cluster(tmp_path_factory.mktemp("rediscluster"), per_address=1) as s:
         yield s
-    finally:
-        launcher.down(s, "redis", report=print)
 
 
 async def test_keys_are_grouped_by_the_node_that_serves_them(cluster: Settings) -> None:
