@@ -37,6 +37,18 @@ class Settings(BaseSettings):
         description="host:port of every node of a Redis Cluster, comma separated (empty: one Redis, "
         "CHIRP_REDIS_URL). `chirp up` starts those on this machine; the first half become primaries.",
     )
+    redis_wait_replicas: int = Field(
+        0,
+        ge=0,
+        description="Replicas that must hold the stream worker's Redis writes before it commits their offsets "
+        "(WAIT after each write round): Redis replicates asynchronously, and a primary that dies before its replica "
+        "copied a write would take it along while Kafka thinks it applied. 0 on one Redis; 1 on a cluster with a "
+        "replica per primary. If fewer answer within CHIRP_REDIS_WAIT_TIMEOUT_MS (a replica is down) the worker "
+        "goes on and logs it: availability first.",
+    )
+    redis_wait_timeout_ms: int = Field(
+        100, ge=1, description="How long a write round waits for CHIRP_REDIS_WAIT_REPLICAS replicas."
+    )
     redis_cluster_node_timeout_ms: int = Field(
         5000,
         ge=500,

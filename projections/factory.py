@@ -27,7 +27,7 @@ from projections.projector import Projector
 from projections.queries import Queries
 from projections.stores.cassandra import CassandraProjections
 from projections.stores.null import NoTimelines, ReadOnlyDurable
-from projections.stores.redis import Pacing, ReadPressure, RedisProgress, RedisTimelines
+from projections.stores.redis import Pacing, ReadPressure, RedisProgress, RedisTimelines, Replicas
 from projections.stores.redis_trends import RedisTrends
 from projections.versions import Version
 
@@ -67,6 +67,7 @@ def timelines_of(
         publish=s.redis_prefix if writes.primary else "",
         pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000, ReadPressure(general, s.redis_prefix)),
         rebuild_chunk=s.rebuild_chunk,
+        replicas=Replicas(s.redis_wait_replicas, s.redis_wait_timeout_ms),
     )
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry
 from projections.wire import delete_message, media_json, update_head
 from schemas.events import Media
 
+log = logging.getLogger("chirp.redis")
 LUA = Path(__file__).parent / "lua"
 SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in", "celebpush")
 SPREAD = ("deliver", "undeliver")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
@@ -58,13 +60,15 @@ class RedisTimelines:
         publish: str = "",
         pacing: Pacing | None = None,
         rebuild_chunk: int = 50,
+        replicas: Replicas | None = None,
     ) -> None:
         """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
         timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
         under which the fan-out publishes push messages to online users (projections/push.py); "" (the
         default) publishes nothing, as every pass but the live version's must. `rebuild_chunk`: followees one
         rebuild script call merges (a timeline of someone following more is rebuilt in parts). `client`: one Redis,
-        or the nodes of a Redis Cluster (infra/redisnodes.py): the writes go to each key's node."""
+        or the nodes of a Redis Cluster (infra/redisnodes.py): the writes go to each key's node. `replicas`: how many
+        replicas must hold the worker's writes before a flush returns (none by default)."""
         self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
         self.r: Any = self.nodes.client
         self.pacing = pacing or Pacing()
@@ -76,6 +80,7 @@ class RedisTimelines:
         self.threshold = threshold
         self.ttl_s = ttl_s
         self.rebuild_chunk = rebuild_chunk
+        self.replicas = replicas or Replicas()
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
         spread = CROSS_SLOT + lib
@@ -118,6 +123,7 @@ class RedisTimelines:
             self.publish,
             self.pacing,
             self.rebuild_chunk,
+            self.replicas,
         )
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
@@ -564,6 +570,27 @@ class Pacing:
     pressure: ReadPressure | None = None
 
 
+@dataclass
+class Replicas:
+    """How many replicas must hold a write round before the worker goes on (WAIT at the end of each node's
+    pipeline): Redis replicates asynchronously, and a primary that dies before its replica copied a write takes
+    it along, while Kafka's offsets say it was applied. A round that fewer replicas acknowledged within
+    `timeout_ms` (a replica is down, or resyncing) is let through and logged: the alternative, stopping the
+    pipeline until a replica returns, trades availability for a loss that needs a second failure."""
+
+    count: int = 0
+    timeout_ms: int = 100
+    short: int = 0  # rounds let through under-replicated
+
+    def check(self, nodes: Iterable[Any]) -> None:
+        for node in nodes:
+            self.short += 1
+            if self.short == 1 or self.short % 1000 == 0:
+                kw = node.connection_pool.connection_kwargs
+                log.warning("Redis writes on %s:%s reached fewer than %d replicas in %d ms (%d rounds so far)",
+                            kw.get("host"), kw.get("port"), self.count, self.timeout_ms, self.short)  # fmt: skip
+
+
 class ReadPressure:
     """The signal from the read side to the fan-out: an API process whose timeline read took longer than its
     budget sets a key for `ttl_ms` (at most every `ttl_ms / 4`); the worker asks before each fan-out round,
@@ -819,7 +846,14 @@ class RedisTimelineWrites:
         pacing = self.tl.pacing
         if pacing.pressure is not None and pacing.yield_s > 0 and await pacing.pressure.active():
             await asyncio.sleep(pacing.yield_s)  # reads are slow: let them through first
+        wait = self.tl.replicas
+        if wait.count:  # last in each pipeline, on its connection: its writes are on `count` replicas
+            for _, pipe in pipes:
+                pipe.execute_command("WAIT", wait.count, wait.timeout_ms)
         if len(pipes) == 1:
-            return {pipes[0][0]: await pipes[0][1].execute()}
-        done = await asyncio.gather(*(pipe.execute() for _, pipe in pipes))
+            done = [await pipes[0][1].execute()]
+        else:
+            done = await asyncio.gather(*(pipe.execute() for _, pipe in pipes))
+        if wait.count:
+            wait.check(node for (node, _), result in zip(pipes, done, strict=True) if result[-1] < wait.count)
         return {node: list(result) for (node, _), result in zip(pipes, done, strict=True)}

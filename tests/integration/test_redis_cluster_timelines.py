@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +15,11 @@ import redis.asyncio as aioredis
 
 from infra import redisnodes
 from infra.redisnodes import RedisNodes
-from infra.services import launcher
 from infra.settings import Settings
-from ops.chaos import free_port
 from projections.model import TweetView
 from projections.stores.keys import RedisKeys
-from projections.stores.redis import ELSEWHERE, Pacing, RedisTimelines, remove_keys
+from projections.stores.redis import ELSEWHERE, Pacing, RedisTimelines, Replicas, remove_keys
+from tests.integration.support import local_redis_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +30,8 @@ CELEBRITY = 9  # followed by every reader: above the threshold
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    port = next(p for p in iter(free_port, None) if p <= 55535)  # its cluster bus listens 10,000 above
-    nodes = ",".join(f"127.0.0.{i}:{port}" for i in (1, 2, 3))
-    s = Settings(redis_cluster_nodes=nodes, redis_url=f"redis://127.0.0.1:{port}/0",
-                 state_dir=Path(tmp_path_factory.mktemp("rediscluster")))  # fmt: skip
-    try:
-        launcher.up(s, "redis", report=print)
+    with local_redis_cluster(tmp_path_factory.mktemp("rediscluster"), per_address=1) as s:
         yield s
-    finally:
-        launcher.down(s, "redis", report=print)
 
 
 def store(client: aioredis.Redis | RedisNodes, prefix: str) -> RedisTimelines:
@@ -161,3 +152,20 @@ async def test_lookups_and_key_removal_span_the_nodes(pair: tuple[RedisTimelines
     assert removed > 100
     left = [k for node in spread.nodes.primaries() async for k in node.scan_iter(match=spread.keys.everything())]
     assert left == []
+
+
+async def test_a_write_round_waits_for_replicas_and_goes_on_without_them(settings: Settings) -> None:
+    """One Redis has no replica: a store asking for one still applies its writes, and counts the rounds that
+    were not replicated (the cluster profile's replicas are tested in test_redis_failover.py)."""
+    client = aioredis.Redis.from_url(settings.redis_url)
+    prefix = f"{settings.redis_prefix}rw{uuid.uuid4().hex[:6]}:"
+    tl = RedisTimelines(client, prefix, 10, 10, 3600, replicas=Replicas(1, 5))
+    try:
+        w = tl.writes()
+        w.save_user(1, "one", "One")
+        w.post(tweet(40_001, 1))
+        await w.flush()
+        assert tl.replicas.short >= 1 and (await tl.users([1]))[1].handle == "one"
+    finally:
+        await remove_keys(client, [RedisKeys(prefix).everything()])
+        await client.aclose()

@@ -10,6 +10,7 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from redis.cluster import RedisCluster
@@ -57,6 +58,26 @@ def test_three_primaries_each_with_a_replica_on_another_address(cluster: Setting
     rows = [line for line in status.stdout.splitlines() if line.startswith("redis-")]
     assert len(rows) == 6 and all(" healthy " in r and "cluster ok" in r for r in rows), rows
     assert sum(" primary, slots " in r for r in rows) == 3 and sum(" replica of " in r for r in rows) == 3, rows
+
+
+async def test_the_workers_write_rounds_reach_a_replica_on_every_node(cluster: Settings) -> None:
+    from infra import redisnodes
+    from projections.model import TweetView
+    from projections.stores.redis import RedisTimelines, Replicas
+
+    nodes = redisnodes.connect(cluster)
+    await nodes.refresh()
+    tl = RedisTimelines(nodes, "wait:", 10, 10, 3600, replicas=Replicas(1, 2000))
+    try:
+        w = tl.writes()
+        for u in range(1, 30):  # users on every node
+            w.save_user(u, f"u{u}", "U")
+            w.post(TweetView(50_000 + u, u, "x", datetime.now(UTC)))
+        await w.flush()
+        assert tl.replicas.short == 0  # every node's round was on its replica when WAIT answered
+        assert len(await tl.users(list(range(1, 30)))) == 29
+    finally:
+        await nodes.aclose()
 
 
 def test_a_killed_primary_is_replaced_by_its_replica_and_rejoins_as_one(cluster: Settings) -> None:
