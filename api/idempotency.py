@@ -29,6 +29,7 @@ from typing import Annotated, Any
 import orjson
 import redis.asyncio as aioredis
 from fastapi import Depends
+from redis.asyncio.cluster import RedisCluster
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -82,9 +83,10 @@ MAYBE_WRITTEN = "chirp.maybe_written"
 
 
 class IdempotencyStore:
-    """The answers, in Redis under `{prefix}idem:`; the key layout lives here alone."""
+    """The answers, in Redis under `{prefix}idem:`; the key layout lives here alone. One key per request and
+    single-key commands only, so a Redis Cluster's general client (infra/redisnodes.py) serves it as one Redis."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int, lease_s: int) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, prefix: str, ttl_s: int, lease_s: int) -> None:
         self.r = client
         self.prefix = f"{prefix}idem:"
         self.ttl_s = ttl_s

@@ -134,10 +134,10 @@ async def connect(settings: Settings) -> Wiring:
         token_ttl_s=settings.token_ttl_s,
         cache_s=settings.token_cache_s,
     )
-    ids = LeasedIds(RedisNodeLeases(r, settings.redis_prefix), settings.id_lease_s)
+    ids = LeasedIds(RedisNodeLeases(nodes, settings.redis_prefix), settings.id_lease_s)
     await ids.start()
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
-    registry = VersionRegistry(r, settings.redis_prefix, backup)
+    registry = VersionRegistry(nodes, settings.redis_prefix, backup)
     live = await registry.live()
     factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session})
     stores = await factory.version(live)
@@ -167,7 +167,7 @@ async def connect(settings: Settings) -> Wiring:
     w.pressure = ReadPressure(r, settings.redis_prefix)
     w.rate_limits = RateLimits(settings)
     w.idempotency = IdempotencyStore(r, settings.redis_prefix, settings.idempotency_ttl_s, settings.idempotency_lease_s)
-    w.push = PushHub(r, settings)
+    w.push = PushHub(nodes, settings)
     await w.push.start()
     w.closers.append(w.push.close)
     return w

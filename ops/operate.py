@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from tqdm import tqdm
 
-from infra import cassandra
+from infra import cassandra, redisnodes
 from infra.kafka import admin_client, end_offsets
+from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.factory import StoreFactory, progress_of, timelines_of
 from projections.reference import ReferenceModel
@@ -36,8 +36,9 @@ class OperateError(RuntimeError):
     """Something an operator must act on (the message says what)."""
 
 
-def _client(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.redis_url, socket_timeout=30)
+def _client(settings: Settings) -> RedisNodes:
+    """The command's Redis: one, or a cluster's nodes (CHIRP_REDIS_CLUSTER_NODES)."""
+    return redisnodes.connect(settings, socket_timeout=30)
 
 
 class _Backup:
@@ -69,20 +70,20 @@ class _Backup:
 _backups: list[_Backup] = []
 
 
-def _registry(settings: Settings, client: aioredis.Redis) -> VersionRegistry:
+def _registry(settings: Settings, client: RedisNodes) -> VersionRegistry:
     backup = _Backup(settings)
     _backups.append(backup)
     return VersionRegistry(client, settings.redis_prefix, backup)
 
 
-async def _close(client: aioredis.Redis) -> None:
+async def _close(client: RedisNodes) -> None:
     """The command's Redis client and the registry copies it opened."""
     await client.aclose()
     while _backups:
         await _backups.pop().close()
 
 
-async def _stores_factory(settings: Settings, client: aioredis.Redis, keyspace: str) -> StoreFactory:
+async def _stores_factory(settings: Settings, client: RedisNodes, keyspace: str) -> StoreFactory:
     """The command's Redis client, and Cassandra connected to `keyspace` (shut down by the caller)."""
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, keyspace)
     return StoreFactory(settings, client, cluster, {keyspace: session})
@@ -213,7 +214,7 @@ async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
 
 
 async def _remove_leftovers(
-    settings: Settings, client: aioredis.Redis, registry: VersionRegistry, old: Version, show: bool = True
+    settings: Settings, client: RedisNodes, registry: VersionRegistry, old: Version, show: bool = True
 ) -> Promoted:
     gone = leftovers(settings.redis_prefix, old, await registry.all())
     removed = await remove_keys(client, gone.patterns, f"removing {old.name}", show)
@@ -226,10 +227,11 @@ async def _remove_leftovers(
     return Promoted(old, removed, keyspace)
 
 
-async def remove_keys(client: aioredis.Redis, patterns: list[str], desc: str, show: bool = True) -> int:
-    """Deletes keys in batches (UNLINK frees memory in the background, never blocking Redis)."""
+async def remove_keys(client: RedisNodes, patterns: list[str], desc: str, show: bool = True) -> int:
+    """Deletes keys in batches (UNLINK frees memory in the background, never blocking Redis). On a cluster the
+    general client's SCAN walks every primary and its UNLINK of a batch is split by slot."""
     with tqdm(desc=desc, unit="keys", unit_scale=True, disable=not show, mininterval=1) as bar:
-        return await redis_store.remove_keys(client, patterns, bar.update)
+        return await redis_store.remove_keys(client.client, patterns, bar.update)  # type: ignore[arg-type]
 
 
 # Verify -----------------------------------------------------------------------------------------------

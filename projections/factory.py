@@ -71,9 +71,10 @@ def timelines_of(
     )
 
 
-def progress_of(settings: Settings, redis: aioredis.Redis, version: Version) -> RedisProgress:
+def progress_of(settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version) -> RedisProgress:
     """The version's own progress (never shared): the next offset per partition it has applied."""
-    return RedisProgress(redis, version.own_prefix(settings.redis_prefix))
+    general: Any = redis.client if isinstance(redis, RedisNodes) else redis
+    return RedisProgress(general, version.own_prefix(settings.redis_prefix))
 
 
 class StoreFactory:
@@ -133,7 +134,7 @@ class VersionStores:
         writes: Writes,
     ) -> None:  # fmt: skip
         self.settings = settings
-        nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
+        self.nodes = nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
         self.redis: Any = cast(Any, nodes.client)
         self.version = version
         self.writes = writes
@@ -141,7 +142,7 @@ class VersionStores:
         self.durable = durable
         self.timelines = timelines_of(settings, nodes, version, writes)
         self.progress = progress_of(settings, self.redis, version)
-        self.trends = RedisTrends(self.redis, self.prefix)
+        self.trends = RedisTrends(nodes, self.prefix)
         self.queries = Queries(self.timelines, durable, settings.home_log_buckets)
 
     # The read side ----------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ class VersionStores:
         publisher = None
         if self.writes.primary:
             feed = NotificationFeed(self.notifications, self.queries, self.read_marks)
-            publisher = RedisPublisher(self.redis, self.settings.redis_prefix, feed)
+            publisher = RedisPublisher(self.nodes, self.settings.redis_prefix, feed)
         authors = StoreTweetAuthors(self.redis, self.prefix, self.durable)
         return NotificationsProjection(self.notifications, authors, publisher)
 
