@@ -166,7 +166,10 @@ async def connect(settings: Settings) -> Wiring:
     w.closers.append(stop_following)
     w.pressure = ReadPressure(r, settings.redis_prefix)
     w.rate_limits = RateLimits(settings)
-    w.idempotency = IdempotencyStore(r, settings.redis_prefix, settings.idempotency_ttl_s, settings.idempotency_lease_s)
+    w.idempotency = IdempotencyStore(
+        nodes, settings.redis_prefix, settings.idempotency_ttl_s, settings.idempotency_lease_s,
+        settings.redis_wait_replicas, settings.redis_wait_timeout_ms,
+    )  # fmt: skip
     w.push = PushHub(nodes, settings)
     await w.push.start()
     w.closers.append(w.push.close)

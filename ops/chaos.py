@@ -549,8 +549,7 @@ def rejoin_redis_node(settings: Settings, failover: Failover) -> float:
             return False
         host, port = failover.address.rsplit(":", 1)
         try:
-            with contextlib.closing(launcher.redis_client(settings, host, int(port))) as client:
-                return client.info("replication").get("master_link_status") == "up"
+            return launcher.in_sync(settings, host, int(port))
         except redis.RedisError:
             return False
 
