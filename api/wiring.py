@@ -103,7 +103,7 @@ async def connect(settings: Settings) -> Wiring:
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
     events = KafkaEventLog(settings, default_codec())
     await events.start()
-    nodes = redisnodes.connect(settings, socket_timeout=5)
+    nodes = await redisnodes.open_nodes(settings, socket_timeout=5)
     r: Any = nodes.client  # single-key commands, routed by the cluster client on a Redis Cluster
 
     async def cassandra_ok() -> bool:

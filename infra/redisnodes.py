@@ -9,6 +9,7 @@ transient (infra/faults.py), `refresh` learns the new owners, and the retry goes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -17,9 +18,11 @@ import redis.asyncio as aioredis
 import redis.cluster
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import ClusterDownError, RedisError
 
 from infra.settings import Settings
 
+log = logging.getLogger("chirp.redis")
 T = TypeVar("T")
 
 
@@ -47,7 +50,10 @@ class RedisNodes:
         if cluster is None:
             assert isinstance(self.client, aioredis.Redis)
             return self.client
-        node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode() if isinstance(key, str) else key))
+        try:
+            node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode() if isinstance(key, str) else key))
+        except (KeyError, IndexError):  # not learnt yet (the cluster was down when this process started)
+            raise ClusterDownError("the Redis Cluster's slot owners are not known yet") from None
         return self._node_client(node)
 
     async def node_of(self, key: str | bytes) -> aioredis.Redis:
@@ -108,6 +114,17 @@ def connect(settings: Settings, **options: Any) -> RedisNodes:
     startup = [ClusterNode(host, port) for host, port in settings.redis_nodes]
     cluster = RedisCluster(startup_nodes=startup, **creds, **options)
     return RedisNodes(cluster, {**creds, **options})
+
+
+async def open_nodes(settings: Settings, **options: Any) -> RedisNodes:
+    """`connect`, with a cluster's slot owners learnt before it returns: `for_key`, `group`, `spread` and
+    `primaries` answer from them, and a process whose first command goes straight to a node would find none."""
+    nodes = connect(settings, **options)
+    try:
+        await nodes.refresh()
+    except (RedisError, OSError) as exc:  # the cluster is down: start anyway, learn the slots on the next refresh
+        log.warning("Redis Cluster slots not learnt yet: %s", exc)
+    return nodes
 
 
 def connect_sync(settings: Settings, **options: Any) -> redis.Redis | redis.cluster.RedisCluster:

@@ -36,9 +36,9 @@ class OperateError(RuntimeError):
     """Something an operator must act on (the message says what)."""
 
 
-def _client(settings: Settings) -> RedisNodes:
+async def _client(settings: Settings) -> RedisNodes:
     """The command's Redis: one, or a cluster's nodes (CHIRP_REDIS_CLUSTER_NODES)."""
-    return redisnodes.connect(settings, socket_timeout=30)
+    return await redisnodes.open_nodes(settings, socket_timeout=30)
 
 
 class _Backup:
@@ -98,7 +98,7 @@ async def replay(
     """A new version rebuilt from the log, caught up by the worker, left `ready` for `promote`. It has its own
     timelines (`timelines`, `all`) and its own keyspace (`projections`, `all`); the rest it shares with the
     live version, which keeps writing that."""
-    client = _client(settings)
+    client = await _client(settings)
     try:
         registry = _registry(settings, client)
         live = await registry.live()
@@ -148,7 +148,7 @@ async def wait_caught_up(
 async def rebuild_user(settings: Settings, user_id: int) -> int:
     """One user's home timeline rebuilt in place in the live version: the follow list again from Cassandra,
     then the timeline from the authors' lists. Returns its entries."""
-    client = _client(settings)
+    client = await _client(settings)
     live = await _registry(settings, client).live()
     factory = await _stores_factory(settings, client, live.keyspace_in(settings.keyspace))
     try:
@@ -183,7 +183,7 @@ class Promoted:
 
 async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
     """Switches reads to `name`; once every API process has followed, removes the data no version uses."""
-    client = _client(settings)
+    client = await _client(settings)
     try:
         registry = _registry(settings, client)
         old = await registry.promote(name)
@@ -198,7 +198,7 @@ async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
 async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
     """Discards a version that is not live (a rebuild not wanted): the worker stops writing it, then the data
     no other version uses is removed."""
-    client = _client(settings)
+    client = await _client(settings)
     try:
         registry = _registry(settings, client)
         version = await registry.get(name)
@@ -266,7 +266,7 @@ async def verify(
     Returns (users checked, mismatches). Waits for the worker to reach the end of the log first; a
     timeline the check had to materialize is dropped again, so verifying does not make users active.
     """
-    client = _client(settings)
+    client = await _client(settings)
     live = await _registry(settings, client).live()
     factory = await _stores_factory(settings, client, live.keyspace_in(settings.keyspace))
     try:
@@ -346,7 +346,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
     everything = await end_offsets(settings, topics=(*EVENT_TOPICS, DEAD_LETTERS))
     dead_letters = DEAD_LETTERS.kafka_name(settings.topic_prefix) + ":"
     ends = {k: v for k, v in everything.items() if not k.startswith(dead_letters)}
-    client = _client(settings)
+    client = await _client(settings)
     admin = admin_client(settings)
     await admin.start()
     try:

@@ -115,7 +115,7 @@ async def _lag(settings: Settings) -> float:
     from infra.kafka import end_offsets
     from projections.stores.redis import RedisProgress
 
-    nodes = redisnodes.connect(settings)
+    nodes = await redisnodes.open_nodes(settings)
     try:
         ends = await end_offsets(settings)
         done = await RedisProgress(nodes.client, settings.redis_prefix).progress()  # type: ignore[arg-type]
@@ -133,7 +133,7 @@ async def _run(settings: Settings, api: Child, worker: Child, seconds: float, ra
     reads: list[float] = []
     writes: list[float] = []
     load = asyncio.create_task(_load(base, rate, stop, reads, writes))
-    nodes = redisnodes.connect(settings)
+    nodes = await redisnodes.open_nodes(settings)
     await nodes.refresh()  # the primaries, for their memory
     out = Samples()
     t0 = time.monotonic()

@@ -104,7 +104,9 @@ class StoreFactory:
 
         keyspace = keyspace or settings.keyspace
         cluster, session = await asyncio.to_thread(cassandra.connect, settings, keyspace)
-        return cls(settings, redisnodes.connect(settings, socket_timeout=socket_timeout), cluster, {keyspace: session})
+        return cls(
+            settings, await redisnodes.open_nodes(settings, socket_timeout=socket_timeout), cluster, {keyspace: session}
+        )
 
     async def close(self) -> None:
         await self.nodes.aclose()

@@ -71,7 +71,7 @@ async def rebuild(
     group's last commit) up to the end offsets now, into the version's locations `what` names; then, for
     timelines, materializes those of the users `warm()` names."""
     s = settings
-    nodes = redisnodes.connect(s, socket_timeout=30)
+    nodes = await redisnodes.open_nodes(s, socket_timeout=30)
     keyspace = version.keyspace_in(s.keyspace)
     cluster, session = cassandra.connect(s, keyspace)
     with_timelines, with_durable = what in ("timelines", "all"), what in ("projections", "all")
