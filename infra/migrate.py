@@ -151,7 +151,10 @@ def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> Non
 
 
 # Command-side state the API writes directly (and the migration log): never a projection, never rebuilt.
-COMMAND_TABLES = frozenset({"handles", "auth_tokens", "accounts", "schema_migrations", "read_model_versions"})
+COMMAND_TABLES = frozenset({
+    "handles", "auth_tokens", "accounts", "schema_migrations", "read_model_versions",
+    "oauth_apps", "oauth_codes", "credentials", "emails",
+})  # fmt: skip
 
 
 def remove_projections(settings: Settings, keyspace: str) -> None:

@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     )
     rate_limit_search: str = Field("300/5 minutes", description="Searches per user (per address when anonymous).")
     rate_limit_streams: str = Field("60/5 minutes", description="Stream connections opened per user.")
+    rate_limit_logins: str = Field(
+        "30/5 minutes", description="Sign-in attempts (POST /oauth/token, the sign-in form) per client address."
+    )
     operator_token: str = Field(
         "",
         description="Secret that exempts a request from rate limits when sent as `X-Chirp-Operator` (operator "
@@ -253,6 +256,22 @@ class Settings(BaseSettings):
     idempotency_lease_s: int = Field(
         30, ge=1, description="How long a retry waits (409) for the first request with its key to finish."
     )
+
+    # The Mastodon-compatible API (api/mastodon/).
+    public_url: str = Field(
+        "",
+        description="The public base URL clients reach the API at (https://chirp.example); it names the instance "
+        "(its domain), account and tag URLs and the streaming URL. Empty: each request's own scheme and Host.",
+    )
+    instance_title: str = Field("chirp", description="The instance's name, as Mastodon clients show it.")
+    instance_description: str = Field(
+        "A Twitter-like timeline service built on an event log.", description="One line about the instance."
+    )
+    instance_contact_email: str = Field("", description="The contact address shown to clients (empty: none).")
+    registrations_open: bool = Field(
+        True, description="Whether POST /api/v1/accounts registers accounts (chirp's own POST /users always does)."
+    )
+    oauth_code_ttl_s: int = Field(600, ge=30, le=3600, description="Life of an OAuth authorization code.")
 
     # Push (GET /timeline/stream, /timeline/ws).
     push_heartbeat_s: float = Field(
@@ -287,7 +306,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit_register", "rate_limit_anonymous", "rate_limit_posts", "rate_limit_deletes",
-        "rate_limit_follows", "rate_limit_writes", "rate_limit_search", "rate_limit_streams",
+        "rate_limit_follows", "rate_limit_writes", "rate_limit_search", "rate_limit_streams", "rate_limit_logins",
     )  # fmt: skip
     @classmethod
     def _a_limit(cls, value: str) -> str:
