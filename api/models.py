@@ -25,6 +25,11 @@ MAX_CONTENT = 280
 MAX_MEDIA = 4
 HANDLE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 MAX_DISPLAY_NAME = 50
+MIN_PASSWORD, MAX_PASSWORD = 8, 72
+MAX_EMAIL = 254
+EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 LARGEST_MEDIA = max(largest for _, largest in LIMITS.values())
 
 
@@ -78,10 +83,24 @@ class UserCreate(Strict):
             raise ValueError("handle must be 3-30 characters of letters, digits and underscore")
         return v
 
+    email: str | None = Field(None, description="Optional: an e-mail address to sign in with (unique ignoring case).",
+                              examples=["ada@example.com"], max_length=MAX_EMAIL, pattern=EMAIL.pattern)  # fmt: skip
+    password: str | None = Field(
+        None, description=f"Optional: {MIN_PASSWORD}-{MAX_PASSWORD} characters, to sign in through OAuth (the "
+        "Mastodon API) with the handle or the e-mail. Kept only as an argon2id hash.",
+        min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, examples=["correct horse battery staple"],
+    )  # fmt: skip
+
     @field_validator("display_name")
     @classmethod
     def _display_name(cls, v: str) -> str:
         return clean_text(v.strip(), "display_name", MAX_DISPLAY_NAME)
+
+    @model_validator(mode="after")
+    def _email_needs_password(self) -> UserCreate:
+        if self.email is not None and self.password is None:
+            raise ValueError("an email is only taken with a password (it is what signs in)")
+        return self
 
 
 class UserCreated(BaseModel):

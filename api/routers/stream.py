@@ -80,10 +80,12 @@ async def stream_user(w: Wiring, authorization: str | None, access_token: str | 
     token = bearer(authorization) or (access_token or "").strip()
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-    user = await w.accounts.user_for_token(token)
-    if user is None:
+    grant = await w.accounts.token_grant(token)
+    if grant is None or grant.user_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid bearer token", {"WWW-Authenticate": "Bearer"})
-    return user
+    if grant.scopes is not None and "read" not in grant.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token's scopes do not include 'read'")
+    return grant.user_id
 
 
 def resume_point(query: str | None, header: str | None) -> int | None:

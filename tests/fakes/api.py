@@ -7,7 +7,7 @@ from api.media import Upload
 from api.wiring import Wiring
 from infra.settings import Settings
 from schemas.ids import IdGenerator
-from tests.fakes.accounts import MemoryAccounts
+from tests.fakes.accounts import MemoryAccounts, MemoryOAuth
 from tests.fakes.eventlog import MemoryEventLog
 
 
@@ -51,4 +51,5 @@ def memory_wiring(
         ids=IdGenerator(1),
         tweets=MemoryTweetState(),
         uploads=MemoryUploads(),
+        oauth=MemoryOAuth(),
     )
