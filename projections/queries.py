@@ -102,6 +102,26 @@ class Queries:
         views = await self.hydrate([(t, author_id) for t in ids])
         return self._page([v for v in views if not v.deleted], limit)
 
+    async def user_tweets_window(
+        self, author_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> tuple[list[TweetView], bool]:
+        """An author's tweets strictly between `after` and `before` (either may be None), at most `limit`, in
+        the order asked; and whether more lie beyond the last (deleted ones are left out)."""
+        ids = await self.db.user_tweets_window(author_id, before, after, limit + 1, oldest_first)
+        views = await self.hydrate([(t, author_id) for t in ids[:limit]])
+        return [v for v in views if not v.deleted], len(ids) > limit
+
+    async def graph_window(
+        self, table: str, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> tuple[list[UserView], bool]:
+        """The `followers` (or `following`) of a user between two user ids, and whether more lie beyond."""
+        ids = await self.db.graph_window(table, user_id, before, after, limit + 1, oldest_first)
+        return await self.users(ids[:limit]), len(ids) > limit
+
+    async def is_following(self, follower: int, followee: int) -> bool:
+        """Whether the durable follow graph has the edge (the read model: a follow just accepted may lag)."""
+        return await self.db.following(follower, followee + 1, 1) == [followee]
+
     async def replies(self, tweet_id: int, before: int | None, limit: int) -> Page:
         ids = await self.db.replies(tweet_id, before, limit + 1)
         found = await self.db.tweets(ids) if ids else {}

@@ -59,6 +59,19 @@ class CassandraProjections:
                                 "LIMIT ?")  # fmt: skip
         self._followers = p("SELECT follower_id FROM followers WHERE user_id = ? AND follower_id < ? LIMIT ?")
         self._followings = p("SELECT followee_id FROM following WHERE user_id = ? AND followee_id < ? LIMIT ?")
+        # Windows (the Mastodon API's since_id and min_id): between two ids, newest or oldest first.
+        self._buckets_up = p("SELECT bucket FROM user_tweet_buckets WHERE author_id = ? AND bucket >= ? "
+                             "AND bucket <= ? ORDER BY bucket ASC")  # fmt: skip
+        self._bucket_window = {
+            asc: p("SELECT tweet_id FROM user_tweets WHERE author_id = ? AND bucket = ? AND tweet_id < ? "
+                   f"AND tweet_id > ? ORDER BY tweet_id {'ASC' if asc else 'DESC'} LIMIT ?")
+            for asc in (False, True)
+        }  # fmt: skip
+        self._graph_window = {
+            (table, asc): p(f"SELECT {col} FROM {table} WHERE user_id = ? AND {col} < ? AND {col} > ? "
+                            f"ORDER BY {col} {'ASC' if asc else 'DESC'} LIMIT ?")
+            for table, col in (("followers", "follower_id"), ("following", "followee_id")) for asc in (False, True)
+        }  # fmt: skip
         self._replies = p("SELECT reply_id FROM replies WHERE tweet_id = ? AND reply_id < ? LIMIT ?")
 
     def writes(self) -> CassandraWrites:
@@ -92,6 +105,33 @@ class CassandraProjections:
             rows = await execute(self.s, self._bucket_tweets, (author_id, row.bucket, bound, limit - len(out)))
             out.extend(r.tweet_id for r in rows)
         return out
+
+    async def user_tweets_window(
+        self, author_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool
+    ) -> list[int]:
+        """An author's tweet ids strictly between `after` and `before`, newest first or oldest first."""
+        high, low = before or (1 << 63) - 1, after or 0
+        if oldest_first:
+            buckets = await execute(self.s, self._buckets_up, (author_id, bucket_of(low), bucket_of(high)))
+        else:
+            buckets = [b for b in await execute(self.s, self._buckets, (author_id, bucket_of(high)))
+                       if b.bucket >= bucket_of(low)]  # fmt: skip
+        out: list[int] = []
+        for row in buckets:
+            if len(out) >= limit:
+                break
+            rows = await execute(self.s, self._bucket_window[oldest_first],
+                                 (author_id, row.bucket, high, low, limit - len(out)))  # fmt: skip
+            out.extend(r.tweet_id for r in rows)
+        return out
+
+    async def graph_window(
+        self, table: str, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool
+    ) -> list[int]:
+        """Ids of `followers` (or `following`) of a user strictly between `after` and `before`."""
+        rows = await execute(self.s, self._graph_window[(table, oldest_first)],
+                             (user_id, before or (1 << 63) - 1, after or 0, limit))  # fmt: skip
+        return [r[0] for r in rows]
 
     async def followers(self, user_id: int, before: int | None, limit: int) -> list[int]:
         rows = await execute(self.s, self._followers, (user_id, before or (1 << 63) - 1, limit))

@@ -1,0 +1,255 @@
+"""Mastodon's entities (Account, Status, and the HTML `content` of a status) built from chirp's read-side
+views. Pure functions over plain dicts for the API's Mastodon routes, and for anything else (the stream
+worker's pushes) that must send the same objects; no I/O.
+
+`content` is safe HTML: the text is escaped, then URLs (http and https), @mentions of accounts that exist
+and #hashtags become links, blank lines separate paragraphs (`<p>`) and a single newline is a `<br />`, as
+Mastodon renders a local status.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from projections.model import TweetView, UserView
+from projections.text import HASHTAG, MENTION, is_tag, normalize
+from projections.wire import media_json
+from schemas.events import Media
+from schemas.ids import id_time
+
+_URL = re.compile(r"(?<![\w/.@])https?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?'\"*"
+_PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
+MEDIA_TYPES = {"image": "image", "gif": "gifv", "video": "video"}
+AVATAR_PATH = "/avatars/original/missing.png"
+HEADER_PATH = "/headers/original/missing.png"
+
+
+def timestamp(when: datetime) -> str:
+    """Mastodon's datetime form: ISO 8601 in UTC with milliseconds and a `Z`."""
+    when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Content:
+    html: str
+    mentions: list[tuple[int, str]] = field(default_factory=list)  # (account id, handle as written), each once
+    tags: list[str] = field(default_factory=list)  # normalized hashtags, each once
+
+
+def _url_end(url: str) -> str:
+    """The URL without the punctuation that ends the sentence around it (and an unbalanced closing paren)."""
+    while url and (url[-1] in _TRAILING or (url[-1] == ")" and url.count("(") < url.count(")"))):
+        url = url[:-1]
+    return url
+
+
+def _link_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return (
+        f'<a href="{html.escape(url)}" target="_blank" rel="nofollow noopener noreferrer" translate="no">'
+        f'<span class="invisible">{html.escape(scheme + sep)}</span><span class="">{html.escape(rest)}</span></a>'
+    )
+
+
+class _Renderer:
+    def __init__(self, accounts: Mapping[str, int], base: str) -> None:
+        self.accounts = accounts
+        self.base = base
+        self.mentions: dict[int, str] = {}
+        self.tags: dict[str, None] = {}
+
+    def words(self, text: str) -> str:
+        """Plain text with @mentions and #hashtags linked (no URLs in it)."""
+        out: list[str] = []
+        pos = 0
+        spans = sorted([*((m, "@") for m in MENTION.finditer(text)), *((m, "#") for m in HASHTAG.finditer(text))],
+                       key=lambda s: s[0].start())  # fmt: skip
+        for m, kind in spans:
+            if m.start() < pos:
+                continue
+            word = m.group(1)
+            if kind == "@":
+                account = self.accounts.get(word.lower())
+                if account is None:
+                    continue
+                self.mentions.setdefault(account, word)
+                link = (f'<span class="h-card" translate="no"><a href="{html.escape(profile_url(self.base, word))}" '
+                        f'class="u-url mention">@<span>{html.escape(word)}</span></a></span>')  # fmt: skip
+            else:
+                if not is_tag(word):
+                    continue
+                tag = normalize(word)
+                self.tags.setdefault(tag, None)
+                link = (f'<a href="{html.escape(tag_url(self.base, tag))}" class="mention hashtag" rel="tag">'
+                        f"#<span>{html.escape(word)}</span></a>")  # fmt: skip
+            out.append(html.escape(text[pos : m.start()]))
+            out.append(link)
+            pos = m.end()
+        out.append(html.escape(text[pos:]))
+        return "".join(out)
+
+    def line(self, text: str) -> str:
+        out: list[str] = []
+        pos = 0
+        for m in _URL.finditer(text):
+            url = _url_end(m.group(0))
+            if "://" not in url or url.endswith("://"):
+                continue
+            out.append(self.words(text[pos : m.start()]))
+            out.append(_link_url(url))
+            pos = m.start() + len(url)
+        out.append(self.words(text[pos:]))
+        return "".join(out)
+
+
+def content_html(text: str, accounts: Mapping[str, int], base: str) -> Content:
+    """The status text as Mastodon's safe HTML. `accounts` maps lower-cased handles to account ids: only
+    mentions of those are linked (and listed)."""
+    r = _Renderer(accounts, base)
+    paragraphs = [p for p in _PARAGRAPHS.split(text.strip("\n")) if p.strip()] or [""]
+    body = "".join("<p>" + "<br />".join(r.line(line) for line in p.split("\n")) + "</p>" for p in paragraphs)
+    return Content(body, list(r.mentions.items()), list(r.tags))
+
+
+def profile_url(base: str, handle: str) -> str:
+    return f"{base}/@{quote(handle)}"
+
+
+def tag_url(base: str, tag: str) -> str:
+    return f"{base}/tags/{quote(tag)}"
+
+
+def account_json(
+    u: UserView, base: str, followers: int = 0, following: int = 0, statuses: int = 0,
+    last_status_at: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A Mastodon Account of a local user; created_at comes from the time in the user's id."""
+    avatar, header = base + AVATAR_PATH, base + HEADER_PATH
+    return {
+        "id": str(u.user_id),
+        "username": u.handle,
+        "acct": u.handle,
+        "display_name": u.display_name,
+        "locked": False,
+        "bot": False,
+        "discoverable": True,
+        "indexable": True,
+        "group": False,
+        "created_at": timestamp(id_time(u.user_id)),
+        "note": "",
+        "url": profile_url(base, u.handle),
+        "uri": f"{base}/users/{quote(u.handle)}",
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": header,
+        "header_static": header,
+        "followers_count": followers,
+        "following_count": following,
+        "statuses_count": statuses,
+        "last_status_at": None if last_status_at is None else last_status_at.date().isoformat(),
+        "hide_collections": False,
+        "noindex": False,
+        "emojis": [],
+        "roles": [],
+        "fields": [],
+    }
+
+
+def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]:
+    shown = media_json(m)
+    return {
+        "id": f"{owner_id}{index:02d}",
+        "type": MEDIA_TYPES.get(m.type, "unknown"),
+        "url": shown["url"],
+        "preview_url": shown["url"],
+        "remote_url": None,
+        "preview_remote_url": None,
+        "text_url": None,
+        "meta": {},
+        "description": m.alt_text,
+        "blurhash": None,
+    }
+
+
+def status_json(
+    v: TweetView, base: str, accounts: Mapping[str, int], author: dict[str, Any] | None = None,
+    favourited: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """A Mastodon Status of a tweet (public, never a reblog). `author` is its Account (built from `v.author`
+    when not given); `accounts` (lower-cased handle -> id) says which @mentions are accounts."""
+    if author is None:
+        user = v.author or UserView(v.author_id, str(v.author_id), str(v.author_id))
+        author = account_json(user, base)
+    handle = author["username"]
+    content = content_html(v.content, accounts, base)
+    return {
+        "id": str(v.tweet_id),
+        "created_at": timestamp(v.created_at),
+        "in_reply_to_id": None if v.reply_to is None else str(v.reply_to),
+        "in_reply_to_account_id": None,
+        "sensitive": False,
+        "spoiler_text": "",
+        "visibility": "public",
+        "language": None,
+        "uri": f"{base}/users/{quote(handle)}/statuses/{v.tweet_id}",
+        "url": f"{profile_url(base, handle)}/{v.tweet_id}",
+        "replies_count": v.reply_count,
+        "reblogs_count": 0,
+        "favourites_count": v.like_count,
+        "edited_at": None if v.edited_at is None else timestamp(v.edited_at),
+        "favourited": favourited,
+        "reblogged": False,
+        "muted": False,
+        "bookmarked": False,
+        "pinned": False,
+        "content": content.html,
+        "filtered": [],
+        "reblog": None,
+        "application": None,
+        "account": author,
+        "media_attachments": [media_attachment_json(v.tweet_id, i, m) for i, m in enumerate(v.media)],
+        "mentions": [
+            {"id": str(i), "username": h, "acct": h, "url": profile_url(base, h)} for i, h in content.mentions
+        ],
+        "tags": [{"name": t, "url": tag_url(base, t)} for t in content.tags],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+    }
+
+
+def mentioned(texts: Iterable[str]) -> list[str]:
+    """Every lower-cased @handle the texts name (to look up once for a page of statuses)."""
+    seen: dict[str, None] = {}
+    for t in texts:
+        for m in MENTION.finditer(t):
+            seen.setdefault(m.group(1).lower(), None)
+    return list(seen)
+
+
+def relationship_json(account_id: int, following: bool, followed_by: bool) -> dict[str, Any]:
+    return {
+        "id": str(account_id),
+        "following": following,
+        "showing_reblogs": following,
+        "notifying": False,
+        "languages": None,
+        "followed_by": followed_by,
+        "blocking": False,
+        "blocked_by": False,
+        "muting": False,
+        "muting_notifications": False,
+        "requested": False,
+        "requested_by": False,
+        "domain_blocking": False,
+        "endorsed": False,
+        "note": "",
+    }
