@@ -1,0 +1,39 @@
+"""The Mastodon-compatible client API: a second face on chirp's commands, events and read models, so that
+Mastodon apps and libraries work with chirp. One router per resource; entities in api/mastodon/models.py are
+built by projections/mastodon_wire.py; errors take Mastodon's `{"error": ...}` shape (errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.mastodon import accounts, apps, instance, oauth
+from api.mastodon.models import AccountIn, AppIn, RevokeIn, TokenIn
+
+ROUTERS: list[APIRouter] = [instance.router, apps.router, oauth.router, accounts.router]
+BODIES: list[type[BaseModel]] = [
+    AppIn,
+    TokenIn,
+    RevokeIn,
+    AccountIn,
+    oauth.AuthorizeIn,
+]  # form-or-JSON bodies, named in openapi_extra
+TAGS = [
+    {"name": "mastodon: instance", "description": "Mastodon API: the instance, OAuth metadata, NodeInfo, WebFinger."},
+    {"name": "mastodon: apps", "description": "Mastodon API: client applications."},
+    {"name": "mastodon: oauth", "description": "Mastodon API: OAuth 2 (authorization code with PKCE, password, "
+     "client credentials) and revocation."},
+    {"name": "mastodon: accounts", "description": "Mastodon API: registration, accounts, follows, relationships."},
+]  # fmt: skip
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Adds the bodies the routes read themselves (JSON or form) to the schema's components."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in BODIES:
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(found.pop("$defs", {}))
+        components[model.__name__] = found
+    return schema

@@ -1,0 +1,62 @@
+"""The instance as Mastodon clients see it: its public base URL and domain, its version string, its limits."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from api.media import LIMITS
+from api.models import MAX_CONTENT, MAX_MEDIA
+from infra.settings import Settings
+
+MASTODON_VERSION = (
+    "4.3.0"  # the Mastodon API chirp answers as (api_versions.mastodon stays 1: no grouped notifications)
+)
+
+
+def chirp_version() -> str:
+    try:
+        return metadata.version("chirp")
+    except metadata.PackageNotFoundError:
+        return "0.1.0"
+
+
+VERSION = f"{MASTODON_VERSION} (compatible; chirp {chirp_version()})"
+
+
+def base_url(conn: HTTPConnection, settings: Settings) -> str:
+    """CHIRP_PUBLIC_URL, else the scheme and Host the request came with (a trusted proxy's, via uvicorn)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = conn.headers.get("host") or conn.url.netloc
+    return f"{conn.url.scheme}://{host}"
+
+
+def domain(base: str) -> str:
+    return base.split("://", 1)[-1].split("/", 1)[0]
+
+
+def streaming_url(base: str) -> str:
+    scheme, _, rest = base.partition("://")
+    return ("wss" if scheme == "https" else "ws") + "://" + rest.split("/", 1)[0]
+
+
+def statuses_limits() -> dict[str, int]:
+    return {"max_characters": MAX_CONTENT, "max_media_attachments": MAX_MEDIA, "characters_reserved_per_url": 23}
+
+
+def media_limits() -> dict[str, Any]:
+    return {
+        "supported_mime_types": sorted(t for types, _ in LIMITS.values() for t in types),
+        "image_size_limit": LIMITS["image"][1],
+        "image_matrix_limit": 16_777_216,
+        "video_size_limit": LIMITS["video"][1],
+        "video_frame_rate_limit": 60,
+        "video_matrix_limit": 8_294_400,
+        "description_limit": 1000,
+    }
+
+
+POLLS = {"max_options": 0, "max_characters_per_option": 0, "min_expiration": 300, "max_expiration": 2_629_746}
