@@ -79,6 +79,10 @@ class Accounts(Protocol):
         ...
 
     async def email_of(self, user_id: int) -> str | None: ...
+    async def handle_of(self, user_id: int) -> str | None:
+        """The handle an account registered with (the command side's record, before any projection has it)."""
+        ...
+
     async def record_account(self, user_id: int, handle: str) -> None: ...
     async def user_exists(self, user_id: int) -> bool: ...
     async def users_by_handle(self, handles: Sequence[str]) -> dict[str, int]:
@@ -157,6 +161,7 @@ class CassandraAccounts:
         self._credentials = session.prepare("SELECT email, password_hash FROM credentials WHERE user_id = ?")
         self._account = session.prepare("INSERT INTO accounts (user_id, handle, created_at) VALUES (?, ?, ?)")
         self._exists = session.prepare("SELECT user_id FROM accounts WHERE user_id = ?")
+        self._handle_of = session.prepare("SELECT handle FROM accounts WHERE user_id = ?")
         self._handle = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
         self._claim_of = session.prepare("SELECT user_id, claimed_at FROM handles WHERE handle_key = ?")
         self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
@@ -295,3 +300,7 @@ class CassandraAccounts:
     async def email_of(self, user_id: int) -> str | None:
         rows = await execute(self.session, self._credentials, (user_id,))
         return rows[0].email if rows else None
+
+    async def handle_of(self, user_id: int) -> str | None:
+        rows = await execute(self.session, self._handle_of, (user_id,))
+        return rows[0].handle if rows else None

@@ -36,11 +36,21 @@ ERR = {"missing": "ERR_BLANK", "string_too_short": "ERR_TOO_SHORT", "string_too_
 
 
 async def account_of(request: Request, w: Wiring, user_id: int) -> dict[str, Any]:
-    """The Account, or 404."""
+    """The Account (read your own writes: one registered moments ago is answered from the command side's
+    record until the worker has projected it), or 404."""
+    base = base_url(request, w.settings)
     profile = await queries(w).profile(user_id)
-    if profile is None:
+    if profile is not None:
+        return account_json(profile.user, base, profile.followers, profile.following)
+    handle = await w.accounts.handle_of(user_id)  # registered a moment ago: the worker has not projected it yet
+    if handle is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return account_json(profile.user, base_url(request, w.settings), profile.followers, profile.following)
+    return account_json(UserView(user_id, handle, handle), base)
+
+
+async def _known(w: Wiring, user_id: int) -> None:
+    if not await queries(w).users([user_id]) and not await w.accounts.user_exists(user_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
 
 
 def _paged(request: Request, body: list[dict[str, Any]], ids: list[int], more: bool) -> JSONResponse:
@@ -227,9 +237,7 @@ async def account_statuses(
     pinned: Annotated[bool, Query(description="chirp has no pinned statuses: true answers [].")] = False,
 ) -> Response:
     user_id = parse_id(account_id)
-    profile = await queries(w).profile(user_id)
-    if profile is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    await _known(w, user_id)
     if pinned:
         return JSONResponse([])
     q = queries(w)
@@ -256,8 +264,7 @@ async def _graph(
 ) -> Response:
     user_id = parse_id(account_id)
     q = queries(w)
-    if not await q.users([user_id]):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    await _known(w, user_id)
 
     async def fetch(win: Window) -> tuple[list[UserView], bool]:
         return await q.graph_window(table, user_id, win.before, win.after, win.limit, win.oldest_first)

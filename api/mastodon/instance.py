@@ -154,13 +154,17 @@ async def webfinger(
     elif not at:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "resource must be acct:user@domain or a profile URL")
     found = await w.accounts.users_by_handle([user]) if host.lower() == domain(base).lower() else {}
-    users = await queries(w).users(list(found.values())) if found else []
-    if not users:
+    handle = None
+    for user_id in found.values():  # the command side's record, so an account is found the moment it exists
+        handle = await w.accounts.handle_of(user_id)
+        if handle is None:
+            users = await queries(w).users([user_id])
+            handle = users[0].handle if users else None
+    if handle is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {resource!r} here")
-    u = users[0]
-    page = profile_url(base, u.handle)
+    page = profile_url(base, handle)
     link = Link(rel="http://webfinger.net/rel/profile-page", type="text/html", href=page)
-    body = Webfinger(subject=f"acct:{u.handle}@{domain(base)}", aliases=[page], links=[link])
+    body = Webfinger(subject=f"acct:{handle}@{domain(base)}", aliases=[page], links=[link])
     return Response(body.model_dump_json(exclude_none=True), media_type="application/jrd+json")
 
 

@@ -244,19 +244,15 @@ async def token(request: Request, w: W) -> Response:
         if not t.code:
             return oauth_error(400, "invalid_request", "code is required")
         code = await oauth_store(w).redeem_code(t.code)
-        public_pkce = code is not None and code.code_challenge is not None and t.client_secret is None
-        if not authenticated and not public_pkce:
-            return oauth_error(401, "invalid_client", "Client authentication failed: wrong client_secret.")
         if (
             code is None
             or code.client_id != app.client_id
             or (t.redirect_uri or code.redirect_uri) != code.redirect_uri
         ):
-            return oauth_error(
-                400,
-                "invalid_grant",
-                "The code is invalid, expired, used, or issued for another client or redirect_uri.",
-            )
+            return oauth_error(400, "invalid_grant", "The code is invalid, expired, used, or issued for another "
+                               "client or redirect_uri.")  # fmt: skip
+        if not authenticated and not (code.code_challenge is not None and t.client_secret is None):
+            return oauth_error(401, "invalid_client", "Client authentication failed: wrong client_secret.")
         if code.code_challenge is not None and not pkce_ok(t.code_verifier, code.code_challenge):
             return oauth_error(400, "invalid_grant", "The code_verifier does not match the code_challenge.")
         asked, user_id = code.scopes, code.user_id

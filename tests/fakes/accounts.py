@@ -74,6 +74,9 @@ class MemoryAccounts:
             return None
         return found, self.credentials[found][1]
 
+    async def handle_of(self, user_id: int) -> str | None:
+        return next((h for h, u in self.handles.items() if u == user_id and u in self.users), None)
+
     async def email_of(self, user_id: int) -> str | None:
         return self.credentials.get(user_id, (None, ""))[0]
 
