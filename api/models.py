@@ -27,8 +27,10 @@ HANDLE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 MAX_DISPLAY_NAME = 50
 MIN_PASSWORD, MAX_PASSWORD = 8, 72
 MAX_EMAIL = 254
+# Explicit ranges, never \s: Python's, ECMAScript's and pydantic's (Rust) \s differ.
 EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    r"^[^@\x00-\x20\x7f-\x9f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 LARGEST_MEDIA = max(largest for _, largest in LIMITS.values())
 

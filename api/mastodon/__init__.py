@@ -30,10 +30,21 @@ TAGS = [
 
 
 def document(schema: dict[str, Any]) -> dict[str, Any]:
-    """Adds the bodies the routes read themselves (JSON or form) to the schema's components."""
+    """Adds the bodies the routes read themselves to the schema's components: `<Model>` for JSON, and
+    `<Model>Form` for forms, which cannot carry a null (a field is sent or left out)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for model in BODIES:
         found = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(found.pop("$defs", {}))
         components[model.__name__] = found
+        components[f"{model.__name__}Form"] = {**found, "properties": {
+            name: _without_null(prop) for name, prop in found.get("properties", {}).items()}}  # fmt: skip
     return schema
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    variants = [v for v in prop.get("anyOf", []) if v != {"type": "null"}]
+    if not variants or len(variants) == len(prop["anyOf"]):
+        return prop
+    rest = {k: v for k, v in prop.items() if k != "anyOf" and not (k == "default" and v is None)}
+    return {**rest, **variants[0]} if len(variants) == 1 else {**rest, "anyOf": variants}

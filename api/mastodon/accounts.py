@@ -14,7 +14,7 @@ from api import registration
 from api.idempotency import Ids
 from api.mastodon import scopes
 from api.mastodon.auth import Caller, limited, scoped
-from api.mastodon.errors import responses
+from api.mastodon.errors import MastodonError, responses
 from api.mastodon.models import Account, AccountIn, CredentialAccount, Relationship, Status, Token
 from api.mastodon.oauth import NO_STORE, token_json
 from api.mastodon.paging import Limit, MaxId, MinId, SinceId, Window, link_header, page
@@ -65,7 +65,7 @@ def _details(exc: ValidationError) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     for e in exc.errors(include_url=False):
         field = str(e["loc"][0]) if e["loc"] else "base"
-        code = ERR.get(e["type"], "ERR_INVALID")
+        code = "ERR_ACCEPTED" if field == "agreement" else ERR.get(e["type"], "ERR_INVALID")
         out.setdefault(field, []).append({"error": code, "description": str(e["msg"])})
     return out
 
@@ -74,7 +74,10 @@ def _details(exc: ValidationError) -> dict[str, list[dict[str, str]]]:
     "/api/v1/accounts",
     dependencies=[limited("register", per_user=False)],
     response_model=Token,
-    responses=responses(400, 401, 403, 413, 422, 429, 503),
+    responses={
+        **responses(400, 401, 403, 413, 422, 429, 503),
+        409: {"model": MastodonError, "description": "The username or e-mail is taken (`details`: ERR_TAKEN)."},
+    },
     openapi_extra=body_schema(AccountIn),
     summary="Register an account with an application's token (write:accounts); answers the user's token",
 )
@@ -84,11 +87,9 @@ async def register(
     if not w.settings.registrations_open:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Registrations are closed on this server")
     data = await params(request)
+    details: dict[str, list[dict[str, str]]] = {}
     try:
         body = AccountIn.model_validate(data)
-        details = (
-            {} if body.agreement else {"agreement": [{"error": "ERR_ACCEPTED", "description": "must be accepted"}]}
-        )
     except ValidationError as exc:
         details = _details(exc)
     if details:
@@ -105,8 +106,8 @@ async def register(
     except registration.Taken as exc:
         field = "username" if exc.field == "handle" else "email"
         details = {field: [{"error": "ERR_TAKEN", "description": "is already taken"}]}
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise HTTPException(  # Mastodon answers 422; 409 as chirp's POST /users (the body is Mastodon's)
+            status.HTTP_409_CONFLICT,
             {"error": f"Validation failed: {field} is already taken", "details": details},
         ) from None
     return JSONResponse(token_json(done.token, asked), headers=NO_STORE)

@@ -13,7 +13,7 @@ from api.idempotency import Ids
 from api.mastodon import scopes
 from api.mastodon.auth import Caller, limited, scoped
 from api.mastodon.errors import responses
-from api.mastodon.models import OOB, AppIn, Application, CredentialApplication
+from api.mastodon.models import OOB, URI_PATTERN, AppIn, Application, CredentialApplication
 from api.mastodon.params import body_schema, params, validate
 from api.throttle import reader
 from api.wiring import Wiring, wiring
@@ -21,8 +21,7 @@ from infra.oauth import App, OAuthStore, new_secret
 
 router = APIRouter(tags=["mastodon: apps"])
 W = Annotated[Wiring, Depends(wiring)]
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s#]+$")
-MAX_REDIRECTS = 10
+_URI = re.compile(f"^{URI_PATTERN}$")
 
 
 def oauth_store(w: Wiring) -> OAuthStore:
@@ -34,11 +33,10 @@ def oauth_store(w: Wiring) -> OAuthStore:
 def redirect_uris(value: str | list[str]) -> tuple[str, ...]:
     """The redirect URIs (newline separated or a list): `urn:ietf:wg:oauth:2.0:oob`, or absolute URIs with a
     scheme (https, or an app's own such as myapp:/callback) and no fragment. ValueError otherwise."""
-    found = [u.strip() for v in ([value] if isinstance(value, str) else value) for u in v.splitlines() if u.strip()]
+    lines = (u.strip(" \t\r") for v in ([value] if isinstance(value, str) else value) for u in v.split("\n"))
+    found = [u for u in lines if u]
     if not found:
         raise ValueError("redirect_uris: at least one is needed (urn:ietf:wg:oauth:2.0:oob to show the code)")
-    if len(found) > MAX_REDIRECTS:
-        raise ValueError(f"redirect_uris: at most {MAX_REDIRECTS}")
     for uri in found:
         if uri != OOB and (not _URI.fullmatch(uri) or uri.lower().startswith(("javascript:", "data:"))):
             raise ValueError(f"redirect_uris: {uri!r} is not an absolute URI without a fragment")

@@ -144,7 +144,16 @@ async def nodeinfo(w: W) -> dict[str, Any]:
     summary="WebFinger: an account's profile page from acct:user@domain",
 )
 async def webfinger(
-    request: Request, w: W, resource: Annotated[str, Query(min_length=1, max_length=400, examples=["acct:ada@host"])]
+    request: Request,
+    w: W,
+    resource: Annotated[
+        str,
+        Query(
+            max_length=400,
+            pattern=r"^(?:acct:)?@?[^@\x00-\x20]+@[^@\x00-\x20]+$|^https?://[^\x00-\x20]+$",
+            examples=["acct:ada@chirp.example"],
+        ),
+    ],
 ) -> Response:
     base = base_url(request, w.settings)
     name = resource.removeprefix("acct:").removeprefix("@")

@@ -4,10 +4,12 @@ the client credentials with a registration); entities are what projections/masto
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from api.mastodon.scopes import KNOWN
 from api.models import EMAIL, HANDLE, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD
 from api.textrules import LINE_PATTERN, clean_text
 
@@ -18,13 +20,33 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=4096)
 
 
-Scopes = str | list[str]
+_SCOPE = "(?:" + "|".join(re.escape(s) for s in sorted(KNOWN, key=len, reverse=True)) + ")"
+SCOPES_PATTERN = rf"^ *{_SCOPE}(?:[ +]+{_SCOPE})* *$"
+Scopes = (
+    Annotated[str, Field(pattern=SCOPES_PATTERN)]
+    | Annotated[list[Annotated[str, Field(pattern=f"^{_SCOPE}$")]], Field(min_length=1)]
+)
+_URI = r"(?:[A-Za-z][A-Za-z0-9+.-]*:[^\x00-\x20\x7f#]+)"  # no \s: Python's, ECMAScript's and Rust's differ
+URI_PATTERN = _URI
+REDIRECTS_PATTERN = rf"^[ \t\r\n]*{_URI}(?:[ \t\r]*\n[ \t\r\n]*{_URI})*[ \t\r\n]*$"
+
+
+def _flag(value: Any) -> Any:
+    """A form's boolean: 1/0, true/false, on/off (any case)."""
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "on", "yes", "0", "false", "off", "no"):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return value
+
+
 SCOPES_DOC = "Space-separated scopes (read, write, follow, push, profile and sub-scopes such as read:statuses)."
 
 
 class AppIn(Params):
     client_name: str = Field(min_length=1, max_length=200, pattern=LINE_PATTERN, examples=["My client"])
-    redirect_uris: str | list[str] = Field(
+    redirect_uris: (
+        Annotated[str, Field(pattern=REDIRECTS_PATTERN)]
+        | Annotated[list[Annotated[str, Field(pattern=f"^{_URI}$")]], Field(min_length=1)]
+    ) = Field(
         description=f"Where to send the user back to: absolute URIs (any scheme, e.g. myapp://callback), newline "
         f"separated or a list, or `{OOB}` to show the code instead.",
         examples=[OOB],
@@ -61,7 +83,9 @@ class AccountIn(Params):
                           examples=["ada_l"])  # fmt: skip
     email: str = Field(max_length=MAX_EMAIL, pattern=EMAIL.pattern, examples=["ada@example.com"])
     password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
-    agreement: bool = Field(description="Must be true: the user accepted the server's rules.")
+    agreement: Annotated[Literal[True], BeforeValidator(_flag)] = Field(
+        description="Must be true (a form may send 1): the user accepted the server's rules."
+    )
     locale: str = Field("en", pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$", examples=["en"])
     reason: str | None = Field(None, max_length=1000, description="Ignored: registrations need no approval.")
 

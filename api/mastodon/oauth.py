@@ -13,12 +13,12 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from api.mastodon import pages, scopes
 from api.mastodon.apps import oauth_store
@@ -62,20 +62,36 @@ def basic_client(request: Request) -> tuple[str | None, str | None]:
     return unquote(ident), unquote(secret)
 
 
+PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        **HTML,
+        "description": "The sign-in and consent form; after a wrong password, the form again; for the "
+        "out-of-band redirect URI, the code.",
+    },
+    302: {"description": "Back to the application's redirect_uri with `code` and `state`, or with `error`."},
+    400: {**HTML, "description": "The form is malformed (an HTML page)."},
+    401: {**HTML, "description": "Unknown client application (an HTML page)."},
+    403: {
+        **HTML,
+        "description": "The redirect_uri is not one the application registered, or (out-of-band flow) "
+        "the request cannot be authorized (an HTML page).",
+    },
+}
+
 # The authorization page ---------------------------------------------------------------------------------------
 
 
 class AuthorizeIn(Params):
-    response_type: str = "code"
-    client_id: str = ""
-    redirect_uri: str | None = None
-    scope: str | None = None
-    state: str | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    username: str = ""
-    password: str = ""
-    decision: str = "approve"
+    response_type: str = Field("code", max_length=40)
+    client_id: str = Field("", max_length=200)
+    redirect_uri: str | None = Field(None, max_length=2000)
+    scope: str | None = Field(None, max_length=2000)
+    state: str | None = Field(None, max_length=2000)
+    code_challenge: str | None = Field(None, max_length=200)
+    code_challenge_method: str | None = Field(None, max_length=20)
+    username: str = Field("", max_length=300)
+    password: str = Field("", max_length=1000)
+    decision: Literal["approve", "deny"] = "approve"
 
 
 @dataclass(frozen=True)
@@ -86,26 +102,35 @@ class Authorization:
     hidden: dict[str, str]
 
 
-async def _check(w: Wiring, a: AuthorizeIn) -> Authorization | HTMLResponse:
-    """The authorization request, or the error page (never a redirect to a URI not yet checked)."""
+async def _check(w: Wiring, a: AuthorizeIn) -> Authorization | Response:
+    """The authorization request; or the error: a page while the client and its redirect URI are not known
+    good (401 for an unknown client, 403 for a redirect URI it did not register), then a redirect back with
+    `error` (RFC 6749 4.1.2.1), or a page for the out-of-band flow."""
     app = await oauth_store(w).app(a.client_id) if a.client_id else None
     if app is None:
-        return pages.error_page("Unknown client application (client_id).")
+        return pages.error_page("Unknown client application (client_id).", 401)
     redirect = a.redirect_uri or (app.redirect_uris[0] if len(app.redirect_uris) == 1 else "")
     if redirect not in app.redirect_uris:
-        return pages.error_page("The redirect_uri is not one the application registered.")
+        return pages.error_page("The redirect_uri is not one the application registered.", 403)
+
+    def refuse(error: str, why: str) -> Response:
+        if redirect == OOB:
+            return pages.error_page(why, 403)
+        state = {"state": a.state} if a.state is not None else {}
+        return _back(redirect, {"error": error, "error_description": why, **state})
+
     if a.response_type != "code":
-        return pages.error_page("Only response_type=code is supported.")
+        return refuse("unsupported_response_type", "Only response_type=code is supported.")
     try:
         asked = scopes.parse(a.scope)
     except scopes.ScopeError as exc:
-        return pages.error_page(f"Invalid scope: {exc}.")
+        return refuse("invalid_scope", f"Invalid scope: {exc}.")
     if not scopes.within(asked, app.scopes):
-        return pages.error_page("The scope asked for is more than the application registered.")
+        return refuse("invalid_scope", "The scope asked for is more than the application registered.")
     if a.code_challenge is not None and (a.code_challenge_method or "plain") != "S256":
-        return pages.error_page("Only the S256 code_challenge_method is supported.")
+        return refuse("invalid_request", "Only the S256 code_challenge_method is supported.")
     if a.code_challenge is not None and not 43 <= len(a.code_challenge) <= 128:
-        return pages.error_page("The code_challenge must be 43 to 128 characters.")
+        return refuse("invalid_request", "The code_challenge must be 43 to 128 characters.")
     hidden = {"response_type": "code", "client_id": app.client_id, "redirect_uri": redirect, "scope": " ".join(asked)}
     for name in ("state", "code_challenge", "code_challenge_method"):
         value = getattr(a, name)
@@ -122,10 +147,7 @@ def _back(redirect_uri: str, answer: dict[str, str]) -> RedirectResponse:
 @router.get(
     "/oauth/authorize",
     response_class=HTMLResponse,
-    responses={
-        200: {**HTML, "description": "The sign-in and consent form."},
-        400: {**HTML, "description": "The request is not one this server can authorize (an HTML page)."},
-    },
+    responses=PAGE_ANSWERS,
     summary="Sign in and authorize an application (an HTML page)",
 )
 async def authorize_form(
@@ -138,7 +160,7 @@ async def authorize_form(
     state: Annotated[str | None, Query(max_length=2000)] = None,
     code_challenge: Annotated[str | None, Query(max_length=200)] = None,
     code_challenge_method: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
+) -> Response:
     a = AuthorizeIn(
         response_type=response_type,
         client_id=client_id,
@@ -149,7 +171,7 @@ async def authorize_form(
         code_challenge_method=code_challenge_method,
     )
     checked = await _check(w, a)
-    if isinstance(checked, HTMLResponse):
+    if not isinstance(checked, Authorization):
         return checked
     instance = domain(base_url(request, w.settings))
     return pages.authorize_page(instance, checked.app.name, checked.scopes, checked.hidden)
@@ -159,25 +181,25 @@ async def authorize_form(
     "/oauth/authorize",
     dependencies=[limited("logins", per_user=False)],
     response_class=HTMLResponse,
-    responses={
-        200: {**HTML, "description": "The form again (wrong credentials), or the code (oob)."},
-        302: {"description": "Back to the application's redirect_uri with `code` and `state` (or `error`)."},
-        400: {**HTML, "description": "The request is not one this server can authorize (an HTML page)."},
-        **responses(413, 429),
-    },
+    responses={**PAGE_ANSWERS, **responses(413, 429)},
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/AuthorizeIn"}}},
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/AuthorizeInForm"}}
+            },
         }
     },
     summary="The sign-in form's answer: a code for the application",
 )
 async def authorize(request: Request, w: W) -> Response:
     data = {k: v for k, v in (await params(request)).items() if isinstance(v, str)}
-    a = AuthorizeIn.model_validate(data)
+    try:
+        a = AuthorizeIn.model_validate(data)
+    except ValidationError:
+        return pages.error_page("The form is malformed.")
     checked = await _check(w, a)
-    if isinstance(checked, HTMLResponse):
+    if not isinstance(checked, Authorization):
         return checked
     state = {"state": a.state} if a.state is not None else {}
     if a.decision == "deny":
@@ -206,6 +228,18 @@ async def authorize(request: Request, w: W) -> Response:
 # The token endpoint -------------------------------------------------------------------------------------------
 
 
+async def _client_of(request: Request, w: Wiring, data: dict[str, Any]) -> tuple[App | None, bool]:
+    """The client application the request names (in the body, or by HTTP Basic) and whether its secret is right;
+    checked first, so that an unknown client learns nothing else."""
+    basic_id, basic_secret = basic_client(request)
+    client_id = data.get("client_id") or basic_id
+    secret = data.get("client_secret") or basic_secret
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 200:
+        return None, False
+    app = await oauth_store(w).app(client_id)
+    return app, app is not None and app.secret_matches(secret if isinstance(secret, str) else None)
+
+
 @router.post(
     "/oauth/token",
     dependencies=[limited("logins", per_user=False)],
@@ -224,9 +258,9 @@ async def authorize(request: Request, w: W) -> Response:
 )
 async def token(request: Request, w: W) -> Response:
     data = await params(request)
-    basic_id, basic_secret = basic_client(request)
-    data.setdefault("client_id", basic_id)
-    data.setdefault("client_secret", basic_secret)
+    app, authenticated = await _client_of(request, w, data)
+    if app is None:
+        return oauth_error(401, "invalid_client", "Client authentication failed: unknown client.")
     grant_type = data.get("grant_type")
     if grant_type not in ("authorization_code", "password", "client_credentials"):
         return oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
@@ -235,10 +269,6 @@ async def token(request: Request, w: W) -> Response:
     except ValidationError as exc:
         e = exc.errors(include_url=False)[0]
         return oauth_error(400, "invalid_request", f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
-    app = await oauth_store(w).app(t.client_id) if t.client_id else None
-    if app is None:
-        return oauth_error(401, "invalid_client", "Client authentication failed: unknown client.")
-    authenticated = app.secret_matches(t.client_secret)
     user_id: int | None
     if t.grant_type == "authorization_code":
         if not t.code:
@@ -303,16 +333,12 @@ def token_json(access: str, asked: tuple[str, ...]) -> dict[str, Any]:
 )
 async def revoke(request: Request, w: W) -> Response:
     data = await params(request)
-    basic_id, basic_secret = basic_client(request)
-    data.setdefault("client_id", basic_id)
-    data.setdefault("client_secret", basic_secret)
+    app, authenticated = await _client_of(request, w, data)
+    if app is None or not authenticated:
+        return oauth_error(403, "unauthorized_client", "You are not authorized to revoke this token.")
     token_ = data.get("token")
     if not isinstance(token_, str) or not token_:
         return oauth_error(400, "invalid_request", "token is required")
-    client_id, secret = data.get("client_id"), data.get("client_secret")
-    app = await oauth_store(w).app(client_id) if isinstance(client_id, str) and client_id else None
-    if app is None or not app.secret_matches(secret if isinstance(secret, str) else None):
-        return oauth_error(403, "unauthorized_client", "You are not authorized to revoke this token.")
     grant = await w.accounts.token_grant(token_)
     if grant is not None:
         if grant.client_id != app.client_id:

@@ -15,16 +15,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def collect(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """Form or query items as a dict: the last value of a plain key, a list for `key[]`."""
+    """Form or query items as a dict: a list for `key[]` and for a plain key sent more than once."""
     out: dict[str, Any] = {}
     for key, value in items:
-        if key.endswith("[]"):
-            name = key[:-2]
-            if not isinstance(out.get(name), list):
-                out[name] = []
-            out[name].append(value)
+        name = key.removesuffix("[]")
+        if name in out:
+            out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name], value]
         else:
-            out[key] = value
+            out[name] = [value] if key.endswith("[]") else value
     return out
 
 
@@ -40,7 +38,7 @@ async def params(request: Request) -> dict[str, Any]:
             except orjson.JSONDecodeError as exc:
                 raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not valid JSON: {exc}") from exc
             if not isinstance(data, dict):
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the JSON body must be an object")
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, "the JSON body must be an object")
             found.update(data)
     elif kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
         try:
@@ -66,5 +64,9 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
 
 def body_schema(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
     """`openapi_extra` of a route that takes `model` as JSON or as a form."""
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": required, "content": {t: {"schema": ref} for t in BODY_TYPES}}}
+
+    def ref(kind: str) -> dict[str, str]:
+        form = "" if kind == "application/json" else "Form"  # a form cannot send null (api/mastodon/__init__.py)
+        return {"$ref": f"#/components/schemas/{model.__name__}{form}"}
+
+    return {"requestBody": {"required": required, "content": {t: {"schema": ref(t)} for t in BODY_TYPES}}}

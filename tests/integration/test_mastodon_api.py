@@ -157,7 +157,7 @@ def test_register_log_in_scopes_and_revoke(api: TestClient, uniq: str) -> None:
             "agreement": "1",
         },
     )
-    assert again.status_code == 422 and again.json()["details"]["username"][0]["error"] == "ERR_TAKEN"
+    assert again.status_code == 409 and again.json()["details"]["username"][0]["error"] == "ERR_TAKEN"
     unagreed = api.post(
         "/api/v1/accounts",
         headers=bearer(app_token(api, app)),
@@ -260,7 +260,7 @@ def test_authorization_code_with_pkce_through_the_html_form(base_url: str, uniq:
         )
         assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
         unknown = c.get("/oauth/authorize", params={**query, "redirect_uri": "https://evil.example/"})
-        assert unknown.status_code == 400  # never a redirect to a URI the app did not register
+        assert unknown.status_code == 403  # never a redirect to a URI the app did not register
 
 
 def test_accounts_follows_relationships_and_statuses_paging(

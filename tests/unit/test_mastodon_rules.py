@@ -125,4 +125,4 @@ def test_pkce_s256() -> None:
 
 
 def test_form_lists() -> None:
-    assert collect([("id[]", "1"), ("id[]", "2"), ("a", "x"), ("a", "y")]) == {"id": ["1", "2"], "a": "y"}
+    assert collect([("id[]", "1"), ("id[]", "2"), ("a", "x"), ("a", "y")]) == {"id": ["1", "2"], "a": ["x", "y"]}
