@@ -16,13 +16,14 @@ from fastapi.telemetry import TelemetryConfig
 from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException
 
-from api import idempotency, mastodon, metrics
+from api import idempotency, mastodon, metrics, positions
 from api.allow import AllowHeader, route_table
 from api.cors import Cors
 from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.mastodon import errors as mastodon_errors
+from api.positions import Positions
 from api.pressure import ReadPressureSignal
 from api.routers import (
     follows,
@@ -120,6 +121,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError):
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
+    app.add_middleware(Positions)  # outside Idempotency: a replayed answer keeps the first one's position
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowHeader)
@@ -138,7 +140,7 @@ def _document_middleware(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes, tags=app.openapi_tags)  # fmt: skip
-            app.openapi_schema = idempotency.document(_with_body_errors(mastodon.document(schema)))
+            app.openapi_schema = positions.document(idempotency.document(_with_body_errors(mastodon.document(schema))))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -12,7 +12,10 @@ from api.headers import SetResponseHeaders
 
 PATHS = ("/api/", "/.well-known/", "/nodeinfo/")
 EXACT = frozenset({"/oauth/token", "/oauth/revoke"})
-EXPOSED = "Link, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Idempotent-Replayed"
+EXPOSED = (
+    "Link, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Idempotent-Replayed, "
+    "X-Chirp-Position, X-Chirp-Caught-Up"
+)
 METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 

@@ -17,6 +17,7 @@ from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from api.ratelimit import RateLimits
 from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
+from infra.eventlog import Position
 from infra.oauth import CassandraOAuth, OAuthStore
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
@@ -26,8 +27,9 @@ from projections.queries import Queries
 from projections.search import SearchQueries
 from projections.stores import keys
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
-from projections.stores.redis import ReadPressure, RedisTimelines
+from projections.stores.redis import Progress, ReadPressure, RedisTimelines
 from projections.stores.redis_nodes import RedisNodeLeases
+from projections.stores.redis_positions import RedisWriteMarks
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -37,7 +39,7 @@ log = logging.getLogger("chirp.api")
 
 
 class EventLog(Protocol):
-    async def append(self, event: Event) -> None: ...
+    async def append(self, event: Event) -> Position: ...
 
 
 class TweetState(Protocol):
@@ -86,6 +88,8 @@ class Wiring:
     rate_limits: RateLimits | None = None  # None: no limits (tests built on fakes); api/throttle.py
     idempotency: IdempotencyStore | None = None  # Idempotency-Key answers (api/idempotency.py)
     oauth: OAuthStore | None = None  # OAuth applications and codes (api/mastodon/)
+    write_marks: RedisWriteMarks | None = None  # each user's last write positions (api/positions.py)
+    applied: Progress | None = None  # the live version's progress, which reads naming a position wait for
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
@@ -143,9 +147,13 @@ async def connect(settings: Settings) -> Wiring:
     live = await registry.live()
     factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session})
     stores = await factory.version(live)
+    from api.positions import PositionedLog
+
+    marks = RedisWriteMarks(r, settings.redis_prefix, settings.write_marks_s)
     w = Wiring(
         settings=settings,
-        events=events,
+        events=PositionedLog(events, marks),
+        write_marks=marks,
         accounts=accounts,
         ids=ids,
         tweets=StoreTweetState(stores.timelines, stores.durable),
@@ -182,6 +190,7 @@ def _serve_version(w: Wiring, stores: VersionStores) -> None:
     w.notifications, w.read_marks = stores.notifications, stores.read_marks
     w.search = stores.search
     w.trends = stores.trends
+    w.applied = stores.progress
 
 
 async def _follow_live(w: Wiring, factory: StoreFactory, registry: Any, current: Any) -> None:

@@ -256,6 +256,16 @@ class Settings(BaseSettings):
     idempotency_lease_s: int = Field(
         30, ge=1, description="How long a retry waits (409) for the first request with its key to finish."
     )
+    read_wait_ms: int = Field(
+        2000, ge=0, le=30_000,
+        description="How long a read that names a write's position (X-Chirp-Position) waits for the worker to have "
+        "applied it, and how long a Mastodon home timeline waits for its user's own last write; past that the "
+        "read is served as it is (X-Chirp-Caught-Up: false).",
+    )  # fmt: skip
+    write_marks_s: int = Field(
+        60, ge=1, description="How long the API remembers a user's last write position (for the read-your-writes "
+        "wait of the Mastodon home timeline).",
+    )  # fmt: skip
 
     # The Mastodon-compatible API (api/mastodon/).
     public_url: str = Field(
