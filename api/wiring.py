@@ -23,6 +23,7 @@ from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
 from projections.notifications import NotificationStore, PendingMarks
 from projections.ports import TrendsReader
+from projections.public import PublicQueries
 from projections.queries import Queries
 from projections.search import SearchQueries
 from projections.stores import keys
@@ -82,6 +83,7 @@ class Wiring:
     notifications: NotificationStore | None = None
     read_marks: PendingMarks | None = None
     search: SearchQueries | None = None
+    public: PublicQueries | None = None  # the public timeline (projections/public.py)
     push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
     trends: TrendsReader | None = None
     pressure: ReadPressure | None = None  # slow reads tell the fan-out to yield (api/pressure.py)
@@ -189,6 +191,7 @@ def _serve_version(w: Wiring, stores: VersionStores) -> None:
     w.queries, w.tweets = stores.queries, StoreTweetState(stores.timelines, stores.durable)
     w.notifications, w.read_marks = stores.notifications, stores.read_marks
     w.search = stores.search
+    w.public = stores.public
     w.trends = stores.trends
     w.applied = stores.progress
 

@@ -40,6 +40,11 @@ class CassandraProjections:
         self._reply = p("INSERT INTO replies (tweet_id, reply_id) VALUES (?, ?) USING TIMESTAMP ?")
         self._edit = p("UPDATE tweets USING TIMESTAMP ? SET content = ?, edited_at = ? WHERE tweet_id = ?")
         self._edit_log = p("INSERT INTO tweet_edits (tweet_id, edited_at, content) VALUES (?, ?, ?)")
+        # A post's own text is the first version in the edit history (Mastodon's status history shows it).
+        self._first_version = p("INSERT INTO tweet_edits (tweet_id, edited_at, content) VALUES (?, ?, ?) "
+                                "USING TIMESTAMP ?")  # fmt: skip
+        self._versions = p("SELECT edited_at, content FROM tweet_edits WHERE tweet_id = ? ORDER BY edited_at ASC "
+                           "LIMIT ?")  # fmt: skip
         self._delete = p("UPDATE tweets USING TIMESTAMP ? SET deleted = true WHERE tweet_id = ?")
         self._unuser_tweet = p("DELETE FROM user_tweets USING TIMESTAMP ? WHERE author_id = ? AND bucket = ? "
                                "AND tweet_id = ?")  # fmt: skip
@@ -50,6 +55,14 @@ class CassandraProjections:
         self._unfollowing = p("DELETE FROM following USING TIMESTAMP ? WHERE user_id = ? AND followee_id = ?")
         self._like = p("INSERT INTO tweet_likes (tweet_id, user_id, liked_at) VALUES (?, ?, ?) USING TIMESTAMP ?")
         self._unlike = p("DELETE FROM tweet_likes USING TIMESTAMP ? WHERE tweet_id = ? AND user_id = ?")
+        self._user_like = p("INSERT INTO user_likes (user_id, tweet_id, liked_at) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._user_unlike = p("DELETE FROM user_likes USING TIMESTAMP ? WHERE user_id = ? AND tweet_id = ?")
+        self._liked = p("SELECT tweet_id FROM user_likes WHERE user_id = ? AND tweet_id IN ?")
+        self._likes_window = {
+            asc: p("SELECT tweet_id FROM user_likes WHERE user_id = ? AND tweet_id < ? AND tweet_id > ? "
+                   f"ORDER BY tweet_id {'ASC' if asc else 'DESC'} LIMIT ?")
+            for asc in (False, True)
+        }  # fmt: skip
         self._get_tweets = p("SELECT tweet_id, author_id, content, reply_to, media, created_at, edited_at, deleted "
                              "FROM tweets WHERE tweet_id IN ?")  # fmt: skip
         self._get_users = p("SELECT user_id, handle, display_name FROM users WHERE user_id IN ?")
@@ -132,6 +145,26 @@ class CassandraProjections:
         rows = await execute(self.s, self._graph_window[(table, oldest_first)],
                              (user_id, before or (1 << 63) - 1, after or 0, limit))  # fmt: skip
         return [r[0] for r in rows]
+
+    async def versions(self, tweet_id: int, limit: int) -> list[tuple[datetime, str]]:
+        """A tweet's texts, oldest first: as posted (recorded since 2026-12; older tweets start at their first
+        edit), then each edit."""
+        rows = await execute(self.s, self._versions, (tweet_id, limit))
+        return [(r.edited_at.replace(tzinfo=UTC), r.content) for r in rows]
+
+    async def liked(self, user_id: int, tweet_ids: Sequence[int]) -> set[int]:
+        """Which of the tweets the user likes."""
+        if not tweet_ids:
+            return set()
+        return {r.tweet_id for r in await execute(self.s, self._liked, (user_id, list(tweet_ids)))}
+
+    async def likes_window(
+        self, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool
+    ) -> list[int]:
+        """Ids of the tweets a user likes strictly between `after` and `before`, by tweet id."""
+        rows = await execute(self.s, self._likes_window[oldest_first],
+                             (user_id, before or (1 << 63) - 1, after or 0, limit))  # fmt: skip
+        return [r.tweet_id for r in rows]
 
     async def followers(self, user_id: int, before: int | None, limit: int) -> list[int]:
         rows = await execute(self.s, self._followers, (user_id, before or (1 << 63) - 1, limit))
@@ -222,6 +255,7 @@ class CassandraWrites:
         bucket = bucket_of(t.tweet_id)
         add = self.pending.append
         add((self.c._tweet, (t.tweet_id, t.author_id, t.content, t.reply_to, media, t.created_at, ts)))
+        add((self.c._first_version, (t.tweet_id, t.created_at, t.content, ts)))
         add((self.c._user_tweet, (t.author_id, bucket, t.tweet_id, ts)))
         if (t.author_id, bucket) not in self.c.known_buckets:  # one row per author and month: write it once
             add((self.c._bucket, (t.author_id, bucket)))
@@ -253,8 +287,10 @@ class CassandraWrites:
     def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None:
         if liked:
             self.pending.append((self.c._like, (tweet_id, user_id, at, self._ts(at))))
+            self.pending.append((self.c._user_like, (user_id, tweet_id, at, self._ts(at))))
         else:
             self.pending.append((self.c._unlike, (self._ts(at), tweet_id, user_id)))
+            self.pending.append((self.c._user_unlike, (self._ts(at), user_id, tweet_id)))
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
