@@ -181,10 +181,11 @@ def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]
 
 def status_json(
     v: TweetView, base: str, accounts: Mapping[str, int], author: dict[str, Any] | None = None,
-    favourited: bool = False,
+    favourited: bool = False, in_reply_to_account_id: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """A Mastodon Status of a tweet (public, never a reblog). `author` is its Account (built from `v.author`
-    when not given); `accounts` (lower-cased handle -> id) says which @mentions are accounts."""
+    when not given); `accounts` (lower-cased handle -> id) says which @mentions are accounts;
+    `in_reply_to_account_id`: the author of the status it replies to, when known."""
     if author is None:
         user = v.author or UserView(v.author_id, str(v.author_id), str(v.author_id))
         author = account_json(user, base)
@@ -194,7 +195,7 @@ def status_json(
         "id": str(v.tweet_id),
         "created_at": timestamp(v.created_at),
         "in_reply_to_id": None if v.reply_to is None else str(v.reply_to),
-        "in_reply_to_account_id": None,
+        "in_reply_to_account_id": None if in_reply_to_account_id is None else str(in_reply_to_account_id),
         "sensitive": False,
         "spoiler_text": "",
         "visibility": "public",
@@ -223,6 +224,22 @@ def status_json(
         "emojis": [],
         "card": None,
         "poll": None,
+    }
+
+
+def status_edit_json(
+    content: str, at: datetime, base: str, accounts: Mapping[str, int], author: dict[str, Any], media: list[Any]
+) -> dict[str, Any]:  # fmt: skip
+    """One version of a status (Mastodon's StatusEdit) as `GET /api/v1/statuses/:id/history` lists them."""
+    return {
+        "content": content_html(content, accounts, base).html,
+        "spoiler_text": "",
+        "sensitive": False,
+        "created_at": timestamp(at),
+        "account": author,
+        "poll": None,
+        "media_attachments": media,
+        "emojis": [],
     }
 
 

@@ -141,6 +141,14 @@ class Queries:
         views = await self.hydrate([(t, found[t].author_id) for t in ids[:limit] if t in found])
         return [v for v in views if not v.deleted], len(ids) > limit
 
+    async def authors(self, tweet_ids: Sequence[int]) -> dict[int, int]:
+        """The author of each tweet found (the Redis cache, then the durable tweets)."""
+        found = {t: a for t, (a, _) in (await self.tl.authors(tweet_ids)).items()}
+        missing = [t for t in tweet_ids if t not in found]
+        if missing:
+            found.update({t: v.author_id for t, v in (await self.db.tweets(missing)).items()})
+        return found
+
     async def liked(self, user_id: int, tweet_ids: Sequence[int]) -> set[int]:
         return await self.db.liked(user_id, tweet_ids)
 

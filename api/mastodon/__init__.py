@@ -9,16 +9,24 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.mastodon import accounts, apps, instance, oauth
+from api.mastodon import accounts, apps, instance, oauth, statuses, timelines
 from api.mastodon.models import AccountIn, AppIn, RevokeIn, TokenIn
 
-ROUTERS: list[APIRouter] = [instance.router, apps.router, oauth.router, accounts.router]
+ROUTERS: list[APIRouter] = [
+    instance.router,
+    apps.router,
+    oauth.router,
+    accounts.router,
+    statuses.router,
+    timelines.router,
+]
 BODIES: list[type[BaseModel]] = [
     AppIn,
     TokenIn,
     RevokeIn,
     AccountIn,
     oauth.AuthorizeIn,
+    statuses.StatusIn,
 ]  # form-or-JSON bodies, named in openapi_extra
 TAGS = [
     {"name": "mastodon: instance", "description": "Mastodon API: the instance, OAuth metadata, NodeInfo, WebFinger."},
@@ -26,6 +34,9 @@ TAGS = [
     {"name": "mastodon: oauth", "description": "Mastodon API: OAuth 2 (authorization code with PKCE, password, "
      "client credentials) and revocation."},
     {"name": "mastodon: accounts", "description": "Mastodon API: registration, accounts, follows, relationships."},
+    {"name": "mastodon: statuses", "description": "Mastodon API: post, read, edit and delete statuses; context, "
+     "edit history, favourites."},
+    {"name": "mastodon: timelines", "description": "Mastodon API: the home, public and hashtag timelines."},
 ]  # fmt: skip
 
 
