@@ -23,7 +23,7 @@ from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.mastodon import errors as mastodon_errors
-from api.positions import Positions
+from api.positions import ReadAfter, WritePositions
 from api.pressure import ReadPressureSignal
 from api.routers import (
     follows,
@@ -120,12 +120,13 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_exception_handler(IdsUnavailable, _ids_unavailable)
     for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError):
         app.add_exception_handler(unavailable, _store_unavailable)
+    app.add_middleware(WritePositions)  # inside Idempotency, which keeps the header: a replay has the first one
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
-    app.add_middleware(Positions)  # outside Idempotency: a replayed answer keeps the first one's position
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowHeader)
     app.add_middleware(TimelineFastLane)
+    app.add_middleware(ReadAfter)  # outside the fast lane: GET /timeline waits for a position too
     app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
     app.add_middleware(Cors)  # outermost: preflights are answered before anything else runs
     metrics.install(app, settings)

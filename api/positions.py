@@ -69,18 +69,16 @@ async def settle(marks: RedisWriteMarks | None, progress: Progress | None, user_
     return await wait_applied(progress, wanted, wait_s)
 
 
-class Positions:
-    """ASGI middleware: the `X-Chirp-Position` of writes, the wait of reads that name one."""
+class WritePositions:
+    """ASGI middleware: the `X-Chirp-Position` of a write's answer (inside Idempotency, which keeps it for
+    replays)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in READS:
             await self.app(scope, receive, send)
-            return
-        if scope["method"] in READS:
-            await self._read(scope, receive, send)
             return
         written: list[Position] = []
         token = _written.set(written)
@@ -96,7 +94,18 @@ class Positions:
         finally:
             _written.reset(token)
 
-    async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
+
+class ReadAfter:
+    """ASGI middleware: a read naming a position waits for it (outside the timeline's fast lane, which answers
+    GET /timeline itself)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in READS:
+            await self.app(scope, receive, send)
+            return
         asked = Headers(scope=scope).get(HEADER) or QueryParams(scope.get("query_string", b"")).get(QUERY)
         w: Any = getattr(scope["app"].state, "wiring", None)
         progress = getattr(w, "applied", None)

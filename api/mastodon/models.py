@@ -247,6 +247,26 @@ class Status(BaseModel):
     poll: dict[str, Any] | None
 
 
+class DeletedStatus(Status):
+    text: str = Field(description="The status's source text, for a client to redraft it.")
+
+
+class StatusEdit(BaseModel):
+    content: str
+    spoiler_text: str
+    sensitive: bool
+    created_at: str
+    account: Account
+    poll: dict[str, Any] | None
+    media_attachments: list[MediaAttachment]
+    emojis: list[Emoji]
+
+
+class Context(BaseModel):
+    ancestors: list[Status]
+    descendants: list[Status]
+
+
 class InstanceV1(BaseModel):
     uri: str = Field(description="The domain.")
     title: str

@@ -22,7 +22,7 @@ from api.idempotency import Ids
 from api.mastodon.accounts import NOT_FOUND, _paged, account_of
 from api.mastodon.auth import Caller, caller, limited, scoped
 from api.mastodon.errors import responses
-from api.mastodon.models import Params, Status, _flag
+from api.mastodon.models import Context, DeletedStatus, Params, Status, StatusEdit, _flag
 from api.mastodon.paging import Limit, MaxId, MinId, SinceId, Window, page
 from api.mastodon.params import body_schema, params, validate
 from api.mastodon.site import base_url
@@ -230,7 +230,7 @@ async def edit_status(
 @router.delete(
     "/api/v1/statuses/{status_id}",
     dependencies=[WRITE, limited("deletes", "writes")],
-    response_model=Status,
+    response_model=DeletedStatus,
     responses=STATUS_ERRORS,
     summary="Delete one's status (the TweetDeleted event); answers it with its source `text`, to redraft",
 )
@@ -250,6 +250,7 @@ async def delete_status(
 @router.get(
     "/api/v1/statuses/{status_id}/context",
     dependencies=[reader()],
+    response_model=Context,
     responses={
         **responses(401, 404, 422, 429),
         200: {"description": "`ancestors` and `descendants`, each a list of Status in thread order."},
@@ -281,6 +282,7 @@ async def context(request: Request, w: W, status_id: StatusId) -> dict[str, Any]
 @router.get(
     "/api/v1/statuses/{status_id}/history",
     dependencies=[reader()],
+    response_model=list[StatusEdit],
     responses={
         **responses(401, 404, 422, 429),
         200: {"description": "StatusEdit entries, oldest first: the status as posted, then each edit."},
