@@ -208,7 +208,8 @@ async def get_status(request: Request, w: W, status_id: StatusId) -> dict[str, A
     response_model=Status,
     responses=STATUS_ERRORS,
     openapi_extra=body_schema(StatusIn),
-    summary="Edit one's status (the TweetEdited event): its text; its media may be named again, not changed",
+    summary="Edit one's status (the TweetEdited event): its text; `media_ids` may name its attachments again, "
+    "not others",
 )
 async def edit_status(
     request: Request, w: W, ids: Ids, status_id: StatusId, caller: Annotated[Caller, WRITE]
@@ -216,9 +217,8 @@ async def edit_status(
     me, tweet_id = caller.user_id, parse_id(status_id)
     body = await _body(request)
     view = await _own(w, tweet_id, me)
-    if "media_ids" in (await params(request)) and [m.key for m in await _attached(w, me, body.media_ids)] != [
-        m.key for m in view.media
-    ]:
+    attached = [f"{tweet_id}{i:02d}" for i in range(len(view.media))]  # the MediaAttachment ids it has
+    if "media_ids" in await params(request) and body.media_ids != attached:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "Validation failed: media_ids: chirp cannot change a status's media")  # fmt: skip
     event = TweetEdited(ids.meta(me), tweet_id, me, body.status)
