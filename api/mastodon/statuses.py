@@ -47,6 +47,8 @@ ANCESTORS = 40  # statuses above one in its thread, at most (as Mastodon)
 DESCENDANTS = 60  # statuses below one, at most (Mastodon's number for anonymous readers)
 HISTORY = 100  # versions of a status listed, at most
 STATUS_ERRORS = responses(401, 403, 404, 413, 422, 429, 503)
+BODY_ERRORS = responses(400, 401, 403, 404, 413, 422, 429, 503)  # 400: a body that is not JSON (or a form)
+UNSUPPORTED = ("scheduled_at", "poll")  # refused when sent (polls, scheduled statuses); not in the schema
 LINK_DOC = 'Next (older) and previous (newer) pages: rel="next", rel="prev".'
 LINK: dict[int | str, dict[str, Any]] = {
     200: {"headers": {"Link": {"schema": {"type": "string"}, "description": LINK_DOC}}}
@@ -72,8 +74,6 @@ class StatusIn(Params):
     spoiler_text: str = Field("", max_length=0, description="chirp has no content warnings: must be empty.")
     visibility: Literal["public"] | None = Field(None, description="chirp's statuses are all public.")
     language: str | None = Field(None, pattern=r"^[A-Za-z]{2,3}$", description="Accepted, not kept.")
-    scheduled_at: None = Field(None, description="Scheduled statuses are not supported: leave it out.")
-    poll: None = Field(None, description="Polls are not supported: leave it out.")
 
     _status = field_validator("status")(classmethod(lambda cls, v: clean_content(v)))
 
@@ -85,9 +85,14 @@ def _view(v: TweetView | None, deleted: bool) -> TweetView:
 
 
 async def visible(w: Wiring, status_id: int) -> TweetView:
-    """The status, or 404 if unknown or deleted (a delete accepted moments ago counts at once)."""
+    """The status, or 404 if unknown or deleted (a delete accepted moments ago counts at once). One accepted
+    moments ago and not projected yet is waited for (its author's recent writes, at most CHIRP_READ_WAIT_MS)."""
     view = await queries(w).tweet(status_id)
-    return _view(view, view is not None and (await w.tweets.tweet_state(status_id))[1])
+    author, deleted = await w.tweets.tweet_state(status_id)
+    if view is None and author is not None and not deleted:
+        await settle(w.write_marks, w.applied, author, w.settings.read_wait_ms / 1000)
+        view = await queries(w).tweet(status_id)
+    return _view(view, deleted)
 
 
 async def _own(w: Wiring, status_id: int, me: int) -> TweetView:
@@ -143,14 +148,20 @@ def _check_extras(body: StatusIn) -> None:
 
 
 async def _body(request: Request) -> StatusIn:
-    body = validate(StatusIn, await params(request))
+    raw = await params(request)
+    for key, value in raw.items():  # a form sends a poll as poll[options][], poll[expires_in]
+        name = key.partition("[")[0]
+        if name in UNSUPPORTED and value not in (None, "", [], {}):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"Validation failed: {name}: not supported by chirp")  # fmt: skip
+    body = validate(StatusIn, raw)
     _check_extras(body)
     return body
 
 
 async def _attached(w: Wiring, me: int, media_ids: list[str]) -> tuple[Media, ...]:
     """The caller's uploads named by `media_ids` (the same checks as chirp's own POST /tweets)."""
-    return tuple([await _media(w, me, i, MediaIn(media_id=parse_id(m))) for i, m in enumerate(media_ids)])
+    return tuple([await _media(w, me, i, MediaIn(media_id=m)) for i, m in enumerate(media_ids)])
 
 
 # Post, read, edit, delete --------------------------------------------------------------------------------------
@@ -160,7 +171,7 @@ async def _attached(w: Wiring, me: int, media_ids: list[str]) -> tuple[Media, ..
     "/api/v1/statuses",
     dependencies=[WRITE, limited("posts", "writes")],
     response_model=Status,
-    responses=STATUS_ERRORS,
+    responses=BODY_ERRORS,
     openapi_extra=body_schema(StatusIn),
     summary="Post a status or a reply (the TweetPosted event); answers the new Status",
 )
@@ -206,7 +217,7 @@ async def get_status(request: Request, w: W, status_id: StatusId) -> dict[str, A
     "/api/v1/statuses/{status_id}",
     dependencies=[WRITE, limited("posts", "writes")],
     response_model=Status,
-    responses=STATUS_ERRORS,
+    responses=BODY_ERRORS,
     openapi_extra=body_schema(StatusIn),
     summary="Edit one's status (the TweetEdited event): its text; `media_ids` may name its attachments again, "
     "not others",

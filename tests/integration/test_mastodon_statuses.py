@@ -87,7 +87,9 @@ def test_statuses_post_read_reply_context_edit_history_favourite_delete(
     deeper = post(api, ann, "deeper", in_reply_to_id=reply.json()["id"])
     second = post(api, ann, "second reply", in_reply_to_id=root["id"])
     for refused in ({"status": "x", "visibility": "direct"}, {"status": "x", "spoiler_text": "cw"}, {"status": ""},
-                    {"status": "x", "in_reply_to_id": "123"}, {"status": "x", "media_ids[]": "99"}):  # fmt: skip
+                    {"status": "x", "in_reply_to_id": "123"}, {"status": "x", "media_ids[]": "99"},
+        {"status": "x", "media_ids[]": "4503000062344300966"}, {"status": "x", "poll[options][]": ["a", "b"]},
+        {"status": "x", "scheduled_at": "2030-01-01T00:00:00Z"}):  # fmt: skip
         r = api.post("/api/v1/statuses", headers=ann, data=refused)
         assert r.status_code in (404, 422) and "error" in r.json(), (refused, r.text)
     assert api.post("/api/v1/statuses", data={"status": "x"}).status_code == 401

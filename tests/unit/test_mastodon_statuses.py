@@ -29,8 +29,6 @@ def test_forms_and_json_read_alike() -> None:
         ({"status": "x", "spoiler_text": "a warning"}, "spoiler_text"),
         ({"status": "x", "media_ids": ["1"] * 5}, "media_ids"),
         ({"status": "x", "media_ids": ["abc"]}, "media_ids"),
-        ({"status": "x", "poll": {"options": ["a"]}}, "poll"),
-        ({"status": "x", "scheduled_at": "2030-01-01T00:00:00Z"}, "scheduled_at"),
         ({"status": "x", "in_reply_to_id": "0"}, "in_reply_to_id"),
     ],
 )
