@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
 from api.aftermath import after_append
 from api.idempotency import Ids
@@ -55,6 +55,13 @@ LINK: dict[int | str, dict[str, Any]] = {
 }
 
 
+_WORDS = "|".join("".join(f"[{c.upper()}{c}]" for c in w) for w in ("true", "false", "on", "off", "yes", "no"))
+_TRUE = "^[ \\t]*(?:1|" + "|".join("".join(f"[{c.upper()}{c}]" for c in w) for w in ("true", "on", "yes")) + ")[ \\t]*$"
+FLAG_SCHEMA = {  # a form's flags as Rails reads them (api/mastodon/models.py's _flag); JSON sends a boolean
+    "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": f"^[ \\t]*(?:1|0|{_WORDS})[ \\t]*$"}]
+}
+
+
 def _ids(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -62,13 +69,21 @@ def _ids(value: Any) -> Any:
 class StatusIn(Params):
     """What POST /api/v1/statuses and PUT /api/v1/statuses/:id take (form or JSON)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={  # what _check_extras enforces, said so the schema can check it too
+            "not": {"required": ["sensitive", "media_ids"],
+                    "properties": {"sensitive": {"anyOf": [{"const": True}, {"type": "string", "pattern": _TRUE}]},
+                                   "media_ids": {"minItems": 1}}}
+        }
+    )  # fmt: skip
+
     status: str = Field(min_length=1, max_length=MAX_CONTENT, pattern=CONTENT_PATTERN,
                         description=f"The text, 1-{MAX_CONTENT} characters.", examples=["hello, world"])  # fmt: skip
     in_reply_to_id: str | None = Field(None, pattern=ID_PATTERN, description="The status this replies to.")
     media_ids: Annotated[list[Annotated[str, Field(pattern=ID_PATTERN)]], BeforeValidator(_ids)] = Field(
         default_factory=list, max_length=MAX_MEDIA, description="Uploads of the caller to attach (`media_ids[]`)."
     )
-    sensitive: Annotated[bool, BeforeValidator(_flag)] = Field(
+    sensitive: Annotated[StrictBool, BeforeValidator(_flag), WithJsonSchema(FLAG_SCHEMA)] = Field(
         False, description="Refused with media (chirp cannot hide them); without media it changes nothing."
     )
     spoiler_text: str = Field("", max_length=0, description="chirp has no content warnings: must be empty.")
@@ -229,6 +244,9 @@ async def edit_status(
     body = await _body(request)
     view = await _own(w, tweet_id, me)
     attached = [f"{tweet_id}{i:02d}" for i in range(len(view.media))]  # the MediaAttachment ids it has
+    unknown = [m for m in body.media_ids if m not in attached]
+    if unknown:  # as an unknown upload on a post (api/routers/tweets.py)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"media_ids: {unknown[0]} is no attachment of this status")
     if "media_ids" in await params(request) and body.media_ids != attached:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "Validation failed: media_ids: chirp cannot change a status's media")  # fmt: skip
