@@ -56,8 +56,14 @@ migrate-cluster: up-cluster ## Topics (replication 3) and the keyspace (replicat
 run-cluster: migrate-cluster ## The cluster topology with 2 stream workers and 2 API processes behind nginx
 	$(CLUSTER) $(CHIRP) run --workers 2 --apis 2
 
-test-cluster: up-cluster ## The cluster suite: each node killed under load (tests/cluster), printed as a table
+# The integration suite on the cluster, but for the modules about one node itself (its Redis's internals, its
+# services' launcher and faults) and those that start clusters of their own (run by make test).
+ONE_NODE_ONLY := test_chaos test_bench test_fanout test_home_page test_launcher test_credentials \
+	test_redis_cluster test_redis_cluster_timelines test_redis_failover
+
+test-cluster: up-cluster ## The cluster suite: each node killed under load (tests/cluster), then the integration suite on the cluster
 	$(CLUSTER) $(BIN)/pytest tests/cluster -s
+	$(CLUSTER) $(BIN)/pytest -q tests/integration $(foreach m,$(ONE_NODE_ONLY),--ignore=tests/integration/$(m).py)
 
 bench-cluster: migrate-cluster ## Scaling on the cluster: 1 vs 2 workers, 1 vs 2 API processes, replication 3 vs 1 (BENCH_ARGS)
 	$(CLUSTER) $(BIN)/python -m bench.cluster $(BENCH_ARGS)

@@ -29,12 +29,14 @@ from typing import Annotated, Any
 import orjson
 import redis.asyncio as aioredis
 from fastapi import Depends
+from redis.asyncio.cluster import RedisCluster
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.allow import methods_for
 from api.headers import bearer, caller_key
 from api.limits import BODY, replaying
+from infra.redisnodes import RedisNodes
 from schemas.events import Meta
 from schemas.ids import IdSource
 
@@ -82,13 +84,22 @@ MAYBE_WRITTEN = "chirp.maybe_written"
 
 
 class IdempotencyStore:
-    """The answers, in Redis under `{prefix}idem:`; the key layout lives here alone."""
+    """The answers, in Redis under `{prefix}idem:`; the key layout lives here alone. One key per request and
+    single-key commands only, so a Redis Cluster's general client (infra/redisnodes.py) serves it as one Redis."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int, lease_s: int) -> None:
-        self.r = client
+    def __init__(
+        self, client: aioredis.Redis | RedisCluster | RedisNodes, prefix: str, ttl_s: int, lease_s: int,
+        replicas: int = 0, wait_ms: int = 100,
+    ) -> None:  # fmt: skip
+        """`replicas`: how many replicas must hold a new lease before the write runs (WAIT; 0: none): a lease
+        lost with a primary that failed over would let a retry draw new ids and write a second time."""
+        self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
+        self.r: Any = self.nodes.client
         self.prefix = f"{prefix}idem:"
         self.ttl_s = ttl_s
         self.lease_s = lease_s
+        self.replicas = replicas
+        self.wait_ms = wait_ms
 
     def _key(self, scope: str, key: str) -> str:
         return self.prefix + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
@@ -99,7 +110,7 @@ class IdempotencyStore:
         a lapsed lease becomes (its holder died; its write may be in the log)."""
         k = self._key(scope, key)
         lease = self._lease(digest, planned.reuse_ids, planned.reuse_events)
-        if await self.r.set(k, lease, nx=True, ex=self.ttl_s):
+        if await self._take(k, lease):
             return None
         raw = await self.r.get(k)
         if raw is None:  # the record expired between the two calls: take it now
@@ -109,6 +120,18 @@ class IdempotencyStore:
         if stored.get("state") == "running" and isinstance(until, int | float) and until < time.time():
             stored["state"] = "uncertain"
         return stored
+
+    async def _take(self, k: str, lease: bytes) -> bool:
+        """SET NX of a lease, then (with `replicas`) WAIT on the same connection of the key's node."""
+        if not self.replicas:
+            return bool(await self.r.set(k, lease, nx=True, ex=self.ttl_s))
+        async with self.nodes.for_key(k).pipeline(transaction=False) as pipe:
+            pipe.set(k, lease, nx=True, ex=self.ttl_s)
+            pipe.execute_command("WAIT", self.replicas, self.wait_ms)
+            taken, acked = await pipe.execute()
+        if taken and acked < self.replicas:
+            log.warning("idempotency lease on fewer than %d replicas in %d ms", self.replicas, self.wait_ms)
+        return bool(taken)
 
     def _lease(self, digest: str, ids: list[int], events: list[str]) -> bytes:
         until = time.time() + self.lease_s

@@ -15,6 +15,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from api.presign import presign, uri_encode
 from infra.settings import Settings
@@ -87,9 +88,10 @@ class Uploads(Protocol):
 
 
 class RedisUploads:
-    """One record per upload (`keys.upload`), JSON, expiring: command-side state, outside the read-model versions."""
+    """One record per upload (`keys.upload`), JSON, expiring: command-side state, outside the read-model versions.
+    Single-key commands only: a Redis Cluster's general client routes each to its node."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, prefix: str) -> None:
         self.r = client
         self.p = prefix
 

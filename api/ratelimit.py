@@ -8,6 +8,9 @@ Over a limit the answer is 429 with `Retry-After` and the IETF `RateLimit-Limit`
 `RateLimit-Reset` headers (Mastodon's `X-RateLimit-*` too); under it the same headers tell the client where
 it stands. If Redis cannot answer, the request goes through (logged and counted): the limits guard against
 abuse, they are not worth an outage.
+
+On a Redis Cluster (CHIRP_REDIS_CLUSTER_NODES) the counters live in the package's cluster storage: its two
+counters per key share a hash tag, so each hit's script runs on one node.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.requests import HTTPConnection
 
+from infra import redisnodes
 from infra.settings import Settings
 
 log = logging.getLogger("chirp.api.ratelimit")
@@ -91,9 +95,15 @@ def _same(a: str, b: str) -> bool:
 def _redis_storage(settings: Settings) -> Storage:
     if settings.rate_limits != "on":
         return MemoryStorage()
+    prefix = f"{settings.redis_prefix}rl"
+    if settings.redis_cluster:
+        nodes = ",".join(f"{host}:{port}" for host, port in settings.redis_nodes)
+        creds = {k: v for k, v in redisnodes.credentials(settings).items() if v is not None}
+        uri = f"async+redis+cluster://{nodes}"
+        return RedisClusterStorage(uri, implementation="redispy", key_prefix=prefix, **creds)
     uri = (
         "async+" + settings.redis_url
         if settings.redis_url.startswith(("redis://", "rediss://"))
         else settings.redis_url
     )
-    return RedisStorage(uri, implementation="redispy", key_prefix=f"{settings.redis_prefix}rl")
+    return RedisStorage(uri, implementation="redispy", key_prefix=prefix)

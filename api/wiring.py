@@ -111,7 +111,7 @@ async def connect(settings: Settings) -> Wiring:
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
     events = KafkaEventLog(settings, default_codec())
     await events.start()
-    nodes = redisnodes.connect(settings, socket_timeout=5)
+    nodes = await redisnodes.open_nodes(settings, socket_timeout=5)
     r: Any = nodes.client  # single-key commands, routed by the cluster client on a Redis Cluster
 
     async def cassandra_ok() -> bool:
@@ -142,10 +142,10 @@ async def connect(settings: Settings) -> Wiring:
         token_ttl_s=settings.token_ttl_s,
         cache_s=settings.token_cache_s,
     )
-    ids = LeasedIds(RedisNodeLeases(r, settings.redis_prefix), settings.id_lease_s)
+    ids = LeasedIds(RedisNodeLeases(nodes, settings.redis_prefix), settings.id_lease_s)
     await ids.start()
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
-    registry = VersionRegistry(r, settings.redis_prefix, backup)
+    registry = VersionRegistry(nodes, settings.redis_prefix, backup)
     live = await registry.live()
     factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session})
     stores = await factory.version(live)
@@ -179,8 +179,11 @@ async def connect(settings: Settings) -> Wiring:
     w.closers.append(stop_following)
     w.pressure = ReadPressure(r, settings.redis_prefix)
     w.rate_limits = RateLimits(settings)
-    w.idempotency = IdempotencyStore(r, settings.redis_prefix, settings.idempotency_ttl_s, settings.idempotency_lease_s)
-    w.push = PushHub(r, settings)
+    w.idempotency = IdempotencyStore(
+        nodes, settings.redis_prefix, settings.idempotency_ttl_s, settings.idempotency_lease_s,
+        settings.redis_wait_replicas, settings.redis_wait_timeout_ms,
+    )  # fmt: skip
+    w.push = PushHub(nodes, settings)
     await w.push.start()
     w.closers.append(w.push.close)
     return w

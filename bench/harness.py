@@ -144,7 +144,7 @@ def with_redis(settings: Settings, work: Callable[[RedisNodes], Awaitable[T]]) -
     """Runs `work` against the settings' Redis (one, or a Redis Cluster's nodes: infra/redisnodes.py)."""
 
     async def run() -> T:
-        nodes = redisnodes.connect(settings)
+        nodes = await redisnodes.open_nodes(settings)
         try:
             return await work(nodes)
         finally:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from cassandra.cluster import Session
+from redis.asyncio.cluster import RedisCluster
 
 from infra.cassandra import execute
 
@@ -99,11 +100,12 @@ class _Cached:
 
 class TokenRevocations:
     """Revoked token digests, numbered in Redis so that every API process learns of them in one poll:
-    `{prefix}revoked` holds the newest digests scored by `{prefix}revoked:seq`. The key layout lives here."""
+    `{prefix}revoked` holds the newest digests scored by `{prefix}revoked:seq`. The key layout lives here. Each
+    command touches one key (the pipeline too), so a Redis Cluster's general client serves it as one Redis."""
 
     KEEP = 10_000
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, prefix: str) -> None:
         self.r = client
         self.set_key = f"{prefix}revoked"
         self.seq_key = f"{prefix}revoked:seq"

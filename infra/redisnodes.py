@@ -9,15 +9,20 @@ transient (infra/faults.py), `refresh` learns the new owners, and the retry goes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import redis
 import redis.asyncio as aioredis
+import redis.cluster
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import ClusterDownError, RedisError
 
 from infra.settings import Settings
 
+log = logging.getLogger("chirp.redis")
 T = TypeVar("T")
 
 
@@ -45,8 +50,19 @@ class RedisNodes:
         if cluster is None:
             assert isinstance(self.client, aioredis.Redis)
             return self.client
-        node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode() if isinstance(key, str) else key))
+        try:
+            node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode() if isinstance(key, str) else key))
+        except (KeyError, IndexError):  # not learnt yet (the cluster was down when this process started)
+            raise ClusterDownError("the Redis Cluster's slot owners are not known yet") from None
         return self._node_client(node)
+
+    async def node_of(self, key: str | bytes) -> aioredis.Redis:
+        """`for_key`, once the cluster client knows the slot owners: it learns them on its first command, and a
+        store whose first command goes straight to a node would find none."""
+        cluster = self.cluster
+        if cluster is not None:
+            await cluster.initialize()  # a no-op once done
+        return self.for_key(key)
 
     def group(self, items: Iterable[T], key_of: Callable[[T], str | bytes]) -> list[tuple[aioredis.Redis, list[T]]]:
         """`items` by the node that serves `key_of(item)`, each group in the items' order."""
@@ -94,15 +110,67 @@ def connect(settings: Settings, **options: Any) -> RedisNodes:
     TLS from CHIRP_REDIS_URL), else the one Redis of CHIRP_REDIS_URL."""
     if not settings.redis_cluster:
         return RedisNodes(aioredis.Redis.from_url(settings.redis_url, **options))
-    from urllib.parse import urlparse
-
-    u = urlparse(settings.redis_url)
-    creds: dict[str, Any] = {"username": u.username, "password": u.password}
-    if u.scheme == "rediss":
-        creds["ssl"] = True
+    creds = credentials(settings)
     startup = [ClusterNode(host, port) for host, port in settings.redis_nodes]
     cluster = RedisCluster(startup_nodes=startup, **creds, **options)
     return RedisNodes(cluster, {**creds, **options})
+
+
+async def open_nodes(settings: Settings, **options: Any) -> RedisNodes:
+    """`connect`, with a cluster's slot owners learnt before it returns: `for_key`, `group`, `spread` and
+    `primaries` answer from them, and a process whose first command goes straight to a node would find none."""
+    nodes = connect(settings, **options)
+    try:
+        await nodes.refresh()
+    except (RedisError, OSError) as exc:  # the cluster is down: start anyway, learn the slots on the next refresh
+        log.warning("Redis Cluster slots not learnt yet: %s", exc)
+    return nodes
+
+
+def connect_sync(settings: Settings, **options: Any) -> redis.Redis | redis.cluster.RedisCluster:
+    """The same general client, synchronous, for command-line tools and the chaos rig: on a cluster its SCAN
+    walks every primary and its multi-key DEL is split by slot, so a tool's key sweep is one code path."""
+    if not settings.redis_cluster:
+        return redis.Redis.from_url(settings.redis_url, **options)
+    startup = [redis.cluster.ClusterNode(host, port) for host, port in settings.redis_nodes]  # type: ignore[no-untyped-call]
+    return redis.cluster.RedisCluster(startup_nodes=startup, **credentials(settings), **options)
+
+
+def primaries_sync(client: redis.Redis | redis.cluster.RedisCluster) -> list[redis.Redis]:
+    """A plain client per primary of `connect_sync`'s client (per-node work: CONFIG, INFO); the client itself
+    for one Redis."""
+    if isinstance(client, redis.cluster.RedisCluster):
+        return [client.get_redis_connection(n) for n in client.get_primaries()]  # type: ignore[no-untyped-call]
+    return [client]
+
+
+def node_client(settings: Settings, nodes: RedisNodes | None, attempt: int, **options: Any) -> aioredis.Redis:
+    """A plain client of one node, for a connection that any node can serve and that must not move by itself
+    (the push hub's pub/sub: classic PUBLISH is broadcast over the cluster bus to every node). Each `attempt`
+    takes the next node, the configured ones then any other the cluster client has learnt of (a replica
+    promoted after a failover), so that a connection whose node died goes to another. On one Redis, that Redis."""
+    if not settings.redis_cluster:
+        return aioredis.Redis.from_url(settings.redis_url, **options)
+    known = list(settings.redis_nodes)
+    cluster = nodes.cluster if nodes is not None else None
+    if cluster is not None:
+        known += [(n.host, int(n.port)) for n in cluster.get_nodes() if (n.host, int(n.port)) not in known]
+    host, port = known[attempt % len(known)]
+    return aioredis.Redis(host=host, port=port, **credentials(settings), **options)
+
+
+def credentials(settings: Settings) -> dict[str, Any]:
+    """Username, password and TLS of CHIRP_REDIS_URL, for clients made from host and port (a cluster's nodes)."""
+    from urllib.parse import unquote, urlparse
+
+    u = urlparse(settings.redis_url)
+    creds: dict[str, Any] = {
+        "username": unquote(u.username) if u.username else None,
+        "password": unquote(u.password) if u.password else None,
+    }
+    if u.scheme == "rediss":
+        creds["ssl"] = True
+    return creds
 
 
 def slot_of(key: str | bytes) -> int:

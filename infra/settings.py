@@ -41,10 +41,11 @@ class Settings(BaseSettings):
         0,
         ge=0,
         description="Replicas that must hold the stream worker's Redis writes before it commits their offsets "
-        "(WAIT after each write round): Redis replicates asynchronously, and a primary that dies before its replica "
-        "copied a write would take it along while Kafka thinks it applied. 0 on one Redis; 1 on a cluster with a "
-        "replica per primary. If fewer answer within CHIRP_REDIS_WAIT_TIMEOUT_MS (a replica is down) the worker "
-        "goes on and logs it: availability first.",
+        "(WAIT after each write round), and an API's idempotency lease before its write runs: Redis replicates "
+        "asynchronously, and a primary that dies before its replica copied a write would take it along (an applied "
+        "event, or the ids a retry must reuse). 0 on one Redis; 1 on a cluster with a replica per primary. "
+        "If fewer answer within CHIRP_REDIS_WAIT_TIMEOUT_MS (a replica is down) both go on and log it: "
+        "availability first.",
     )
     redis_wait_timeout_ms: int = Field(
         100, ge=1, description="How long a write round waits for CHIRP_REDIS_WAIT_REPLICAS replicas."

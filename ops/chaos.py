@@ -549,8 +549,7 @@ def rejoin_redis_node(settings: Settings, failover: Failover) -> float:
             return False
         host, port = failover.address.rsplit(":", 1)
         try:
-            with contextlib.closing(launcher.redis_client(settings, host, int(port))) as client:
-                return client.info("replication").get("master_link_status") == "up"
+            return launcher.in_sync(settings, host, int(port))
         except redis.RedisError:
             return False
 
@@ -583,12 +582,16 @@ def _serves(settings: Settings, host: str, port: int, primary_id: str, slots: tu
 
 def _forget(settings: Settings) -> None:
     """Redis lost this deployment's data: every key under its prefix is gone (other deployments' keys on
-    the same Redis are left alone, so that a chaos run does not wipe a developer's `make run` data)."""
-    import redis
+    the same Redis are left alone, so that a chaos run does not wipe a developer's `make run` data). On a Redis
+    Cluster the general client's SCAN walks every primary and its DEL of a batch is split by slot."""
+    from infra import redisnodes
 
-    r = redis.Redis.from_url(settings.redis_url)
-    for keys in _batched(r.scan_iter(match=f"{settings.redis_prefix}*", count=1000), 1000):
-        r.delete(*keys)
+    r = redisnodes.connect_sync(settings)
+    try:
+        for keys in _batched(r.scan_iter(match=f"{settings.redis_prefix}*", count=1000), 1000):
+            r.delete(*keys)
+    finally:
+        r.close()
 
 
 def _batched(items: Iterator[Any], n: int) -> Iterator[list[Any]]:
@@ -603,15 +606,20 @@ def _batched(items: Iterator[Any], n: int) -> Iterator[list[Any]]:
 
 
 def _redis_full(settings: Settings, seconds: float) -> None:
-    import redis
+    """Every primary (the one Redis, or each primary of a cluster) refuses writes for `seconds`."""
+    from infra import redisnodes
 
-    r = redis.Redis.from_url(settings.redis_url)
-    before = str(r.config_get("maxmemory")["maxmemory"])
-    r.config_set("maxmemory", max(int(r.info("memory")["used_memory"]) // 2, 1))
+    general = redisnodes.connect_sync(settings)
+    each = redisnodes.primaries_sync(general)
+    before = [str(r.config_get("maxmemory")["maxmemory"]) for r in each]
     try:
+        for r in each:
+            r.config_set("maxmemory", max(int(r.info("memory")["used_memory"]) // 2, 1))
         time.sleep(seconds)
     finally:
-        r.config_set("maxmemory", before)
+        for r, value in zip(each, before, strict=True):
+            r.config_set("maxmemory", value)
+        general.close()
 
 
 async def _send_poison(settings: Settings) -> int:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from tqdm import tqdm
 
-from infra import cassandra
+from infra import cassandra, redisnodes
 from infra.kafka import admin_client, end_offsets
+from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.factory import StoreFactory, progress_of, timelines_of
 from projections.reference import ReferenceModel
@@ -36,8 +36,9 @@ class OperateError(RuntimeError):
     """Something an operator must act on (the message says what)."""
 
 
-def _client(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.redis_url, socket_timeout=30)
+async def _client(settings: Settings) -> RedisNodes:
+    """The command's Redis: one, or a cluster's nodes (CHIRP_REDIS_CLUSTER_NODES)."""
+    return await redisnodes.open_nodes(settings, socket_timeout=30)
 
 
 class _Backup:
@@ -69,20 +70,20 @@ class _Backup:
 _backups: list[_Backup] = []
 
 
-def _registry(settings: Settings, client: aioredis.Redis) -> VersionRegistry:
+def _registry(settings: Settings, client: RedisNodes) -> VersionRegistry:
     backup = _Backup(settings)
     _backups.append(backup)
     return VersionRegistry(client, settings.redis_prefix, backup)
 
 
-async def _close(client: aioredis.Redis) -> None:
+async def _close(client: RedisNodes) -> None:
     """The command's Redis client and the registry copies it opened."""
     await client.aclose()
     while _backups:
         await _backups.pop().close()
 
 
-async def _stores_factory(settings: Settings, client: aioredis.Redis, keyspace: str) -> StoreFactory:
+async def _stores_factory(settings: Settings, client: RedisNodes, keyspace: str) -> StoreFactory:
     """The command's Redis client, and Cassandra connected to `keyspace` (shut down by the caller)."""
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, keyspace)
     return StoreFactory(settings, client, cluster, {keyspace: session})
@@ -97,7 +98,7 @@ async def replay(
     """A new version rebuilt from the log, caught up by the worker, left `ready` for `promote`. It has its own
     timelines (`timelines`, `all`) and its own keyspace (`projections`, `all`); the rest it shares with the
     live version, which keeps writing that."""
-    client = _client(settings)
+    client = await _client(settings)
     try:
         registry = _registry(settings, client)
         live = await registry.live()
@@ -147,7 +148,7 @@ async def wait_caught_up(
 async def rebuild_user(settings: Settings, user_id: int) -> int:
     """One user's home timeline rebuilt in place in the live version: the follow list again from Cassandra,
     then the timeline from the authors' lists. Returns its entries."""
-    client = _client(settings)
+    client = await _client(settings)
     live = await _registry(settings, client).live()
     factory = await _stores_factory(settings, client, live.keyspace_in(settings.keyspace))
     try:
@@ -182,7 +183,7 @@ class Promoted:
 
 async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
     """Switches reads to `name`; once every API process has followed, removes the data no version uses."""
-    client = _client(settings)
+    client = await _client(settings)
     try:
         registry = _registry(settings, client)
         old = await registry.promote(name)
@@ -197,7 +198,7 @@ async def promote(settings: Settings, name: str, show: bool = True) -> Promoted:
 async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
     """Discards a version that is not live (a rebuild not wanted): the worker stops writing it, then the data
     no other version uses is removed."""
-    client = _client(settings)
+    client = await _client(settings)
     try:
         registry = _registry(settings, client)
         version = await registry.get(name)
@@ -213,7 +214,7 @@ async def retire(settings: Settings, name: str, show: bool = True) -> Promoted:
 
 
 async def _remove_leftovers(
-    settings: Settings, client: aioredis.Redis, registry: VersionRegistry, old: Version, show: bool = True
+    settings: Settings, client: RedisNodes, registry: VersionRegistry, old: Version, show: bool = True
 ) -> Promoted:
     gone = leftovers(settings.redis_prefix, old, await registry.all())
     removed = await remove_keys(client, gone.patterns, f"removing {old.name}", show)
@@ -226,10 +227,11 @@ async def _remove_leftovers(
     return Promoted(old, removed, keyspace)
 
 
-async def remove_keys(client: aioredis.Redis, patterns: list[str], desc: str, show: bool = True) -> int:
-    """Deletes keys in batches (UNLINK frees memory in the background, never blocking Redis)."""
+async def remove_keys(client: RedisNodes, patterns: list[str], desc: str, show: bool = True) -> int:
+    """Deletes keys in batches (UNLINK frees memory in the background, never blocking Redis). On a cluster the
+    general client's SCAN walks every primary and its UNLINK of a batch is split by slot."""
     with tqdm(desc=desc, unit="keys", unit_scale=True, disable=not show, mininterval=1) as bar:
-        return await redis_store.remove_keys(client, patterns, bar.update)
+        return await redis_store.remove_keys(client.client, patterns, bar.update)  # type: ignore[arg-type]
 
 
 # Verify -----------------------------------------------------------------------------------------------
@@ -264,7 +266,7 @@ async def verify(
     Returns (users checked, mismatches). Waits for the worker to reach the end of the log first; a
     timeline the check had to materialize is dropped again, so verifying does not make users active.
     """
-    client = _client(settings)
+    client = await _client(settings)
     live = await _registry(settings, client).live()
     factory = await _stores_factory(settings, client, live.keyspace_in(settings.keyspace))
     try:
@@ -344,7 +346,7 @@ async def pipeline_status(settings: Settings) -> PipelineStatus:
     everything = await end_offsets(settings, topics=(*EVENT_TOPICS, DEAD_LETTERS))
     dead_letters = DEAD_LETTERS.kafka_name(settings.topic_prefix) + ":"
     ends = {k: v for k, v in everything.items() if not k.startswith(dead_letters)}
-    client = _client(settings)
+    client = await _client(settings)
     admin = admin_client(settings)
     await admin.start()
     try:

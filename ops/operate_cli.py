@@ -206,10 +206,15 @@ def _worker_degraded(settings: Settings) -> str | None:
     """What a stream worker is retrying against a failing store (None: nothing, or Redis cannot say)."""
     import redis
 
+    from infra import redisnodes
     from projections.stores.keys import worker_degraded
 
     try:
-        raw = redis.Redis.from_url(settings.redis_url, socket_timeout=2).get(worker_degraded(settings.redis_prefix))
+        r = redisnodes.connect_sync(settings, socket_timeout=2)
+        try:
+            raw = r.get(worker_degraded(settings.redis_prefix))
+        finally:
+            r.close()
     except redis.RedisError:
         return None
     return raw.decode() if isinstance(raw, bytes) else None

@@ -111,30 +111,30 @@ async def _load(base: str, rate: float, stop: asyncio.Event, reads: list[float],
 
 
 async def _lag(settings: Settings) -> float:
-    import redis.asyncio as aioredis
-
+    from infra import redisnodes
     from infra.kafka import end_offsets
     from projections.stores.redis import RedisProgress
 
-    client = aioredis.Redis.from_url(settings.redis_url)
+    nodes = await redisnodes.open_nodes(settings)
     try:
         ends = await end_offsets(settings)
-        done = await RedisProgress(client, settings.redis_prefix).progress()
+        done = await RedisProgress(nodes.client, settings.redis_prefix).progress()  # type: ignore[arg-type]
         return float(sum(max(0, end - done.get(k, 0)) for k, end in ends.items()))
     finally:
-        await client.aclose()
+        await nodes.aclose()
 
 
 async def _run(settings: Settings, api: Child, worker: Child, seconds: float, rate: float, every_s: float,
                report: Callable[[str], None]) -> Samples:  # fmt: skip
-    import redis.asyncio as aioredis
+    from infra import redisnodes
 
     base = f"http://127.0.0.1:{settings.api_port}"
     stop = asyncio.Event()
     reads: list[float] = []
     writes: list[float] = []
     load = asyncio.create_task(_load(base, rate, stop, reads, writes))
-    r = aioredis.Redis.from_url(settings.redis_url)
+    nodes = await redisnodes.open_nodes(settings)
+    await nodes.refresh()  # the primaries, for their memory
     out = Samples()
     t0 = time.monotonic()
     try:
@@ -146,7 +146,7 @@ async def _run(settings: Settings, api: Child, worker: Child, seconds: float, ra
                 "lag": await _lag(settings),
                 "worker_rss_mb": _rss_mb(worker.proc.pid if worker.proc else None),
                 "api_rss_mb": _rss_mb(api.proc.pid if api.proc else None),
-                "redis_mb": int((await r.info("memory"))["used_memory"]) / 2**20,
+                "redis_mb": sum([int((await r.info("memory"))["used_memory"]) for r in nodes.primaries()]) / 2**20,
                 "read_p99_ms": _p99(reads),
                 "write_p99_ms": _p99(writes),
             }
@@ -160,7 +160,7 @@ async def _run(settings: Settings, api: Child, worker: Child, seconds: float, ra
         stop.set()
         with contextlib.suppress(Exception):
             await load
-        await r.aclose()
+        await nodes.aclose()
     return out
 
 

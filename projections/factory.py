@@ -72,9 +72,10 @@ def timelines_of(
     )
 
 
-def progress_of(settings: Settings, redis: aioredis.Redis, version: Version) -> RedisProgress:
+def progress_of(settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version) -> RedisProgress:
     """The version's own progress (never shared): the next offset per partition it has applied."""
-    return RedisProgress(redis, version.own_prefix(settings.redis_prefix))
+    general: Any = redis.client if isinstance(redis, RedisNodes) else redis
+    return RedisProgress(general, version.own_prefix(settings.redis_prefix))
 
 
 class StoreFactory:
@@ -104,7 +105,9 @@ class StoreFactory:
 
         keyspace = keyspace or settings.keyspace
         cluster, session = await asyncio.to_thread(cassandra.connect, settings, keyspace)
-        return cls(settings, redisnodes.connect(settings, socket_timeout=socket_timeout), cluster, {keyspace: session})
+        return cls(
+            settings, await redisnodes.open_nodes(settings, socket_timeout=socket_timeout), cluster, {keyspace: session}
+        )
 
     async def close(self) -> None:
         await self.nodes.aclose()
@@ -134,7 +137,7 @@ class VersionStores:
         writes: Writes,
     ) -> None:  # fmt: skip
         self.settings = settings
-        nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
+        self.nodes = nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
         self.redis: Any = cast(Any, nodes.client)
         self.version = version
         self.writes = writes
@@ -142,7 +145,7 @@ class VersionStores:
         self.durable = durable
         self.timelines = timelines_of(settings, nodes, version, writes)
         self.progress = progress_of(settings, self.redis, version)
-        self.trends = RedisTrends(self.redis, self.prefix)
+        self.trends = RedisTrends(nodes, self.prefix)
         self.queries = Queries(self.timelines, durable, settings.home_log_buckets)
 
     # The read side ----------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ class VersionStores:
         publisher = None
         if self.writes.primary:
             feed = NotificationFeed(self.notifications, self.queries, self.read_marks)
-            publisher = RedisPublisher(self.redis, self.settings.redis_prefix, feed)
+            publisher = RedisPublisher(self.nodes, self.settings.redis_prefix, feed)
         authors = StoreTweetAuthors(self.redis, self.prefix, self.durable)
         return NotificationsProjection(self.notifications, authors, publisher)
 

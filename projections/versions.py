@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from projections.stores.keys import data_patterns, own_patterns, registry_keys
+from infra.redisnodes import RedisNodes
+from projections.stores.keys import data_patterns, legacy_registry_keys, own_patterns, registry_keys
 
 FIRST = "v1"
 STATES = ("building", "following", "ready", "live", "retired")
@@ -131,21 +132,47 @@ class VersionRegistry:
     """The registry in Redis, beside the versions: `<prefix>versions` (name -> JSON) and `<prefix>live`.
 
     With a `backup`, every change is copied there, and a registry missing from Redis (wiped) is restored from
-    it on the next read, so the live version's keyspace is never forgotten."""
+    it on the next read, so the live version's keyspace is never forgotten.
 
-    def __init__(self, client: aioredis.Redis, base: str, backup: RegistryBackup | None = None) -> None:
-        self.r = client
+    Both keys carry one hash tag (keys.registry_keys), so the MULTI that changes them together is sent to one
+    node of a Redis Cluster as to one Redis. A registry under the names it had before is moved to them when
+    read (`_read` asks for the old names in the same round trip)."""
+
+    def __init__(self, client: aioredis.Redis | RedisNodes, base: str, backup: RegistryBackup | None = None) -> None:
+        """`client`: one Redis, or the nodes of a Redis Cluster (infra/redisnodes.py)."""
+        self.r: Any = client.client if isinstance(client, RedisNodes) else client
         self.base = base
         self.key, self.live_key = registry_keys(base)
+        self.legacy = legacy_registry_keys(base)
         self.backup = backup
 
     async def _read(self) -> tuple[dict[str, str], str | None]:
-        async with self.r.pipeline(transaction=False) as pipe:
+        async with self.r.pipeline(transaction=False) as pipe:  # a cluster pipeline splits it by slot
             pipe.hgetall(self.key)
             pipe.get(self.live_key)
-            raw, live = await pipe.execute()
+            pipe.hgetall(self.legacy[0])
+            pipe.get(self.legacy[1])
+            raw, live, old_raw, old_live = await pipe.execute()
+        moved = not raw and not live and bool(old_raw or old_live)
+        if moved:
+            raw, live = old_raw, old_live
         rows = {k.decode(): v.decode() for k, v in raw.items()}
-        return rows, live.decode() if live else None
+        name = live.decode() if live else None
+        if moved:
+            await self._write(rows, name)
+            await self.r.delete(self.legacy[0])
+            await self.r.delete(self.legacy[1])  # one key per DEL: the old names are in two slots
+        return rows, name
+
+    async def _write(self, rows: dict[str, str], live: str | None) -> None:
+        """Rows and the live pointer (unless one is set already), together."""
+        if rows or live:
+            async with self.r.pipeline(transaction=True) as pipe:
+                if rows:
+                    pipe.hset(self.key, mapping=rows)
+                if live:
+                    pipe.set(self.live_key, live, nx=True)
+                await pipe.execute()
 
     async def _restored(self) -> tuple[dict[str, str], str | None]:
         rows, live = await self._read()
@@ -153,13 +180,7 @@ class VersionRegistry:
             return rows, live
         saved = await self.backup.load()
         live = saved.pop(LIVE_ROW, None)
-        if saved or live:
-            async with self.r.pipeline(transaction=True) as pipe:
-                if saved:
-                    pipe.hset(self.key, mapping=saved)  # type: ignore[arg-type]
-                if live:
-                    pipe.set(self.live_key, live, nx=True)
-                await pipe.execute()
+        await self._write(saved, live)
         return saved, live
 
     async def _backed_up(self) -> None:

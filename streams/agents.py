@@ -243,10 +243,19 @@ class Worker:
                     log.warning("%s failed (%s: %s); retrying in %.2fs", what, type(exc).__name__, exc, delay)
                     await self._report_degraded(f"{what}: {type(exc).__name__}")
                     await asyncio.sleep(delay)
+                    await self._relearn()
                     delay = min(delay * 2, 5.0)
         finally:
             if degraded:
                 metrics.DEGRADED.dec()
+
+    async def _relearn(self) -> None:
+        """Best effort, before a retry: a Redis Cluster's slot owners asked again (a failover moved some), so the
+        retry's per-node pipelines go to the node that serves them now. Nothing on one Redis."""
+        if self.stores is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.stores.factory.nodes.refresh(), 2)
 
     async def _report_degraded(self, cause: str) -> None:
         """Best effort: when Redis is what fails, /readyz says so itself."""

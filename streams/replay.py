@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 from tqdm import tqdm
 
-from infra import cassandra
+from infra import cassandra, redisnodes
 from infra.kafka import BoundedReader, Offsets
 from infra.kafka import Record as KafkaRecord
 from infra.settings import Settings
@@ -72,11 +71,11 @@ async def rebuild(
     group's last commit) up to the end offsets now, into the version's locations `what` names; then, for
     timelines, materializes those of the users `warm()` names."""
     s = settings
-    client = aioredis.Redis.from_url(s.redis_url, socket_timeout=30)
+    nodes = await redisnodes.open_nodes(s, socket_timeout=30)
     keyspace = version.keyspace_in(s.keyspace)
     cluster, session = cassandra.connect(s, keyspace)
     with_timelines, with_durable = what in ("timelines", "all"), what in ("projections", "all")
-    factory = StoreFactory(s, client, cluster, {keyspace: session})
+    factory = StoreFactory(s, nodes, cluster, {keyspace: session})
     try:
         stores = await factory.version(version, Writes(timelines=with_timelines, durable=with_durable, fan_out=False))
         t0 = time.monotonic()
@@ -89,7 +88,7 @@ async def rebuild(
         built = await _warm(stores.timelines.with_push(), users, show)
         return RebuildResult(events, skipped, t1 - t0, built, time.monotonic() - t1)
     finally:
-        await client.aclose()
+        await nodes.aclose()
         cluster.shutdown()
 
 

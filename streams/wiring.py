@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from infra import cassandra, redisnodes
 from infra.settings import Settings
@@ -37,8 +36,7 @@ async def connect(settings: Settings) -> Stores:
 
     set_media_base(settings.media_base)  # pushed tweets carry the same media URLs as the API's pages
     cluster, session = await asyncio.to_thread(cassandra.connect, settings, settings.keyspace)
-    nodes = redisnodes.connect(settings, socket_timeout=10)
-    client: Any = nodes.client
+    nodes = await redisnodes.open_nodes(settings, socket_timeout=10)
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
     factory = StoreFactory(settings, nodes, cluster)
-    return Stores(settings, factory, VersionRegistry(client, settings.redis_prefix, backup))
+    return Stores(settings, factory, VersionRegistry(nodes, settings.redis_prefix, backup))

@@ -11,6 +11,9 @@ A client's messages wait in a bounded queue; one that falls `push_buffer` messag
 (it reconnects with Last-Event-ID and catches up from the timeline) instead of growing memory. If the pub/sub
 connection fails, messages published meanwhile are lost to this process, so every stream is ended the same
 way and reconnects; the hub connects again with a backoff.
+
+On a Redis Cluster the pub/sub connection goes to one node (classic PUBLISH is broadcast over the cluster bus,
+so any node hears every channel), and each reconnection tries the next node: one that died is left behind.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from api.push.session import Client
+from infra import redisnodes
+from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.push import channel, online_index, presence_key, user_of_channel
 from projections.stores.redis_streams import RedisStreamLeases
@@ -57,17 +62,17 @@ class _Subscriptions:
 
 
 class PushHub:
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
-        """`client`: for presence writes. The pub/sub connection is its own, without retries: a reconnect
-        hidden by a retry would lose messages silently."""
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, settings: Settings) -> None:
+        """`client`: for presence writes (one Redis, or the nodes of a Redis Cluster). The pub/sub connection
+        is its own, without retries: a reconnect hidden by a retry would lose messages silently."""
+        self.nodes = client if isinstance(client, RedisNodes) else None
+        self.r: Any = client.client if isinstance(client, RedisNodes) else client
+        self.settings = settings
         self.base = settings.redis_prefix
         self.heartbeat_s = settings.push_heartbeat_s
         self.buffer = settings.push_buffer
         self.ttl_s = max(3 * settings.push_heartbeat_s, PRESENCE_FLOOR_S)
-        self._pubsub_client = aioredis.Redis.from_url(
-            settings.redis_url, retry=Retry(NoBackoff(), 0), socket_keepalive=True, socket_connect_timeout=5
-        )
+        self._attempts = 0  # pub/sub connections made: on a cluster, the node to try next
         self.clients: dict[int, set[Client]] = {}
         self.max_streams = settings.push_max_streams
         self.leases = RedisStreamLeases(client, self.base, self.ttl_s)
@@ -97,7 +102,6 @@ class PushHub:
         for t in self._tasks:
             with contextlib.suppress(BaseException):
                 await t
-        await self._pubsub_client.aclose()
 
     @property
     def closing(self) -> bool:
@@ -209,7 +213,12 @@ class PushHub:
         ends every stream and connects again."""
         backoff = 0.1
         while True:
-            pubsub: Any = self._pubsub_client.pubsub()
+            node = redisnodes.node_client(
+                self.settings, self.nodes, self._attempts,
+                retry=Retry(NoBackoff(), 0), socket_keepalive=True, socket_connect_timeout=5,
+            )  # fmt: skip
+            self._attempts += 1
+            pubsub: Any = node.pubsub()
             try:
                 await pubsub.connect()
                 self._subs = _Subscriptions()
@@ -233,6 +242,8 @@ class PushHub:
                     self._changed.notify_all()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await node.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
@@ -250,13 +261,18 @@ class PushHub:
                     self._changed.notify_all()
 
     async def _write(self, pubsub: Any) -> None:
-        """(Un)subscribe commands one at a time, in the order joins and leaves decided them."""
+        """(Un)subscribe commands one at a time, in the order joins and leaves decided them. A cancellation that
+        arrives while redis-py sends a command can be swallowed by it (seen with a leave right before `close`:
+        the hub then never closed), so it is checked after each command."""
+        me = asyncio.current_task()
         while True:
             command, ch = await self._commands.get()
             if command == "subscribe":
                 await pubsub.subscribe(ch)
             else:
                 await pubsub.unsubscribe(ch)
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
 
     # Presence --------------------------------------------------------------------------------------------
 

@@ -461,7 +461,11 @@ def form_redis_cluster(settings: Settings) -> str:
 
         try:
             ok = cluster_info(settings, host, port).get("cluster_state") == "ok"
-            return ok and cluster_settled(cluster_nodes(settings, host, port), len(nodes))
+            return (
+                ok
+                and cluster_settled(cluster_nodes(settings, host, port), len(nodes))
+                and in_sync(settings, host, port)
+            )
         except redis.RedisError:
             return False
 
@@ -568,6 +572,14 @@ def cluster_info(settings: Settings, host: str, port: int) -> dict[str, str]:
 def cluster_nodes(settings: Settings, host: str, port: int) -> list[RedisNode]:
     """CLUSTER NODES of one node: every node as that one sees it."""
     return parse_cluster_nodes(_ask(settings, host, port, "CLUSTER", "NODES"))
+
+
+def in_sync(settings: Settings, host: str, port: int) -> bool:
+    """A primary, or a replica whose link to its primary is up (it has loaded its copy): until then WAIT finds
+    no replica, and a failover would promote a node without the data."""
+    with contextlib.closing(redis_client(settings, host, port)) as client:
+        info = client.info("replication")
+    return info.get("role") != "slave" or info.get("master_link_status") == "up"
 
 
 def node_role(settings: Settings, host: str, port: int) -> str:

@@ -9,10 +9,13 @@ followees, `p t:<tweet>` the hydration cache, `p u:<user>` users, `p lk:<tweet>`
 `p pt:<tweet>` tweets the API accepted and the worker may not have projected yet, `p fs:<tweet>` the follower
 list a fan-out in progress delivers from (chunk by chunk; gone when it ends), `p cb:<user>` a celebrity's mark and
 `p fc:<user>` the celebrities a user follows,
-`p tr:*` and `p trt:*` trends (redis_trends.py) and `p trgen` their generation (bumped by every write, so
-readers know when a computed answer is still exact), `p hk:<handle>` who holds a handle (lower-cased).
+`p tr:*` and `p trt:*` trends (redis_trends.py; all with the one hash tag `{tr}`) and `p trgen:{tr}` their
+generation (bumped by every write, so readers know when a computed answer is still exact; `p trgen` before
+2026-12-01), `p hk:<handle>` who holds a handle (lower-cased).
 Under a version's own prefix: `progress` (the next offset per
-`topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions`, `live`),
+`topic:partition`), `stats` and `stats:delays`. Under the base prefix: the version registry (`versions:{registry}`,
+`live:{registry}`: one hash tag, since they change together in one transaction; `versions` and `live` before
+2026-12-01),
 presence and push channels (`online:<user>`, `online`, `push:<user>`), stream leases (`streams:<user>`), id-node
 leases (`node:{n<node>}`, `nodehw:{n<node>}`), the
 read pressure (`pressure`), read
@@ -25,7 +28,8 @@ from __future__ import annotations
 
 Id = int | str  # user and tweet ids, as the API spells them or as integers
 
-SINGLE_KEYS = ("celebs", "progress", "stats", "trgen")  # "celebs": the celebrity set before 2026-11-30
+# "celebs": the celebrity set before 2026-11-30; "trgen": the trends' generation before 2026-12-01.
+SINGLE_KEYS = ("celebs", "progress", "stats", "trgen")
 OWN_KEYS = ("progress", "stats")  # a version's bookkeeping, apart from the data it may share
 # "tl" and "ut": the timeline families of the older layout, so a promote or retire also removes them.
 FAMILIES = (
@@ -48,6 +52,7 @@ FAMILIES = (
     "stats",
     "tr",
     "trt",
+    "trgen",
     "tl",
     "ut",
 )
@@ -123,6 +128,11 @@ class RedisKeys:
         """The SCAN patterns of the trends read model."""
         return [f"{self.p}{f}:*" for f in TREND_FAMILIES]
 
+    def trends_generation(self) -> str:
+        """Bumped by every batch of trends writes; in the trends' slot (their one hash tag), so that it goes on
+        the writes' pipeline to that slot's node."""
+        return f"{self.p}trgen:{{tr}}"
+
     def progress(self) -> str:
         return f"{self.p}progress"
 
@@ -149,7 +159,13 @@ def data_patterns(prefix: str) -> list[str]:
 
 
 def registry_keys(base: str) -> tuple[str, str]:
-    """The version registry: the hash of versions, and the name of the live one."""
+    """The version registry: the hash of versions, and the name of the live one. One hash tag: a promotion
+    changes both in one MULTI, which a Redis Cluster allows only within one slot."""
+    return f"{base}versions:{{registry}}", f"{base}live:{{registry}}"
+
+
+def legacy_registry_keys(base: str) -> tuple[str, str]:
+    """The registry's names before 2026-12-01 (no hash tag), moved to `registry_keys` when first read."""
     return f"{base}versions", f"{base}live"
 
 

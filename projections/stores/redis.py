@@ -288,21 +288,26 @@ class RedisTimelines:
         await self.r.unlink(self.keys.timeline(user_id), self.keys.inbox(user_id))
 
     async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
-        """Tweets (with counts and authors) cached in Redis, in one round trip; misses are left out."""
+        """Tweets (with counts and authors) cached in Redis, in one round trip (per node, at once, on a Redis
+        Cluster; then the authors other nodes serve); misses are left out."""
+        return await self._complete(await self._tweets(pairs))
+
+    async def _tweets(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
+        """hydrate.lua on each node that serves some of the tweets, at once; authors served elsewhere stay
+        ELSEWHERE_USER (`_complete`)."""
         if not pairs:
             return {}
         groups = self.nodes.group(pairs, lambda pair: self.keys.tweet(pair[0]))
         if len(groups) == 1:  # one Redis, or every tweet on one node
-            node, _ = groups[0]
-            return await self._complete(_views(pairs, await self._on(node, "hydrate", *_flat(pairs))))
+            return _views(pairs, await self._on(groups[0][0], "hydrate", *_flat(pairs)))
         raws = await asyncio.gather(*(self._on(node, "hydrate", *_flat(part)) for node, part in groups))
         views: dict[int, TweetView] = {}
         for (_, part), raw in zip(groups, raws, strict=True):
             views.update(_views(part, raw))
-        return await self._complete(views)
+        return views
 
     async def _complete(self, views: dict[int, TweetView]) -> dict[int, TweetView]:
-        """Views whose authors another node serves (a Redis Cluster), given their authors."""
+        """Views whose authors another node serves (a Redis Cluster), given their authors: one request per node."""
         missing = {v.author_id for v in views.values() if v.author is ELSEWHERE_USER}
         if not missing:
             return views
@@ -328,7 +333,7 @@ class RedisTimelines:
         pairs = [(e.tweet_id, e.author_id) for e in map(decode_entry, raw[3 : 3 + n])]
         views = _views(pairs, raw[3 + n :])
         if len(views) < n and any(raw[3 + n + i * 11] == ELSEWHERE for i in range(n)):
-            views.update(await self.hydrate([pair for pair in pairs if pair[0] not in views]))
+            views.update(await self._tweets([pair for pair in pairs if pair[0] not in views]))
         return TimelinePage(pairs, int.from_bytes(raw[1], "big")), await self._complete(views)
 
     async def _merged_page(
@@ -342,11 +347,23 @@ class RedisTimelines:
         return TimelinePage(pairs, horizon), await self.hydrate(pairs)
 
     async def users(self, ids: Sequence[int]) -> dict[int, UserView]:
-        async with self.r.pipeline(transaction=False) as pipe:
-            for u in ids:
-                pipe.hmget(self.keys.user(u), ["h", "n"])
-            rows = await pipe.execute()
-        return {u: UserView(u, h.decode(), n.decode()) for u, (h, n) in zip(ids, rows, strict=True) if h is not None}
+        """Handles and names, one pipeline per node that serves some, at once (a plain pipeline per node costs
+        a fraction of a cluster pipeline's routing)."""
+        groups = self.nodes.group(ids, self.keys.user)
+        rows = await asyncio.gather(*(self._hmget(node, [self.keys.user(u) for u in part]) for node, part in groups))
+        return {
+            u: UserView(u, h.decode(), n.decode())
+            for (_, part), found in zip(groups, rows, strict=True)
+            for u, (h, n) in zip(part, found, strict=True)
+            if h is not None
+        }
+
+    @staticmethod
+    async def _hmget(node: aioredis.Redis, keys: list[str]) -> list[Any]:
+        async with node.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, ["h", "n"])
+            return list(await pipe.execute())
 
     async def counts(self, user_id: int) -> tuple[int, int]:
         async with self.r.pipeline(transaction=False) as pipe:

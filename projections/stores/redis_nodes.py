@@ -1,7 +1,10 @@
 """Leases on id-generator node numbers (schemas/ids.py), so that no two processes make ids as one node,
 whatever their pids or hostnames. Per node, two keys with one hash tag (one slot on a Redis Cluster):
 `node:{n}` holds the holder's lease id and lapses after the lease's time to live; `nodehw:{n}` keeps, with no
-expiry, the latest wall-clock ms any holder of the node may make ids up to: the next holder starts above it."""
+expiry, the latest wall-clock ms any holder of the node may make ids up to: the next holder starts above it.
+
+The scripts declare both keys, so on a Redis Cluster the cluster client sends each to the node of their slot
+(and follows it there after a failover)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from infra.redisnodes import RedisNodes
 from projections.stores.keys import node_lease
 from schemas.ids import LEASED_NODES
 
@@ -37,13 +41,14 @@ return 0
 
 
 class RedisNodeLeases:
-    def __init__(self, client: aioredis.Redis, base: str, nodes: range = LEASED_NODES) -> None:
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, base: str, nodes: range = LEASED_NODES) -> None:
+        """`client`: one Redis, or the nodes of a Redis Cluster (infra/redisnodes.py)."""
+        self.r: Any = client.client if isinstance(client, RedisNodes) else client
         self.base = base
         self.nodes = nodes
-        self._acquire = client.register_script(ACQUIRE)
-        self._renew = client.register_script(RENEW)
-        self._release = client.register_script(RELEASE)
+        self._acquire = self.r.register_script(ACQUIRE)
+        self._renew = self.r.register_script(RENEW)
+        self._release = self.r.register_script(RELEASE)
 
     async def acquire(self, holder: str, ttl_ms: int, now_ms: int) -> tuple[int, int, int] | None:
         """A free node, tried in random order: (node, the floor its ids start above, the ms they may reach);

@@ -1,15 +1,21 @@
 """Redis and the timeline stores in the notifications' service: who wrote a tweet (for replies and likes),
-read markers the API accepted moments ago, and pushing fresh notifications to connected users."""
+read markers the API accepted moments ago, and pushing fresh notifications to connected users.
+
+Each takes one Redis or the nodes of a Redis Cluster (infra/redisnodes.py): lookups go on the general client's
+pipeline (a cluster pipeline splits it by node), the marker script declares its key, and PUBLISH, which a
+cluster pipeline refuses, goes on a pipeline of one node (classic pub/sub reaches every node's subscribers)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 
+from infra.redisnodes import RedisNodes
 from projections import push
 from projections.notifications import Notification, NotificationFeed
 from projections.stores.cassandra import CassandraProjections
@@ -37,8 +43,8 @@ class StoreTweetAuthors:
     """Authors of live tweets: the version's Redis cache (projected, or accepted by the API moments ago
     and not yet projected), then Cassandra."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, durable: CassandraProjections) -> None:
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, prefix: str, durable: CassandraProjections) -> None:
+        self.r: Any = client.client if isinstance(client, RedisNodes) else client
         self.p = prefix
         self.keys = RedisKeys(prefix)
         self.durable = durable
@@ -70,10 +76,10 @@ class StoreTweetAuthors:
 class RedisPendingMarks:
     """Read markers accepted by the API and maybe not projected yet, kept for PENDING_TTL_S (base prefix)."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, prefix: str) -> None:
+        self.r: Any = client.client if isinstance(client, RedisNodes) else client
         self.p = prefix
-        self._script = client.register_script(_MAX_SET)
+        self._script = self.r.register_script(_MAX_SET)
 
     async def get(self, user_id: int) -> int:
         value = await self.r.get(read_mark(self.p, user_id))
@@ -87,8 +93,9 @@ class RedisPublisher:
     """Publishes each fresh notification, rendered as GET /notifications renders it, to recipients whose
     presence key exists (the push contract in projections/push.py). Best effort: a failure is logged."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, feed: NotificationFeed) -> None:
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, prefix: str, feed: NotificationFeed) -> None:
+        self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
+        self.r: Any = self.nodes.client
         self.p = prefix
         self.feed = feed
 
@@ -110,10 +117,9 @@ class RedisPublisher:
         for u in online:
             rows = sorted(by_user[u], key=lambda n: n.notification_id)
             rendered = await self.feed.render(rows, await self.feed.marker(u))
-            async with self.r.pipeline(transaction=False) as pipe:
+            ch = push.channel(self.p, u)
+            async with (await self.nodes.node_of(ch)).pipeline(transaction=False) as pipe:
                 for item in rendered:
                     data = orjson.loads(orjson.dumps(item, option=orjson.OPT_UTC_Z))  # plain JSON values
-                    pipe.publish(
-                        push.channel(self.p, u), push.message("notification", encode_cursor(int(item["id"])), data)
-                    )
+                    pipe.publish(ch, push.message("notification", encode_cursor(int(item["id"])), data))
                 await pipe.execute()

@@ -1,7 +1,10 @@
 """Leases on a user's open streams, shared by every API process: at most `cap` streams per user however many
 processes serve them. A sorted set per user (keys.stream_leases): member a lease id, score when it lapses
 (epoch seconds). A process renews its leases with every heartbeat and drops them when the stream ends; one
-that dies leaves leases that lapse within a few heartbeats."""
+that dies leaves leases that lapse within a few heartbeats.
+
+The claim script declares its one key, so on a Redis Cluster the cluster client sends it to the key's node;
+the renewals go on the caller's pipeline (a cluster pipeline splits it by node)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from infra.redisnodes import RedisNodes
 from projections.stores.keys import stream_leases
 
 CLAIM = """
@@ -24,11 +28,12 @@ return 1
 
 
 class RedisStreamLeases:
-    def __init__(self, client: aioredis.Redis, base: str, ttl_s: float) -> None:
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, base: str, ttl_s: float) -> None:
+        """`client`: one Redis, or the nodes of a Redis Cluster (infra/redisnodes.py)."""
+        self.r: Any = client.client if isinstance(client, RedisNodes) else client
         self.base = base
         self.ttl_s = ttl_s
-        self._claim = client.register_script(CLAIM)
+        self._claim = self.r.register_script(CLAIM)
 
     async def claim(self, user_id: int, lease: str, cap: int) -> bool:
         """Takes one of the user's `cap` stream leases; False when all are held (unlapsed)."""

@@ -7,7 +7,12 @@ Keys, under a version's prefix `p` (so every timeline version, a rebuild too, ha
 - `p tr:<window>:<bucket>:t:<tag>` hash, tweet -> author: what is counted (the unit of idempotence);
 - `p tr:<window>:<bucket>:a:<tag>` hash, author -> tweets: the accounts talking;
 - `p tr:<window>:<bucket>:d` hash, tag -> the earliest tweet's id (19 digits) and the tag as it wrote it;
-- `p trt:<tweet>` the tags a tweet counts under (or `x` once deleted), for edits and deletes.
+- `p trt:<tweet>` the tags a tweet counts under (or `x` once deleted), for edits and deletes;
+- `p trgen:{tr}` the generation, bumped by every batch of writes (readers keep an answer while it stays).
+
+Every key carries one hash tag, `{tr}` (`p tr:{tr}:1h:...`, spelled in the Lua scripts): on a Redis Cluster
+they share a slot, so the scripts, which build their key names from their arguments, run on that slot's node
+(`RedisNodes.for_key`), on one Redis the one client.
 
 Every key expires at an absolute time derived from the tweet's time (the bucket's end plus the window and
 some slack), so a replay sets the same expiries and leaves exactly the state the live pass left.
@@ -22,6 +27,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from infra.redisnodes import RedisNodes
 from projections.model import Trend
 from projections.ports import Authors
 from projections.stores.keys import RedisKeys
@@ -42,13 +48,15 @@ class RedisTrends:
     """The trends read model of one version (`prefix`): a `Projection` for the worker, a `TrendsReader`
     for the API."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, clock: Clock = _now) -> None:
-        self.r = client
+    def __init__(self, client: aioredis.Redis | RedisNodes, prefix: str, clock: Clock = _now) -> None:
+        """`client`: one Redis, or the nodes of a Redis Cluster (infra/redisnodes.py)."""
+        self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
+        self.r: Any = self.nodes.client
         self.p = prefix
         self.clock = clock
-        self._write = client.register_script((LUA / "trends_write.lua").read_text())
-        self._read = client.register_script((LUA / "trends_read.lua").read_text())
-        self.generation_key = f"{prefix}trgen"
+        self._write = self.r.register_script((LUA / "trends_write.lua").read_text())
+        self._read = self.r.register_script((LUA / "trends_read.lua").read_text())
+        self.generation_key = RedisKeys(prefix).trends_generation()  # in the trends' slot, as every trends key
         self._answers: dict[tuple[str, int], tuple[tuple[Any, ...], list[Trend]]] = {}
 
     def writes(self) -> RedisTrendsWrites:
@@ -70,13 +78,18 @@ class RedisTrends:
         kept = self._answers.get((window, limit))
         if kept is not None and kept[0] == stamp:
             return kept[1]
-        raw = await self._read(args=[self.p, w.name, limit, *buckets])
+        raw = await self._read(args=[self.p, w.name, limit, *buckets], client=await self.node())
         out = [
             Trend(raw[i].decode(), raw[i + 1].decode(), int(raw[i + 2]), int(raw[i + 3])) for i in range(0, len(raw), 4)
         ]
         answer = sorted(out, key=lambda t: (-t.tweets, t.tag))
         self._answers[(window, limit)] = (stamp, answer)
         return answer
+
+    async def node(self) -> aioredis.Redis:
+        """The client of the node serving the trends' slot (the one client, on one Redis): the scripts declare
+        no keys, so they must be sent there."""
+        return await self.nodes.node_of(self.generation_key)
 
 
 def script_args(op: str, tweet_id: int, author_id: int, tags: dict[str, str], now: datetime) -> list[Any] | None:
@@ -94,12 +107,13 @@ def script_args(op: str, tweet_id: int, author_id: int, tags: dict[str, str], no
 
 
 class RedisTrendsWrites:
-    """One batch's changes, one script call per tweet event on one pipeline (a single round trip)."""
+    """One batch's changes, one script call per tweet event on one pipeline (a single round trip) to the node of
+    the trends' slot. The node is asked when the batch is flushed, so a batch begun before a failover goes to
+    the new owner (once the caller's retry has refreshed the slot owners)."""
 
     def __init__(self, trends: RedisTrends) -> None:
         self.t = trends
-        self.pipe = trends.r.pipeline(transaction=False)
-        self.queued = 0
+        self.calls: list[list[Any]] = []
         self.now = trends.clock()
 
     def apply(self, event: Event, authors: Authors) -> None:
@@ -114,13 +128,16 @@ class RedisTrendsWrites:
             case _:
                 return
         if args is not None:
-            script = self.t._write
-            self.pipe.scripts.add(script)  # type: ignore[arg-type]  # loaded first if Redis lacks it
-            self.pipe.evalsha(script.sha, 0, self.t.p, *args)
-            self.queued += 1
+            self.calls.append(args)
 
     async def flush(self) -> None:
-        if self.queued:
-            self.pipe.incr(self.t.generation_key)
-            await self.pipe.execute()
-            self.queued = 0
+        if not self.calls:
+            return
+        script = self.t._write
+        async with (await self.t.node()).pipeline(transaction=False) as pipe:
+            pipe.scripts.add(script)  # type: ignore[arg-type]  # loaded first if Redis lacks it
+            for args in self.calls:
+                pipe.evalsha(script.sha, 0, self.t.p, *args)
+            pipe.incr(self.t.generation_key)
+            await pipe.execute()
+        self.calls = []

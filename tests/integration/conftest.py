@@ -77,8 +77,8 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="session")
 def redis_client(settings: Settings) -> Iterator[Any]:
-    import redis
+    from infra import redisnodes
 
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redisnodes.connect_sync(settings)  # one Redis, or a Redis Cluster
     yield client
     client.close()

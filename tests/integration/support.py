@@ -165,9 +165,9 @@ class _Applied:
 
 
 async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: float) -> None:
-    import redis.asyncio as aioredis
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from infra import redisnodes
     from infra.kafka import end_offsets
     from projections.factory import progress_of
     from projections.stores.redis import CatchUpTimeout
@@ -178,7 +178,7 @@ async def _wait_idle(settings: Settings, worker: WorkerProcess, deadline_s: floa
 
     ends = await end_offsets(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = redisnodes.connect(settings)  # one Redis, or a Redis Cluster (make test-cluster)
     await admin.start()
     try:
         live = await VersionRegistry(client, settings.redis_prefix).live()

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
+from infra import redisnodes
 from infra.settings import Settings
 from projections.stores.keys import node_lease
 from projections.stores.redis_nodes import RedisNodeLeases
@@ -83,9 +83,9 @@ def test_a_process_whose_lease_is_taken_leases_another_node(settings: Settings, 
         node = node_of(before[-1])
 
         async def steal() -> None:
-            client = aioredis.Redis.from_url(settings.redis_url)
-            await client.set(node_lease(settings.redis_prefix, node)[0], "another process")
-            await client.aclose()
+            nodes = await redisnodes.open_nodes(settings)
+            await nodes.client.set(node_lease(settings.redis_prefix, node)[0], "another process")
+            await nodes.aclose()
 
         asyncio.run(steal())
         deadline = time.monotonic() + 30
@@ -97,8 +97,9 @@ def test_a_process_whose_lease_is_taken_leases_another_node(settings: Settings, 
 
 
 async def test_a_node_goes_to_one_holder_and_the_next_starts_above_the_last(settings: Settings) -> None:
-    client = aioredis.Redis.from_url(settings.redis_url)
-    leases = RedisNodeLeases(client, f"{settings.redis_prefix}ids{uuid.uuid4().hex[:6]}:", nodes=range(5, 6))
+    nodes = await redisnodes.open_nodes(settings)
+    client = nodes.client
+    leases = RedisNodeLeases(nodes, f"{settings.redis_prefix}ids{uuid.uuid4().hex[:6]}:", nodes=range(5, 6))
     try:
         got = await leases.acquire("a", 60_000, 1_000_000)
         assert got == (5, 0, 1_060_000)
@@ -111,4 +112,4 @@ async def test_a_node_goes_to_one_holder_and_the_next_starts_above_the_last(sett
     finally:
         for key in node_lease(leases.base, 5):
             await client.delete(key)
-        await client.aclose()
+        await nodes.aclose()

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from infra import redisnodes
 from infra.settings import Settings
 from tests.integration.support import decoded, register
 
@@ -119,13 +120,12 @@ def test_a_retry_after_an_unconfirmed_append_writes_the_same_tweet_not_another(
 async def test_a_lease_whose_holder_died_is_resumed_with_the_ids_it_recorded(settings: Settings) -> None:
     """The process holding a key dies mid-write (its lease lapses unanswered): the retry must use the ids the
     lease recorded, since the write may be in the log."""
-    import redis.asyncio as aioredis
-
     from api.idempotency import IdempotencyStore, Identities
     from schemas.ids import TOOL_NODES, IdGenerator
 
-    client = aioredis.Redis.from_url(settings.redis_url)
-    store = IdempotencyStore(client, f"{settings.redis_prefix}idemdied:", ttl_s=60, lease_s=0)
+    nodes = await redisnodes.open_nodes(settings)  # one Redis, or a cluster (make test-cluster)
+    client = nodes.client
+    store = IdempotencyStore(nodes, f"{settings.redis_prefix}idemdied:", ttl_s=60, lease_s=0)
     try:
         ids = IdGenerator(TOOL_NODES[0])
         first, retry = Identities(ids), Identities(ids)
@@ -137,4 +137,4 @@ async def test_a_lease_whose_holder_died_is_resumed_with_the_ids_it_recorded(set
         assert stored["ids"] == first.reuse_ids and stored["events"] == first.reuse_events
     finally:
         await client.delete(store._key("user", "key"))
-        await client.aclose()
+        await nodes.aclose()

@@ -39,7 +39,7 @@ class Deployment:
         from projections.versions import VersionRegistry
 
         async def wait() -> None:
-            client = _client(self.settings)
+            client = await _client(self.settings)
             live = await VersionRegistry(client, self.settings.redis_prefix).live()
             await wait_caught_up(self.settings, progress_of(self.settings, client, live), False, "worker", 90)
             await client.aclose()
@@ -80,9 +80,9 @@ def dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
             yield d
     finally:
         worker.stop()
-        import redis
+        from infra import redisnodes
 
-        r = redis.Redis.from_url(s.redis_url)
+        r = redisnodes.connect_sync(s)
         for k in r.scan_iter(RedisKeys(s.redis_prefix).everything(), count=5000):
             r.unlink(k)
         drop(s)
@@ -162,9 +162,9 @@ def test_promote_under_a_read_loop_gives_no_failed_or_short_reads(dep: Deploymen
     assert out.returncode == 0, out.stdout + out.stderr
     assert "v2 is live" in out.stdout and "v1 retired" in out.stdout
     assert reads[0] > 10 and not bad, bad[:3]
-    import redis
+    from infra import redisnodes
 
-    r = redis.Redis.from_url(dep.settings.redis_url)
+    r = redisnodes.connect_sync(dep.settings)
     assert not r.exists(_timeline_key(dep.settings, "v1", reader))  # v1's keys are gone
     assert r.exists(_timeline_key(dep.settings, "v2", reader))
 
@@ -180,9 +180,9 @@ def test_new_events_reach_the_promoted_version_and_verify_catches_damage(dep: De
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert f"all {len(dep.auth)} timelines match" in ok.stdout
 
-    import redis
+    from infra import redisnodes
 
-    rc = redis.Redis.from_url(dep.settings.redis_url)
+    rc = redisnodes.connect_sync(dep.settings)
     key = _timeline_key(dep.settings, "v2", author)
     newest = rc.lindex(key, 0)  # entries sort newest first
     assert isinstance(newest, bytes)
@@ -268,26 +268,25 @@ def test_replay_from_a_time_replays_only_what_came_after_it(dep: Deployment) -> 
     assert gone.returncode == 0 and f"keyspace {dep.settings.keyspace}_v4 dropped" in gone.stdout, gone.stdout
     assert _tables(dep.settings, f"{dep.settings.keyspace}_v4") == {}  # no tables: the keyspace is gone
     assert dep.cli("retire", "v3").returncode == 1  # the live version cannot be discarded
-    import redis
+    from infra import redisnodes
 
     v4 = RedisKeys(prefix_of(dep.settings.redis_prefix, "v4")).everything()
-    assert not list(redis.Redis.from_url(dep.settings.redis_url).scan_iter(v4))
+    assert not list(redisnodes.connect_sync(dep.settings).scan_iter(v4))  # every primary
 
 
 def test_a_wiped_registry_is_restored_from_its_copy_in_cassandra(dep: Deployment) -> None:
     """After Redis loses the registry, the live version (and the keyspace it reads) is not forgotten."""
-    import redis
-
+    from infra import redisnodes
     from ops.operate import _client, _registry
 
     s = dep.settings
-    r = redis.Redis.from_url(s.redis_url)
+    r = redisnodes.connect_sync(s)
     before = dep.cli("status").stdout.split("\n\n")[1]  # the versions table
     versions_key, live_key = registry_keys(s.redis_prefix)
     r.delete(versions_key, live_key)
 
     async def live() -> tuple[str, str]:
-        client = _client(s)
+        client = await _client(s)
         v = await _registry(s, client).live()
         await client.aclose()
         return v.name, v.keyspace

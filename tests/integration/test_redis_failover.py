@@ -80,6 +80,24 @@ async def test_the_workers_write_rounds_reach_a_replica_on_every_node(cluster: S
         await nodes.aclose()
 
 
+async def test_an_idempotency_lease_is_on_a_replica_before_the_write_runs(cluster: Settings) -> None:
+    from api.idempotency import IdempotencyStore, Identities
+    from infra import redisnodes
+    from schemas.ids import IdGenerator
+
+    nodes = redisnodes.connect(cluster)
+    await nodes.refresh()
+    store = IdempotencyStore(nodes, "idem:", 60, 10, replicas=1, wait_ms=2000)
+    try:
+        planned = Identities(IdGenerator(5))
+        planned.plan(2)
+        assert await store.begin("user:1", "k1", "d", planned) is None  # taken, and on the replica
+        again = await store.begin("user:1", "k1", "d", Identities(IdGenerator(5)))
+        assert again is not None and again["state"] == "running" and again["ids"] == planned.reuse_ids
+    finally:
+        await nodes.aclose()
+
+
 def test_a_killed_primary_is_replaced_by_its_replica_and_rejoins_as_one(cluster: Settings) -> None:
     client = _client(cluster)
     try:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
+from infra import redisnodes
 from infra.settings import Settings
 from projections.projector import Projector
 from projections.stores.keys import RedisKeys
@@ -78,7 +78,7 @@ def events_of(settings: Settings) -> list[Event]:
     return [codec.decode(m.value) for m in read_topic(settings, "tweets") if m.value[2:10] in codec.by_fingerprint]
 
 
-async def dump(client: aioredis.Redis, prefix: str) -> dict[bytes, Any]:
+async def dump(client: Any, prefix: str) -> dict[bytes, Any]:
     """Every trends key of one version with its value and absolute expiry."""
     out: dict[bytes, Any] = {}
     for pattern in RedisTrends(client, prefix).key_patterns():
@@ -94,7 +94,7 @@ async def dump(client: aioredis.Redis, prefix: str) -> dict[bytes, Any]:
     return out
 
 
-async def drop(client: aioredis.Redis, prefix: str) -> None:
+async def drop(client: Any, prefix: str) -> None:
     async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
         await client.delete(key)
 
@@ -118,16 +118,17 @@ def test_redelivery_does_not_double_and_a_replay_rebuilds_the_same_trends(
     )
 
     async def run() -> None:
-        client = aioredis.Redis.from_url(settings.redis_url)
+        nodes = await redisnodes.open_nodes(settings)  # one Redis, or a cluster (make test-cluster)
+        client: Any = nodes.client
         try:
-            projector = Projector(Nothing(), Nothing(), [RedisTrends(client, redelivered)])  # type: ignore[arg-type]
+            projector = Projector(Nothing(), Nothing(), [RedisTrends(nodes, redelivered)])  # type: ignore[arg-type]
             await projector.apply_batch(events)
             once = await dump(client, redelivered)
             await projector.apply_batch(events)  # the same events again: a redelivery
             await projector.apply_batch(events[len(events) // 2 :])  # and a partial one
             assert await dump(client, redelivered) == once
             now = datetime.now(UTC)
-            top = await RedisTrends(client, redelivered).top("1h", now, 50)
+            top = await RedisTrends(nodes, redelivered).top("1h", now, 50)
             counts = {t.tag: t.tweets for t in top if t.tag.endswith(uniq)}
             assert counts == {f"re{uniq}": 2, f"moved{uniq}": 1}
 
@@ -135,13 +136,13 @@ def test_redelivery_does_not_double_and_a_replay_rebuilds_the_same_trends(
             await rebuild(settings, scratch, "timelines", f"{settings.topic_prefix}trp{uniq}", show=False)
             live_dump, replay_dump = await dump(client, live), await dump(client, replayed)
             assert replay_dump == live_dump and any(k.endswith(uniq.encode()) for k in live_dump)
-            assert await RedisTrends(client, replayed).top("1d", now, 50) == await RedisTrends(client, live).top(
+            assert await RedisTrends(nodes, replayed).top("1d", now, 50) == await RedisTrends(nodes, live).top(
                 "1d", now, 50
             )
         finally:
             await drop(client, redelivered)
             await drop(client, replayed)
-            await client.aclose()
+            await nodes.aclose()
 
     asyncio.run(run())
 

@@ -12,7 +12,7 @@ from api.app import create_app
 from infra.accounts import Grant, token_digest
 from infra.settings import Settings
 from projections.queries import Queries
-from projections.stores.redis import Pacing, RedisTimelines, RedisTimelineWrites
+from projections.stores.redis import Pacing, RedisTimelines, RedisTimelineWrites, Replicas
 from tests.fakes.accounts import MemoryAccounts
 from tests.fakes.api import memory_wiring
 from tests.unit.test_fastlane import ME, TOKEN, FakeQueries
@@ -76,7 +76,10 @@ def test_the_fan_out_asks_before_each_round_and_yields_while_reads_are_slow(monk
     for active in (False, True):
         slept.clear()
         pressure = CountingPressure(active)
-        tl = cast(RedisTimelines, type("T", (), {"pacing": Pacing(yield_s=0.001, pressure=cast(Any, pressure))})())
+        tl = cast(
+            RedisTimelines,
+            type("T", (), {"pacing": Pacing(yield_s=0.001, pressure=cast(Any, pressure)), "replicas": Replicas()})(),
+        )
         writes = RedisTimelineWrites.__new__(RedisTimelineWrites)
         writes.tl = tl
         for _ in range(3):
