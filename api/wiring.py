@@ -17,6 +17,7 @@ from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from api.ratelimit import RateLimits
 from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
+from infra.markers import CassandraMarkers, MarkerStore
 from infra.oauth import CassandraOAuth, OAuthStore
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
@@ -86,6 +87,7 @@ class Wiring:
     rate_limits: RateLimits | None = None  # None: no limits (tests built on fakes); api/throttle.py
     idempotency: IdempotencyStore | None = None  # Idempotency-Key answers (api/idempotency.py)
     oauth: OAuthStore | None = None  # OAuth applications and codes (api/mastodon/)
+    markers: MarkerStore | None = None  # Mastodon read markers and the notifications' cleared floor
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
@@ -154,6 +156,7 @@ async def connect(settings: Settings) -> Wiring:
         closers=[close_cassandra, nodes.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
         oauth=await asyncio.to_thread(CassandraOAuth, session),
+        markers=await asyncio.to_thread(CassandraMarkers, session),
     )
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))
