@@ -9,10 +9,19 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.mastodon import accounts, apps, instance, oauth
+from api.mastodon import accounts, apps, firstscreen, instance, notifications, oauth, search, streaming
 from api.mastodon.models import AccountIn, AppIn, RevokeIn, TokenIn
 
-ROUTERS: list[APIRouter] = [instance.router, apps.router, oauth.router, accounts.router]
+ROUTERS: list[APIRouter] = [
+    instance.router,
+    apps.router,
+    oauth.router,
+    accounts.router,
+    notifications.router,
+    search.router,
+    streaming.router,
+    firstscreen.router,
+]
 BODIES: list[type[BaseModel]] = [
     AppIn,
     TokenIn,
@@ -26,6 +35,12 @@ TAGS = [
     {"name": "mastodon: oauth", "description": "Mastodon API: OAuth 2 (authorization code with PKCE, password, "
      "client credentials) and revocation."},
     {"name": "mastodon: accounts", "description": "Mastodon API: registration, accounts, follows, relationships."},
+    {"name": "mastodon: notifications", "description": "Mastodon API: notifications and read markers."},
+    {"name": "mastodon: search and trends", "description": "Mastodon API: search (v2) and trending hashtags."},
+    {"name": "mastodon: streaming", "description": "Mastodon API: the user's stream, over Server-Sent Events "
+     "and the WebSocket at /api/v1/streaming (not in this schema: OpenAPI has no WebSockets)."},
+    {"name": "mastodon: first screens", "description": "Mastodon API: what clients fetch on their first "
+     "screens; empty where chirp has no such feature."},
 ]  # fmt: skip
 
 

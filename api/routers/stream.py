@@ -137,7 +137,7 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             await send({"type": "http.response.body", "body": b": connected\n\n", "more_body": True})
-            await run_until_gone(client, self._pump(client, send), _disconnected(receive))
+            await run_until_gone(client, self._pump(client, send), disconnected(receive))
             if client.dropped is not None:
                 with contextlib.suppress(Exception):  # a client too slow to read may not take even this
                     async with asyncio.timeout(1):
@@ -190,11 +190,11 @@ async def timeline_stream(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
     after = resume_point(last_event_id, last_event_id_header)
     hub, queries = push_parts(w)
-    lease = await _stream_lease(hub, user)
+    lease = await stream_lease(hub, user)
     return EventStream(hub, queries, user, after, w.settings.push_catch_up_max, lease)
 
 
-async def _stream_lease(hub: PushHub, user: int) -> str:
+async def stream_lease(hub: PushHub, user: int) -> str:
     """One of the user's streams (counted across API processes), or 429."""
     lease = await hub.claim(user)
     if lease is None:
@@ -205,7 +205,7 @@ async def _stream_lease(hub: PushHub, user: int) -> str:
     return lease
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -238,7 +238,7 @@ async def timeline_ws(websocket: WebSocket) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
         after = resume_point(q.get("last_event_id"), websocket.headers.get("last-event-id"))
         hub, queries = push_parts(w)
-        lease = await _stream_lease(hub, user)
+        lease = await stream_lease(hub, user)
     except HTTPException as exc:
         code = {503: 1013, 429: 1013}.get(exc.status_code, 1008)
         await websocket.close(code=code, reason=str(exc.detail)[:120])
