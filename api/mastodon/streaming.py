@@ -38,6 +38,7 @@ from api.throttle import enforce
 from api.wiring import Wiring, wiring
 from projections.mastodon_wire import mastodon_event, pushed_handles
 from projections.queries import Queries
+from projections.wire import tweet_json
 
 log = logging.getLogger("chirp.push")
 router = APIRouter(tags=["mastodon: streaming"])
@@ -64,12 +65,20 @@ async def stream_caller(w: Wiring, token: str | None) -> int:
 
 
 class Relay:
-    """chirp's push messages as Mastodon's (event, payload), the @mentions of each looked up once."""
+    """chirp's push messages as Mastodon's (event, payload), the @mentions of each looked up once. An "edit"
+    carries the new text only: the rest of the Status is read from the timeline's read side."""
 
-    def __init__(self, w: Wiring, base: str) -> None:
-        self.w, self.base = w, base
+    def __init__(self, w: Wiring, base: str, queries: Queries) -> None:
+        self.w, self.base, self.queries = w, base, queries
 
     async def convert(self, msg: dict[str, Any]) -> tuple[str, str] | None:
+        if msg.get("event") == "edit":
+            data = msg.get("data") or {}
+            view = await self.queries.tweet(int(data.get("tweet_id") or 0))
+            if view is None or view.deleted:
+                return None
+            msg = {"event": "edit", "data": {**tweet_json(view), "content": data.get("content", view.content),
+                                             "edited_at": data.get("edited_at")}}  # fmt: skip
         handles = pushed_handles(msg)
         accounts = await self.w.accounts.users_by_handle(handles) if handles else {}
         try:
@@ -144,7 +153,7 @@ async def _sse(request: Request, w: Wiring, access_token: str | None, name: str)
     await enforce(request, w, "streams", caller_key(user, request))
     hub, queries = push_parts(w)
     lease = await stream_lease(hub, user)
-    relay = Relay(w, base_url(request, w.settings))
+    relay = Relay(w, base_url(request, w.settings), queries)
     return MastodonEventStream(hub, queries, relay, user, lease, STREAMS[name], w.settings.push_catch_up_max)
 
 
@@ -188,7 +197,7 @@ class Session:
         self.client: Client | None = None
         self.pump: asyncio.Task[None] | None = None
         self.sending = asyncio.Lock()
-        self.relay = Relay(w, base_url(ws, w.settings))
+        self.relay: Relay | None = None
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.sending:
@@ -223,7 +232,8 @@ class Session:
             except PushUnavailable as exc:
                 await self.error(f"streaming is unavailable now, retry ({exc})", 503)
                 return
-            self.pump = asyncio.create_task(self._relay(hub, queries, self.client))
+            self.relay = Relay(self.w, base_url(self.ws, self.w.settings), queries)
+            self.pump = asyncio.create_task(self._relay(hub, queries, self.client, self.relay))
             self.client.task = self.pump
         self.subs.add(name)
 
@@ -232,8 +242,8 @@ class Session:
         if not self.subs:
             await self.stop()
 
-    async def _relay(self, hub: PushHub, queries: Queries, client: Client) -> None:
-        async for ev in events(hub, queries, client, self.relay, self.w.settings.push_catch_up_max):
+    async def _relay(self, hub: PushHub, queries: Queries, client: Client, relay: Relay) -> None:
+        async for ev in events(hub, queries, client, relay, self.w.settings.push_catch_up_max):
             if ev is None:
                 continue  # no heartbeat frame: Mastodon's WebSocket has none (TCP keepalive and pings do)
             for name in sorted(self.subs):

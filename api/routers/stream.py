@@ -59,6 +59,7 @@ A client that falls `CHIRP_PUSH_BUFFER` messages behind is disconnected and shou
 so are all streams of a process that loses its Redis connection, or that shuts down.
 """
 
+EVENTS = ("update", "delete", "notification")  # what chirp's own streams send
 WS_HEARTBEAT = orjson.dumps({"event": "heartbeat", "id": "", "data": {}})
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -147,6 +148,8 @@ class EventStream(Response):
 
     async def _pump(self, client: Client, send: Send) -> None:
         async for raw, msg in stream(self.hub, self.queries, client, self.after, self.most):
+            if msg is not None and msg.get("event") not in EVENTS:
+                continue  # an "edit" is for Mastodon's streams (api/mastodon/streaming.py)
             body = b": heartbeat\n\n" if raw is HEARTBEAT or msg is None else sse_frame(msg)
             await send({"type": "http.response.body", "body": body, "more_body": True})
         reason = (client.dropped or "closed").replace("\n", " ")
@@ -252,7 +255,9 @@ async def timeline_ws(websocket: WebSocket) -> None:
         await websocket.accept()
 
         async def pump() -> None:
-            async for raw, _ in stream(hub, queries, client, after, w.settings.push_catch_up_max):
+            async for raw, msg in stream(hub, queries, client, after, w.settings.push_catch_up_max):
+                if msg is not None and msg.get("event") not in EVENTS:
+                    continue
                 await websocket.send_text((WS_HEARTBEAT if raw is HEARTBEAT else raw).decode())
             await websocket.close(code=1012 if hub.closing else 1013, reason=(client.dropped or "")[:120])
 

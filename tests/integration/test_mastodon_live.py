@@ -1,5 +1,6 @@
 """The Mastodon API's notifications, markers, first-screen routes, search and trends (in-process, real services),
-and its streaming (a real API process): SSE and WebSocket clients receive update, notification and delete."""
+and its streaming (a real API process): SSE and WebSocket clients receive update, notification, status.update and
+delete."""
 
 from __future__ import annotations
 
@@ -273,6 +274,11 @@ def test_sse_user_stream_gets_update_notification_and_delete(
         like(api, author, own)
         note = json.loads(stream.next("notification"))
         assert note["type"] == "favourite" and note["status"]["id"] == own
+        r = api.patch(f"/tweets/{tweet}", headers=author.auth, json={"content": "edited, #now"})
+        assert r.status_code == 200, r.text
+        edited = json.loads(stream.next("status.update"))
+        assert edited["id"] == tweet and edited["edited_at"] and "#<span>now</span>" in edited["content"]
+        assert edited["created_at"] == update["created_at"] and edited["account"]["id"] == author.id
         assert api.delete(f"/tweets/{tweet}", headers=author.auth).status_code in (200, 202, 204)
         assert stream.next("delete") == tweet
         deadline = time.monotonic() + 10

@@ -16,7 +16,7 @@ from projections.mastodon_wire import mastodon_event, pushed_handles, tag_json, 
 from projections.model import TweetView, UserView
 from projections.notifications import Notification, notification_json
 from projections.push import message
-from projections.wire import delete_message, tweet_json, update_message
+from projections.wire import delete_message, edit_head, tweet_json, update_message
 from schemas.events import Media
 
 BASE = "https://chirp.example"
@@ -87,3 +87,18 @@ def test_pushed_delete_and_notification() -> None:
     out = orjson.loads((mastodon_event(_pushed(message("notification", "", follow)), BASE, {}) or ("", ""))[1])
     assert out["type"] == "follow" and out["status"] is None and out["group_key"] == "ungrouped-100"
     assert mastodon_event({"event": "heartbeat", "data": {}}, BASE, {}) is None
+
+
+def test_edit_head_is_completed_by_the_push_script_and_rendered_with_the_stored_tweet() -> None:
+    head = edit_head(41, "new text", T)
+    msg = _pushed(head + b'{"user_id":"8","handle":"bob","display_name":"Bob"}}}')
+    assert msg == {"event": "edit", "id": "", "data": {"tweet_id": "41", "content": "new text",
+                   "edited_at": "2026-03-01T12:00:05.123456Z",
+                   "author": {"user_id": "8", "handle": "bob", "display_name": "Bob"}}}  # fmt: skip
+    stored = _pushed(message("x", "", tweet_json(TweetView(41, 8, "old text", T, author=BOB))))["data"]
+    assert isinstance(stored, dict)
+    full = {"event": "edit", "data": {**stored, "content": "new text", "edited_at": "2026-03-01T12:00:06Z"}}
+    name, payload = mastodon_event(full, BASE, {}) or ("", "")
+    status = orjson.loads(payload)
+    assert name == "status.update" and status["content"] == "<p>new text</p>"
+    assert status["edited_at"] == "2026-03-01T12:00:06.000Z" and status["created_at"] == "2026-03-01T12:00:05.123Z"
