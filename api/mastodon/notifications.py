@@ -45,7 +45,8 @@ WRITE = scoped("write", "write:notifications")
 CLEARED = "cleared:notifications"  # the floor POST /clear sets (infra/markers.py)
 TIMELINES = ("home", "notifications")
 SCAN_MAX = 400  # rows a filtered page examines at most (types[], account_id): a page may then hold fewer
-NotificationId = Annotated[str, Path(pattern=ID_PATTERN, description="A notification id.")]
+# `:int` so that the path never matches /notifications/clear (whose Allow header would then name GET too)
+NotificationId = Annotated[int, Path(ge=1, lt=9 * 10**18, description="A notification id.")]
 TypeList = Annotated[list[str], Query(max_length=20, description=f"Types: {', '.join(MASTODON_TYPES)}.")]
 
 
@@ -151,7 +152,7 @@ async def list_notifications(
 
 
 @router.get(
-    "/api/v1/notifications/{notification_id}",
+    "/api/v1/notifications/{notification_id:int}",
     dependencies=[READ],
     response_model=NotificationOut,
     responses=responses(401, 403, 404, 422, 503),
@@ -161,7 +162,7 @@ async def get_notification(
     request: Request, w: W, caller: Annotated[Caller, READ], notification_id: NotificationId
 ) -> dict[str, Any]:
     store, markers = _parts(w)
-    nid = parse_id(notification_id)
+    nid = notification_id
     if nid > await _floor(markers, caller.user_id):
         rows = await store.window(caller.user_id, nid + 1, nid - 1, 1)
         body = await render(request, w, rows)
