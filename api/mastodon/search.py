@@ -105,7 +105,10 @@ async def _hashtags(request: Request, w: Wiring, q: str, offset: int, limit: int
     trending = [t for t in await _top(w, 50) if t.tag.startswith(tag)]
     out = [_tag(base, t, now) for t in sorted(trending, key=lambda t: (t.tag != tag, -t.tweets))]
     if not any(t.tag == tag for t in trending) and w.search is not None:
-        used = await w.search.search(parse_query(f"#{word}"), None, 1)
+        try:
+            used = await w.search.search(parse_query(f"#{word}"), None, 1)
+        except BadQuery:  # a tag the search index keeps no term of (e.g. private-use characters only)
+            return out[offset : offset + limit]
         if used.tweets:
             out.insert(0, tag_json(base, word, []))
     return out[offset : offset + limit]
