@@ -18,6 +18,7 @@ from api.push import PushHub
 from api.ratelimit import RateLimits
 from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
 from infra.eventlog import Position
+from infra.markers import CassandraMarkers, MarkerStore
 from infra.oauth import CassandraOAuth, OAuthStore
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
@@ -92,6 +93,7 @@ class Wiring:
     oauth: OAuthStore | None = None  # OAuth applications and codes (api/mastodon/)
     write_marks: RedisWriteMarks | None = None  # each user's last write positions (api/positions.py)
     applied: Progress | None = None  # the live version's progress, which reads naming a position wait for
+    markers: MarkerStore | None = None  # Mastodon read markers and the notifications' cleared floor
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
     checks: dict[str, Check] = field(default_factory=dict)
     worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
@@ -164,6 +166,7 @@ async def connect(settings: Settings) -> Wiring:
         closers=[close_cassandra, nodes.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
         oauth=await asyncio.to_thread(CassandraOAuth, session),
+        markers=await asyncio.to_thread(CassandraMarkers, session),
     )
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))

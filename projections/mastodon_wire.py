@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from projections.model import TweetView, UserView
 from projections.text import HASHTAG, MENTION, is_tag, normalize
 from projections.wire import media_json
@@ -270,3 +272,119 @@ def relationship_json(account_id: int, following: bool, followed_by: bool) -> di
         "endorsed": False,
         "note": "",
     }
+
+
+# Notifications ----------------------------------------------------------------------------------------------------
+
+# chirp's kinds as Mastodon's types: a reply is a `mention` there (a reply names the author it answers).
+NOTIFICATION_TYPES = {"mention": "mention", "reply": "mention", "like": "favourite", "follow": "follow"}
+# Mastodon's types and the chirp kinds behind them; the others (reblog, poll, status, update, ...) chirp never makes.
+CHIRP_KINDS: dict[str, tuple[str, ...]] = {"mention": ("mention", "reply"), "favourite": ("like",),
+                                           "follow": ("follow",)}  # fmt: skip
+MASTODON_TYPES = ("mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update",
+                  "admin.sign_up", "admin.report", "severed_relationships", "moderation_warning")  # fmt: skip
+
+
+def wanted_kinds(types: Iterable[str], exclude: Iterable[str]) -> frozenset[str] | None:
+    """The chirp kinds a Mastodon `types[]` / `exclude_types[]` pair asks for (None: every kind). Types chirp
+    never makes select nothing; unknown ones are ignored, as Mastodon does."""
+    types, exclude = list(types), set(exclude)
+    if not types and not exclude:
+        return None
+    chosen = set(types) if types else set(CHIRP_KINDS)
+    return frozenset(k for t in chosen - exclude for k in CHIRP_KINDS.get(t, ()))
+
+
+def notification_json(
+    notification_id: int, kind: str, created_at: datetime, account: dict[str, Any], status: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A Mastodon Notification (ungrouped: `group_key` names the notification alone)."""
+    return {
+        "id": str(notification_id),
+        "type": NOTIFICATION_TYPES.get(kind, kind),
+        "group_key": f"ungrouped-{notification_id}",
+        "created_at": timestamp(created_at),
+        "account": account,
+        "status": status,
+    }
+
+
+# Markers and tags -------------------------------------------------------------------------------------------------
+
+
+def marker_json(last_read_id: int, version: int, updated_at: datetime) -> dict[str, Any]:
+    return {"last_read_id": str(last_read_id), "version": version, "updated_at": timestamp(updated_at)}
+
+
+def tag_json(
+    base: str, name: str, history: list[tuple[datetime, int, int]] | None = None, following: bool | None = None
+) -> dict[str, Any]:
+    """A Mastodon Tag; `history`: (day, uses, accounts), newest first (Mastodon's strings of numbers)."""
+    out: dict[str, Any] = {
+        "name": name,
+        "url": tag_url(base, normalize(name)),
+        "history": [
+            {"day": str(int(day.replace(tzinfo=day.tzinfo or UTC).timestamp())), "uses": str(uses),
+             "accounts": str(accounts)} for day, uses, accounts in history or []
+        ],
+    }  # fmt: skip
+    if following is not None:
+        out["following"] = following
+    return out
+
+
+# Pushed messages --------------------------------------------------------------------------------------------------
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def view_of_wire(tweet: Mapping[str, Any]) -> TweetView:
+    """A TweetView back from chirp's pushed tweet (projections/wire.py's `tweet_json`), to render it as a Status."""
+    author = tweet.get("author")
+    user = UserView(int(author["user_id"]), author["handle"], author["display_name"]) if author else None
+    media = tuple(Media(m["url"], m["type"], m.get("alt_text"), m.get("size_bytes")) for m in tweet.get("media") or [])
+    created = _when(tweet["created_at"])
+    assert created is not None
+    return TweetView(
+        int(tweet["tweet_id"]), int(tweet["user_id"]), tweet["content"], created,
+        int(tweet["reply_to"]) if tweet.get("reply_to") else None, _when(tweet.get("edited_at")), media,
+        like_count=int(tweet.get("like_count") or 0), reply_count=int(tweet.get("reply_count") or 0), author=user,
+    )  # fmt: skip
+
+
+def user_of_wire(author: Mapping[str, Any]) -> UserView:
+    """A UserView back from chirp's pushed author (`author_json`)."""
+    return UserView(int(author["user_id"]), author["handle"], author["display_name"])
+
+
+def pushed_handles(msg: Mapping[str, Any]) -> list[str]:
+    """The @handles named in a pushed message's tweet (to look up before `mastodon_event`)."""
+    data = msg.get("data") or {}
+    tweet = data.get("tweet") if msg.get("event") == "notification" else data
+    content = tweet.get("content") if isinstance(tweet, Mapping) else None
+    return mentioned([content]) if isinstance(content, str) else []
+
+
+def mastodon_event(msg: Mapping[str, Any], base: str, accounts: Mapping[str, int]) -> tuple[str, str] | None:
+    """A chirp push message (projections/push.py: update, edit, delete, notification) as Mastodon's streaming
+    event and payload: `update` and `status.update` (a Status as a JSON string), `delete` (the bare status
+    id), `notification` (a Notification as a JSON string). None for anything else."""
+    event, data = msg.get("event"), msg.get("data") or {}
+    if event in ("update", "edit"):
+        status = status_json(view_of_wire(data), base, accounts)
+        return ("update" if event == "update" else "status.update"), orjson.dumps(status).decode()
+    if event == "delete":
+        return "delete", str(data["tweet_id"])
+    if event == "notification":
+        account = account_json(user_of_wire(data["account"]), base)
+        tweet = data.get("tweet")
+        shown = status_json(view_of_wire(tweet), base, accounts) if tweet else None
+        created = _when(data["created_at"])
+        assert created is not None
+        note = notification_json(int(data["id"]), str(data["type"]), created, account, shown)
+        return "notification", orjson.dumps(note).decode()
+    return None

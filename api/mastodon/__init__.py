@@ -9,7 +9,18 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.mastodon import accounts, apps, instance, oauth, statuses, timelines
+from api.mastodon import (
+    accounts,
+    apps,
+    firstscreen,
+    instance,
+    notifications,
+    oauth,
+    search,
+    statuses,
+    streaming,
+    timelines,
+)
 from api.mastodon.models import AccountIn, AppIn, RevokeIn, TokenIn
 
 ROUTERS: list[APIRouter] = [
@@ -19,6 +30,10 @@ ROUTERS: list[APIRouter] = [
     accounts.router,
     statuses.router,
     timelines.router,
+    notifications.router,
+    search.router,
+    streaming.router,
+    firstscreen.router,
 ]
 BODIES: list[type[BaseModel]] = [
     AppIn,
@@ -37,6 +52,12 @@ TAGS = [
     {"name": "mastodon: statuses", "description": "Mastodon API: post, read, edit and delete statuses; context, "
      "edit history, favourites."},
     {"name": "mastodon: timelines", "description": "Mastodon API: the home, public and hashtag timelines."},
+    {"name": "mastodon: notifications", "description": "Mastodon API: notifications and read markers."},
+    {"name": "mastodon: search and trends", "description": "Mastodon API: search (v2) and trending hashtags."},
+    {"name": "mastodon: streaming", "description": "Mastodon API: the user's stream, over Server-Sent Events "
+     "and the WebSocket at /api/v1/streaming (not in this schema: OpenAPI has no WebSockets)."},
+    {"name": "mastodon: first screens", "description": "Mastodon API: what clients fetch on their first "
+     "screens; empty where chirp has no such feature."},
 ]  # fmt: skip
 
 

@@ -79,3 +79,16 @@ def limited(*rules: str, per_user: bool = True) -> Any:
 
     setattr(check, THROTTLED, True)
     return Depends(check)
+
+
+def scoped_if_token(*any_of: str) -> Any:
+    """A dependency for a route open to everyone that checks the scopes of a token when one comes (Mastodon's
+    `authorize_if_got_token!`): 401 for a bad token, 403 for one without any of `any_of`; the Caller or None."""
+
+    async def check(request: Request, w: Annotated[Wiring, Depends(wiring)]) -> Caller | None:
+        found = await caller(request, w)
+        if found is not None and not scopes.allows(found.grant.scopes, any_of):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "This action is outside the authorized scopes")
+        return found
+
+    return Depends(check)

@@ -43,6 +43,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing, invalid, expired or revoked access token (or client credentials).",
         403: "The token lacks the scope this route needs.",
         404: "Not found.",
+        409: "Someone else changed the record meanwhile; try again.",
         413: "The body is larger than the limit.",
         422: "A parameter is missing or invalid; `error` says which.",
         429: "Over a rate limit; `Retry-After` says when to try again.",

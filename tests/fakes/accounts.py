@@ -1,4 +1,5 @@
-"""In-memory accounts (infra/accounts.py's contract) and OAuth state (infra/oauth.py's), for unit tests."""
+"""In-memory accounts (infra/accounts.py's contract), OAuth state (infra/oauth.py's) and read markers
+(infra/markers.py's), for unit tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from infra.accounts import Grant, email_key, handle_key, token_digest
+from infra.markers import Marker
 from infra.oauth import App, Code, digest
 
 
@@ -101,3 +103,19 @@ class MemoryOAuth:
 
     async def redeem_code(self, code: str) -> Code | None:
         return self.codes.pop(digest(code), None)
+
+
+class MemoryMarkers:
+    """Same contract as infra.markers.CassandraMarkers."""
+
+    def __init__(self) -> None:
+        self.markers: dict[tuple[int, str], Marker] = {}
+
+    async def get(self, user_id: int, timelines: Sequence[str]) -> dict[str, Marker]:
+        return {t: self.markers[(user_id, t)] for t in timelines if (user_id, t) in self.markers}
+
+    async def set(self, user_id: int, timeline: str, last_read_id: int) -> Marker:
+        old = self.markers.get((user_id, timeline))
+        new = Marker(timeline, last_read_id, (old.version if old else 0) + 1, datetime.now(UTC))
+        self.markers[(user_id, timeline)] = new
+        return new

@@ -7,7 +7,7 @@ from api.media import Upload
 from api.wiring import Wiring
 from infra.settings import Settings
 from schemas.ids import IdGenerator
-from tests.fakes.accounts import MemoryAccounts, MemoryOAuth
+from tests.fakes.accounts import MemoryAccounts, MemoryMarkers, MemoryOAuth
 from tests.fakes.eventlog import MemoryEventLog
 
 
@@ -52,4 +52,5 @@ def memory_wiring(
         tweets=MemoryTweetState(),
         uploads=MemoryUploads(),
         oauth=MemoryOAuth(),
+        markers=MemoryMarkers(),
     )
