@@ -18,6 +18,7 @@ from api.push import PushHub
 from api.ratelimit import RateLimits
 from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
 from infra.oauth import CassandraOAuth, OAuthStore
+from infra.objectstore import ObjectStore
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
 from projections.notifications import NotificationStore, PendingMarks
@@ -87,6 +88,7 @@ class Wiring:
     idempotency: IdempotencyStore | None = None  # Idempotency-Key answers (api/idempotency.py)
     oauth: OAuthStore | None = None  # OAuth applications and codes (api/mastodon/)
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
+    media_store: ObjectStore | None = None  # S3-compatible storage, when configured (infra/objectstore.py)
     checks: dict[str, Check] = field(default_factory=dict)
     worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -154,6 +156,7 @@ async def connect(settings: Settings) -> Wiring:
         closers=[close_cassandra, nodes.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
         oauth=await asyncio.to_thread(CassandraOAuth, session),
+        media_store=ObjectStore(settings) if settings.media_storage else None,
     )
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))

@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.mastodon import accounts, apps, instance, oauth
+from api.mastodon import accounts, apps, instance, media, oauth
 from api.mastodon.models import AccountIn, AppIn, RevokeIn, TokenIn
 
-ROUTERS: list[APIRouter] = [instance.router, apps.router, oauth.router, accounts.router]
+ROUTERS: list[APIRouter] = [instance.router, apps.router, oauth.router, accounts.router, media.router]
+UPLOAD_PATHS = media.UPLOAD_PATHS  # file uploads: a larger body limit (api/app.py)
 BODIES: list[type[BaseModel]] = [
     AppIn,
     TokenIn,
@@ -26,6 +27,8 @@ TAGS = [
     {"name": "mastodon: oauth", "description": "Mastodon API: OAuth 2 (authorization code with PKCE, password, "
      "client credentials) and revocation."},
     {"name": "mastodon: accounts", "description": "Mastodon API: registration, accounts, follows, relationships."},
+    {"name": "mastodon: media", "description": "Mastodon API: uploads, stored in S3-compatible storage and read "
+     "from there (or the CDN), never through the API."},
 ]  # fmt: skip
 
 
