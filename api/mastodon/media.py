@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import io
 import logging
-import math
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
@@ -23,7 +23,7 @@ from api.mastodon.models import MediaAttachment
 from api.mastodon.params import params
 from api.mastodon.site import upload_limit
 from api.media import LIMITS, MAX_ALT_TEXT, Upload, media_type_of, new_key
-from api.models import clean_alt_text
+from api.models import ALT_PATTERN, clean_alt_text
 from api.render import media_base
 from api.wiring import Wiring, wiring
 from projections.mastodon_wire import attachment_json, image_meta
@@ -39,6 +39,9 @@ MediaId = Annotated[
 ]
 NOT_FOUND = "Record not found"
 IMAGE_MATRIX_LIMIT = 16_777_216  # pixels, as the instance says (configuration.media_attachments)
+_UNIT = r"-?(?:1(?:\.0+)?|0?\.[0-9]+|0(?:\.[0-9]*)?)"  # a number from -1 to 1
+FOCUS_PATTERN = rf"^$|^{_UNIT},{_UNIT}$"  # empty: none
+FOCUS = re.compile(rf"{_UNIT},{_UNIT}")
 ALLOWED = sorted(t for types, _ in LIMITS.values() for t in types)
 
 UPLOAD_BODY = {
@@ -52,9 +55,9 @@ UPLOAD_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary",
                                  "description": f"The image or video ({', '.join(ALLOWED)})."},
-                        "description": {"type": "string", "maxLength": MAX_ALT_TEXT,
+                        "description": {"type": "string", "maxLength": MAX_ALT_TEXT, "pattern": ALT_PATTERN,
                                         "description": "Alt text, for screen readers."},
-                        "focus": {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$",
+                        "focus": {"type": "string", "pattern": FOCUS_PATTERN,
                                   "description": "The focal point, `x,y`, each from -1.0 to 1.0."},
                     },
                 }
@@ -67,8 +70,8 @@ DESCRIBE_BODY = {
         "required": False,
         "content": {
             kind: {"schema": {"type": "object", "properties": {
-                "description": {"type": "string", "maxLength": MAX_ALT_TEXT},
-                "focus": {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"}}}}
+                "description": {"type": "string", "maxLength": MAX_ALT_TEXT, "pattern": ALT_PATTERN},
+                "focus": {"type": "string", "pattern": FOCUS_PATTERN}}}}
             for kind in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
         },
     }
@@ -83,12 +86,9 @@ def parse_focus(value: object) -> tuple[float, float] | None:
     """`x,y` with each in [-1, 1] (Mastodon's focal point); None when not given."""
     if value is None or value == "":
         return None
-    try:
-        x, y = (float(v) for v in str(value).split(","))
-    except ValueError as exc:
-        raise _invalid("focus", "must be two numbers, x,y") from exc
-    if not all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in (x, y)):
-        raise _invalid("focus", "x and y must be from -1.0 to 1.0")
+    if not isinstance(value, str) or not FOCUS.fullmatch(value):
+        raise _invalid("focus", "must be x,y with x and y from -1.0 to 1.0")
+    x, y = (float(v) for v in value.split(","))
     return x, y
 
 
