@@ -1,5 +1,6 @@
 # The one entry point for people and CI. `make run` and `make test` need only Python 3.11,
-# Java 17 and Maven (the launcher installs redis-server, and Java/Maven where apt can).
+# Java 17 and Maven (the launcher resolves Kafka, Cassandra and S3Proxy with Maven, installs redis-server, and
+# Java/Maven where apt can).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install chirp with its pinned dependencies
 
-up: install ## Start Kafka, Cassandra and Redis (idempotent; reuses healthy ones)
+up: install ## Start Kafka, Cassandra, Redis and S3Proxy (idempotent; reuses healthy ones)
 	$(CHIRP) up
 
 down: install ## Stop the services chirp started

@@ -122,7 +122,11 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(WritePositions)  # inside Idempotency, which keeps the header: a replay has the first one
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    uploads = settings.media_upload_max_bytes + 65_536  # the file, and the form's other fields around it
+    larger = dict.fromkeys(mastodon.UPLOAD_PATHS, uploads) if settings.media_storage else {}
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, larger=larger, mastodon=mastodon_errors.is_mastodon
+    )
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowHeader)
     app.add_middleware(TimelineFastLane)

@@ -73,6 +73,11 @@ class Strict(BaseModel):
 
 
 class UserCreate(Strict):
+    # An e-mail only with a password (the validator below), said so the schema can check it too.
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"properties": {"email": {"type": "null"}}},
+                                     {"required": ["password"], "properties": {"password": {"type": "string"}}}]}
+    )  # fmt: skip
     handle: str = Field(description="3-30 letters, digits or underscores; unique ignoring case.", examples=["ada_l"],
                         pattern=HANDLE.pattern)  # fmt: skip
     display_name: str = Field(description="1-50 characters shown beside the handle.", examples=["Ada Lovelace"],
@@ -190,6 +195,13 @@ class MediaUploadIn(Strict):
                                  examples=["A cat asleep on a keyboard"])  # fmt: skip
 
     _alt = field_validator("alt_text")(classmethod(lambda cls, v: clean_alt_text(v)))
+
+    @field_validator("size_bytes", mode="before")
+    @classmethod
+    def _a_number(cls, v: object) -> object:
+        if isinstance(v, bool):  # JSON true is not 1 (pydantic would take it, the schema does not)
+            raise ValueError("size_bytes must be an integer")
+        return v
 
 
 class UploadTarget(BaseModel):

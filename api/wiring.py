@@ -20,6 +20,7 @@ from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
 from infra.eventlog import Position
 from infra.markers import CassandraMarkers, MarkerStore
 from infra.oauth import CassandraOAuth, OAuthStore
+from infra.objectstore import ObjectStore
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
 from projections.notifications import NotificationStore, PendingMarks
@@ -95,6 +96,7 @@ class Wiring:
     applied: Progress | None = None  # the live version's progress, which reads naming a position wait for
     markers: MarkerStore | None = None  # Mastodon read markers and the notifications' cleared floor
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
+    media_store: ObjectStore | None = None  # S3-compatible storage, when configured (infra/objectstore.py)
     checks: dict[str, Check] = field(default_factory=dict)
     worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -167,6 +169,7 @@ async def connect(settings: Settings) -> Wiring:
         uploads=RedisUploads(r, settings.redis_prefix),
         oauth=await asyncio.to_thread(CassandraOAuth, session),
         markers=await asyncio.to_thread(CassandraMarkers, session),
+        media_store=ObjectStore(settings) if settings.media_storage else None,
     )
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))

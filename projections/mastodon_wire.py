@@ -28,7 +28,9 @@ from schemas.ids import id_time
 _URL = re.compile(r"(?<![\w/.@])https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?'\"*"
 _PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
-MEDIA_TYPES = {"image": "image", "gif": "gifv", "video": "video"}
+# chirp stores a GIF as it came (Mastodon's "gifv" is a GIF turned into a looping video, played with <video>).
+MEDIA_TYPES = {"image": "image", "gif": "image", "video": "video"}
+_UPLOAD_ID = re.compile(r"^(\d+)-")  # a key's basename made by api/media.py new_key: "<media id>-<random>.<ext>"
 AVATAR_PATH = "/avatars/original/missing.png"
 HEADER_PATH = "/headers/original/missing.png"
 
@@ -165,20 +167,41 @@ def account_json(
     }
 
 
-def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]:
-    shown = media_json(m)
+def attachment_json(
+    media_id: str, media_type: str, url: str, description: str | None, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A Mastodon MediaAttachment; `url` is storage's or the CDN's, never the API's; no preview is made."""
     return {
-        "id": f"{owner_id}{index:02d}",
-        "type": MEDIA_TYPES.get(m.type, "unknown"),
-        "url": shown["url"],
-        "preview_url": shown["url"],
+        "id": media_id,
+        "type": MEDIA_TYPES.get(media_type, "unknown"),
+        "url": url,
+        "preview_url": url,
         "remote_url": None,
         "preview_remote_url": None,
         "text_url": None,
-        "meta": {},
-        "description": m.alt_text,
+        "meta": meta or {},
+        "description": description,
         "blurhash": None,
     }
+
+
+def image_meta(width: int | None, height: int | None, focus: tuple[float, float] | None) -> dict[str, Any]:
+    """MediaAttachment `meta`: the image's size (as `original` and `small`: no smaller copy is made) and focus."""
+    meta: dict[str, Any] = {}
+    if width and height:
+        size = {"width": width, "height": height, "size": f"{width}x{height}", "aspect": round(width / height, 6)}
+        meta = {"original": size, "small": dict(size)}
+    if focus is not None:
+        meta["focus"] = {"x": focus[0], "y": focus[1]}
+    return meta
+
+
+def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]:
+    """A tweet's media item: an upload keeps the id it was uploaded as (named in its key); a linked URL gets
+    the tweet's id and its position."""
+    uploaded = _UPLOAD_ID.match(m.key.rsplit("/", 1)[-1]) if m.key else None
+    media_id = uploaded.group(1) if uploaded else f"{owner_id}{index:02d}"
+    return attachment_json(media_id, m.type, media_json(m)["url"], m.alt_text)
 
 
 def status_json(

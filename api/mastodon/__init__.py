@@ -14,6 +14,7 @@ from api.mastodon import (
     apps,
     firstscreen,
     instance,
+    media,
     notifications,
     oauth,
     search,
@@ -28,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     apps.router,
     oauth.router,
     accounts.router,
+    media.router,
     statuses.router,
     timelines.router,
     notifications.router,
@@ -35,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     streaming.router,
     firstscreen.router,
 ]
+UPLOAD_PATHS = media.UPLOAD_PATHS  # file uploads: a larger body limit (api/app.py)
 BODIES: list[type[BaseModel]] = [
     AppIn,
     TokenIn,
@@ -58,6 +61,8 @@ TAGS = [
      "and the WebSocket at /api/v1/streaming (not in this schema: OpenAPI has no WebSockets)."},
     {"name": "mastodon: first screens", "description": "Mastodon API: what clients fetch on their first "
      "screens; empty where chirp has no such feature."},
+    {"name": "mastodon: media", "description": "Mastodon API: uploads, stored in S3-compatible storage and read "
+     "from there (or the CDN), never through the API."},
 ]  # fmt: skip
 
 

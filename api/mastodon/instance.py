@@ -52,7 +52,7 @@ def _instance_v1(request: Request, w: Wiring) -> dict[str, Any]:
         "configuration": {
             "accounts": {"max_featured_tags": 0},
             "statuses": statuses_limits(),
-            "media_attachments": media_limits(),
+            "media_attachments": media_limits(s),
             "polls": POLLS,
         },
         "contact_account": None,
@@ -85,7 +85,7 @@ async def instance_v2(request: Request, w: W) -> dict[str, Any]:
             "vapid": {"public_key": ""},
             "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
             "statuses": statuses_limits(),
-            "media_attachments": media_limits(),
+            "media_attachments": media_limits(s),
             "polls": POLLS,
             "translation": {"enabled": False},
         },

@@ -47,12 +47,20 @@ def statuses_limits() -> dict[str, int]:
     return {"max_characters": MAX_CONTENT, "max_media_attachments": MAX_MEDIA, "characters_reserved_per_url": 23}
 
 
-def media_limits() -> dict[str, Any]:
+def upload_limit(settings: Settings, media_type: str) -> int:
+    """The largest file of a type POST /api/v1|v2/media takes: the type's own limit, within what the API carries."""
+    return min(LIMITS[media_type][1], settings.media_upload_max_bytes)
+
+
+def media_limits(settings: Settings) -> dict[str, Any]:
+    """What clients are told of uploads (GIFs, which Mastodon counts as images, may be larger: 15 MiB)."""
     return {
-        "supported_mime_types": sorted(t for types, _ in LIMITS.values() for t in types),
-        "image_size_limit": LIMITS["image"][1],
+        "supported_mime_types": sorted(t for types, _ in LIMITS.values() for t in types)
+        if settings.media_storage
+        else [],
+        "image_size_limit": upload_limit(settings, "image"),
         "image_matrix_limit": 16_777_216,
-        "video_size_limit": LIMITS["video"][1],
+        "video_size_limit": upload_limit(settings, "video"),
         "video_frame_rate_limit": 60,
         "video_matrix_limit": 8_294_400,
         "description_limit": 1000,
