@@ -1,7 +1,8 @@
 """What Mastodon clients fetch on their first screens, answered so that none of them breaks on a 404: the
 user's preferences (chirp's fixed ones), and empty lists where chirp has no such feature (custom emojis, lists,
-filters, follow requests (chirp accounts are never locked), followed and featured hashtags, announcements,
-trending statuses and links, suggestions, conversations (chirp has no direct messages)), as GoToSocial does.
+filters, follow requests (chirp accounts are never locked), followed and featured hashtags, bookmarks, mutes and
+blocks, announcements, trending statuses and links, suggestions, conversations (chirp has no direct messages)), as
+GoToSocial does.
 Each keeps Mastodon's authentication and scopes: a route that needs a token still answers 401 without one."""
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ _empty("/api/v1/trends/statuses", "Trending statuses: none")
 _empty("/api/v1/trends/links", "Trending links: none")
 _empty("/api/v2/suggestions", "Accounts to follow: none", "read", "read:accounts")
 _empty("/api/v1/featured_tags", "Your featured hashtags: none", "read", "read:accounts")
+# toot's `bookmarks`, `muted` and `blocked`, and the settings screens of the apps, read these
+_empty("/api/v1/bookmarks", "Your bookmarks: none", "read", "read:bookmarks")
+_empty("/api/v1/mutes", "Accounts you mute: none", "read", "read:mutes", "follow")
+_empty("/api/v1/blocks", "Accounts you block: none", "read", "read:blocks", "follow")
 
 
 @router.get(

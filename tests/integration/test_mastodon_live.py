@@ -146,7 +146,7 @@ def test_first_screen_routes_answer_with_auth_and_scopes(api: TestClient, app: d
     assert prefs["posting:default:visibility"] == "public" and prefs["reading:expand:spoilers"] is False
     with_token = ["/api/v1/lists", "/api/v1/filters", "/api/v2/filters", "/api/v1/follow_requests",
                   "/api/v1/followed_tags", "/api/v1/announcements", "/api/v2/suggestions", "/api/v1/featured_tags",
-                  "/api/v1/conversations"]  # fmt: skip
+                  "/api/v1/conversations", "/api/v1/bookmarks", "/api/v1/mutes", "/api/v1/blocks"]  # fmt: skip
     for path in with_token:
         assert get(api, path, ann) == [], path
         assert api.get(path).status_code == 401, path
