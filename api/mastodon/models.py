@@ -251,6 +251,12 @@ class DeletedStatus(Status):
     text: str = Field(description="The status's source text, for a client to redraft it.")
 
 
+class StatusSource(BaseModel):
+    id: str
+    text: str = Field(description="The status's source text, as its author wrote it, for editing.")
+    spoiler_text: str = Field(description="Always empty: chirp has no content warnings.")
+
+
 class StatusEdit(BaseModel):
     content: str
     spoiler_text: str

@@ -1,7 +1,7 @@
 """Statuses, Mastodon's face of chirp's tweets: post (with an Idempotency-Key, through the same middleware as
-chirp's own writes), read, edit, delete, context, edit history, favourite and unfavourite, and the caller's
-favourites. Writes append the same events as chirp's own routes (api/routers/tweets.py: TweetPosted, TweetEdited,
-TweetDeleted, TweetLiked, TweetUnliked), checked the same way; reads come from chirp's read models.
+chirp's own writes), read, edit, delete, context, edit history and source text, favourite and unfavourite, and the
+caller's favourites. Writes append the same events as chirp's own routes (api/routers/tweets.py: TweetPosted,
+TweetEdited, TweetDeleted, TweetLiked, TweetUnliked), checked the same way; reads come from chirp's read models.
 
 chirp has public statuses only, without content warnings: `visibility` other than `public` and a `spoiler_text`
 are refused (422) rather than published more widely than asked; `sensitive` is refused with media (they would
@@ -22,7 +22,7 @@ from api.idempotency import Ids
 from api.mastodon.accounts import NOT_FOUND, _paged, account_of
 from api.mastodon.auth import Caller, caller, limited, scoped
 from api.mastodon.errors import responses
-from api.mastodon.models import Context, DeletedStatus, Params, Status, StatusEdit, _flag
+from api.mastodon.models import Context, DeletedStatus, Params, Status, StatusEdit, StatusSource, _flag
 from api.mastodon.paging import Limit, MaxId, MinId, SinceId, Window, page
 from api.mastodon.params import body_schema, params, validate
 from api.mastodon.site import base_url
@@ -42,6 +42,7 @@ router = APIRouter(tags=["mastodon: statuses"])
 W = Annotated[Wiring, Depends(wiring)]
 StatusId = Annotated[str, Path(pattern=ID_PATTERN, description="A status id.", examples=["7251846523904001"])]
 WRITE = scoped("write", "write:statuses")
+READ = scoped("read", "read:statuses")
 FAVOURITE = scoped("write", "write:favourites")
 ANCESTORS = 40  # statuses above one in its thread, at most (as Mastodon)
 DESCENDANTS = 60  # statuses below one, at most (Mastodon's number for anonymous readers)
@@ -330,6 +331,18 @@ async def history(request: Request, w: W, status_id: StatusId) -> list[dict[str,
     accounts = await w.accounts.users_by_handle(handles) if handles else {}
     return [status_edit_json(text, at, base, accounts, shown["account"], shown["media_attachments"])
             for at, text in versions]  # fmt: skip
+
+
+@router.get(
+    "/api/v1/statuses/{status_id}/source",
+    response_model=StatusSource,
+    responses=responses(401, 403, 404, 422),
+    summary="A status's source text, which clients (masto.js, Elk, Phanpy) fetch before editing it",
+)
+async def source(request: Request, w: W, status_id: StatusId, caller: Annotated[Caller, READ]) -> dict[str, Any]:
+    await settle(w.write_marks, w.applied, caller.user_id, w.settings.read_wait_ms / 1000)  # one's own last edit
+    view = await visible(w, parse_id(status_id))
+    return {"id": str(view.tweet_id), "text": view.content, "spoiler_text": ""}
 
 
 # Favourites -----------------------------------------------------------------------------------------------------

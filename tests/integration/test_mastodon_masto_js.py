@@ -1,7 +1,8 @@
 """masto.js (npm `masto`, the exact version in tests/integration/js/package.json and its package-lock.json) run by
 Node against a real API process and worker: tests/integration/js/masto_journey.mjs registers an app and two
-accounts, logs in with a password, posts, follows, reads the home timeline, favourites and receives an `update` on
-the user stream over WebSocket (the token as Sec-WebSocket-Protocol), printing what it saw as JSON.
+accounts, logs in with a password, posts, follows, reads the home timeline, favourites, edits (fetching the
+source first, as masto.js-based apps do) and receives an `update` on the user stream over WebSocket (the token
+as Sec-WebSocket-Protocol), printing what it saw as JSON.
 
 `npm ci` installs the locked packages once per lock file into a cache folder (XDG_CACHE_HOME, else ~/.cache);
 nothing installed is kept in the repository. No Node or no registry fails the test: nothing here is skipped."""
@@ -75,5 +76,6 @@ def test_masto_js_registers_posts_follows_favourites_and_streams(
     assert f'href="{base_url}/tags/mj{uniq}"' in seen["firstContent"]
     assert seen["first"] in seen["home"]
     assert seen["favourited"] is True and seen["favourites"] == 1
+    assert seen["source"] == f"hello from masto.js #mj{uniq}" and ", edited</p>" in seen["edited"]
     assert seen["update"]["stream"] == ["user"]
     assert seen["update"]["id"] in seen["posted"] and seen["update"]["account"] == seen["ann"]

@@ -110,6 +110,15 @@ def test_statuses_post_read_reply_context_edit_history_favourite_delete(
     history = api.get(f"/api/v1/statuses/{root['id']}/history", headers=ann).json()
     assert [h["content"] for h in history][-1] == "<p>hello, edited</p>" and len(history) == 2
     assert f"#<span>t{uniq}</span>" in history[0]["content"] and history[0]["account"]["id"] == ann_id
+    source = api.get(f"/api/v1/statuses/{root['id']}/source", headers=ann)  # what clients fetch to edit: at once
+    assert source.status_code == 200 and source.json() == {
+        "id": root["id"],
+        "text": "hello, edited",
+        "spoiler_text": "",
+    }
+    assert api.get(f"/api/v1/statuses/{root['id']}/source", headers=bob).json()["id"] == root["id"]  # anyone's
+    assert api.get(f"/api/v1/statuses/{root['id']}/source").status_code == 401
+    assert api.get("/api/v1/statuses/1/source", headers=ann).status_code == 404
 
     fav = api.post(f"/api/v1/statuses/{root['id']}/favourite", headers=bob)
     assert fav.status_code == 200 and fav.json()["favourited"] is True and fav.json()["favourites_count"] == 1

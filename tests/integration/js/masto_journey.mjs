@@ -1,8 +1,9 @@
 // masto.js (npm `masto`, pinned in package.json) against chirp's Mastodon API, run by
 // tests/integration/test_mastodon_masto_js.py as `node masto_journey.mjs BASE_URL SUFFIX`.
 // It registers an app and two accounts through the API, logs one in with a password, posts, follows, reads
-// the home timeline, favourites, and receives an `update` on the user stream over WebSocket (masto passes the
-// token as Sec-WebSocket-Protocol). It prints one JSON object with what it saw; the test asserts on it.
+// the home timeline, favourites, edits (source, then update), and receives an `update` on the user stream over
+// WebSocket (masto passes the token as Sec-WebSocket-Protocol). It prints one JSON object with what it saw; the
+// test asserts on it.
 import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient } from "masto";
 
 // masto 8 asks for Node 22; on Node 20 (this machine's) it needs only these two: the global WebSocket (the test
@@ -64,6 +65,9 @@ const home = await until("the status on bob's home timeline", async () => {
   return page.some((s) => s.id === first.id) ? page : null;
 });
 const favourited = await bob.v1.statuses.$select(first.id).favourite();
+// an edit as masto.js-based apps make it: the source text first, then the new text
+const source = await ann.v1.statuses.$select(first.id).source.fetch();
+const edited = await ann.v1.statuses.$select(first.id).update({ status: `${source.text}, edited` });
 
 // the user stream over WebSocket; Mastodon sends no acknowledgement of a subscription, so ann posts again
 // until one of her statuses arrives (each post is a real update, none is a stand-in for a sleep)
@@ -101,6 +105,8 @@ console.log(JSON.stringify({
   home: home.map((s) => s.id),
   favourited: favourited.favourited,
   favourites: favourited.favouritesCount,
+  source: source.text,
+  edited: edited.content,
   posted,
   update: { stream: update.stream, id: update.payload.id, account: update.payload.account.id },
 }));
