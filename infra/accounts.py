@@ -18,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from cassandra import ConsistencyLevel, WriteTimeout
 from cassandra.cluster import Session
 from redis.asyncio.cluster import RedisCluster
 
 from infra.cassandra import execute
 
 TOKEN_PREFIX = "chirp_"
+CLAIM_ATTEMPTS = 3  # a handle claim that timed out in Paxos contention with nobody holding the handle after it
 log = logging.getLogger("chirp.accounts")
 
 
@@ -166,6 +168,8 @@ class CassandraAccounts:
         self._handle_of = session.prepare("SELECT handle FROM accounts WHERE user_id = ?")
         self._handle = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
         self._claim_of = session.prepare("SELECT user_id, claimed_at FROM handles WHERE handle_key = ?")
+        self._claim_serial = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
+        self._claim_serial.consistency_level = ConsistencyLevel.LOCAL_SERIAL  # sees (and ends) claims in flight
         self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
         self._cache_size = cache_size
         self.revocations = revocations
@@ -173,8 +177,22 @@ class CassandraAccounts:
         self.cache_s = cache_s
 
     async def claim_handle(self, handle: str, user_id: int) -> bool:
-        rows = await execute(self.session, self._claim, (handle_key(handle), user_id, datetime.now(UTC)))
-        return bool(rows[0].applied) or rows[0].user_id == user_id  # a retry of the same registration
+        """The handle for `user_id` unless another holds it (a lightweight transaction). Concurrent claims of one
+        handle contend in Paxos; one that times out (WriteTimeout of type CAS) may still have been applied, so
+        a serial read settles who holds it, and the claim is tried again only if nobody does."""
+        key = handle_key(handle)
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                rows = await execute(self.session, self._claim, (key, user_id, datetime.now(UTC)))
+            except WriteTimeout:
+                rows = await execute(self.session, self._claim_serial, (key,))
+                if rows and rows[0].user_id is not None:
+                    return bool(rows[0].user_id == user_id)
+                if attempt == CLAIM_ATTEMPTS - 1:
+                    raise
+                continue
+            return bool(rows[0].applied) or rows[0].user_id == user_id  # a retry of the same registration
+        raise AssertionError("unreachable")
 
     async def release_handle(self, handle: str, user_id: int) -> None:
         await execute(self.session, self._release, (handle_key(handle), user_id))
