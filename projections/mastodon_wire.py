@@ -150,7 +150,9 @@ def account_json(
         "created_at": timestamp(id_time(u.user_id)),
         "note": "",
         "url": profile_url(base, u.handle),
-        "uri": f"{base}/users/{quote(u.handle)}",
+        # chirp does not federate: the uri is the profile's address (Mastodon's /users/<name> is chirp's own
+        # /users/{user_id} route, which takes an id)
+        "uri": profile_url(base, u.handle),
         "avatar": avatar,
         "avatar_static": avatar,
         "header": header,
@@ -225,7 +227,7 @@ def status_json(
         "spoiler_text": "",
         "visibility": "public",
         "language": None,
-        "uri": f"{base}/users/{quote(handle)}/statuses/{v.tweet_id}",
+        "uri": f"{profile_url(base, handle)}/{v.tweet_id}",
         "url": f"{profile_url(base, handle)}/{v.tweet_id}",
         "replies_count": v.reply_count,
         "reblogs_count": 0,
