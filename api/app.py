@@ -23,6 +23,7 @@ from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.mastodon import errors as mastodon_errors
+from api import web
 from api.positions import ReadAfter, WritePositions
 from api.pressure import ReadPressureSignal
 from api.routers import (
@@ -111,6 +112,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     included = [*(r.router for r in routers), *mastodon.ROUTERS]
     for router in included:
         app.include_router(router)
+    web.install(app)  # the browser app at `/`, outside the schema
     app.state.route_table = route_table([*app.router.routes, *(route for r in included for route in r.routes)])
     document_limits(app)
     _document_middleware(app)
