@@ -16,14 +16,13 @@ from fastapi.telemetry import TelemetryConfig
 from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException
 
-from api import idempotency, mastodon, metrics, positions
+from api import idempotency, mastodon, metrics, positions, web
 from api.allow import AllowHeader, route_table
 from api.cors import Cors
 from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.mastodon import errors as mastodon_errors
-from api import web
 from api.positions import ReadAfter, WritePositions
 from api.pressure import ReadPressureSignal
 from api.routers import (

@@ -9,6 +9,7 @@ services."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -88,8 +89,10 @@ async def screen(request: Request, path: str) -> Response:
 class Assets(StaticFiles):
     """The app's files, revalidated on each load (ETag / Last-Modified answer 304) so an update shows at once."""
 
-    def file_response(self, full_path: str | Path, stat_result: object, scope: Scope, status_code: int = 200) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

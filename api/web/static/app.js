@@ -219,6 +219,7 @@ async function render() {
     if (a.dataset.nav === name) a.setAttribute("aria-current", "page");
   }
   document.body.dataset.screen = name;
+  delete main.dataset.path;
   try {
     const done = await show();
     if (typeof done === "function") cleanup = done;
@@ -226,6 +227,7 @@ async function render() {
     main.replaceChildren(h("header", { class: "screen-head" }, h("h1", { tabindex: "-1" }, err.status === 404 ? "Not found" : "Something went wrong")),
       h("p", { class: "pad error-inline", role: "alert" }, err.message), h("p", { class: "pad" }, h("a", { href: "/" }, "Go home")));
   }
+  main.dataset.path = location.pathname + location.search; // the screen is drawn (tests wait for it)
 }
 
 function navigate(path, { replace = false } = {}) {
