@@ -393,5 +393,19 @@ def test_sign_in_with_pkce(browsers: Browsers, site: str, uniq: str) -> None:
           done(a === b);
         })();""")
     assert same
+    # a 429 reads as how long to wait (the server's Retry-After), through the app's own API client
+    said = cy.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const {Api} = await import('/web/static/api.js');
+          const api = new Api(location.origin, 'token');
+          const real = window.fetch;
+          window.fetch = async () => new Response('{"error": "rate limit exceeded"}',
+            {status: 429, headers: {'Retry-After': '42', 'Content-Type': 'application/json'}});
+          try { await api.get('/api/v1/timelines/home'); done('no error'); }
+          catch (err) { done(`${err.status} ${err.retryAfter} ${err.message}`); }
+          finally { window.fetch = real; }
+        })();""")
+    assert said == "429 42 Too many requests: please wait 42 s and try again.", said
     console, _ = cy.logs()
     assert not [e for e in console if e["level"] == "SEVERE"], console

@@ -115,7 +115,13 @@ export async function thread(ctx, main, id) {
   const [status, context] = await Promise.all([ctx.api.get(`/api/v1/statuses/${id}`), ctx.api.get(`/api/v1/statuses/${id}/context`)]);
   const replies = h("div", { class: "feed replies", "aria-label": "Replies" }, context.descendants.map((s) => renderStatus(ctx, s)));
   const focused = renderStatus(ctx, status, { focused: true });
-  const reply = composer(ctx, { replyTo: status, autofocus: location.hash === "#reply", onPosted: (s) => replies.append(renderStatus(ctx, s)) });
+  const onPosted = (s) => {
+    replies.append(renderStatus(ctx, s));
+    status.replies_count += 1;
+    const n = main.querySelector("article.status.focused .reply .n");
+    if (n) n.textContent = String(status.replies_count);
+  };
+  const reply = composer(ctx, { replyTo: status, autofocus: location.hash === "#reply", onPosted });
   reply.id = "reply";
   main.replaceChildren(
     heading("Post"),
