@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset \
+.PHONY: help install browser up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset \
 	up-cluster down-cluster status-cluster migrate-cluster run-cluster test-cluster bench-cluster
 
 help: ## List the targets
@@ -26,6 +26,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install chirp with its pinned dependencies
+
+# The web app's browser test (tests/integration/test_webapp.py) drives Debian's chromium through its chromedriver;
+# installed with apt (as root) when missing, never downloaded by a test tool.
+browser: ## Install Debian's chromium and chromium-driver for the browser test, when missing
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		echo "installing chromium and chromium-driver with apt"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 
 up: install ## Start Kafka, Cassandra, Redis and S3Proxy (idempotent; reuses healthy ones)
 	$(CHIRP) up
@@ -81,7 +88,7 @@ demo: install ## Load a small social graph through the running API (after `make 
 bench: migrate ## Benchmark on the default profile (BENCH_ARGS=--quick, --tiny or --large; --trials N); writes bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-test: up ## Start the services, then run the whole test suite against them
+test: up browser ## Start the services, then run the whole test suite against them (the web app in chromium too)
 	$(BIN)/pytest
 
 chaos: migrate ## Faults under load (kill -9 of each service, OOM, poison), judged against the log

@@ -16,7 +16,7 @@ from fastapi.telemetry import TelemetryConfig
 from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException
 
-from api import idempotency, mastodon, metrics, positions
+from api import idempotency, mastodon, metrics, positions, web
 from api.allow import AllowHeader, route_table
 from api.cors import Cors
 from api.fastlane import TimelineFastLane
@@ -111,6 +111,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     included = [*(r.router for r in routers), *mastodon.ROUTERS]
     for router in included:
         app.include_router(router)
+    web.install(app)  # the browser app at `/`, outside the schema
     app.state.route_table = route_table([*app.router.routes, *(route for r in included for route in r.routes)])
     document_limits(app)
     _document_middleware(app)

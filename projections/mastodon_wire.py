@@ -21,7 +21,7 @@ import orjson
 
 from projections.model import TweetView, UserView
 from projections.text import HASHTAG, MENTION, is_tag, normalize
-from projections.wire import media_json
+from projections.wire import media_base, media_json
 from schemas.events import Media
 from schemas.ids import id_time
 
@@ -201,7 +201,10 @@ def image_meta(width: int | None, height: int | None, focus: tuple[float, float]
 def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]:
     """A tweet's media item: an upload keeps the id it was uploaded as (named in its key); a linked URL gets
     the tweet's id and its position."""
-    uploaded = _UPLOAD_ID.match(m.key.rsplit("/", 1)[-1]) if m.key else None
+    base = media_base()
+    # the read side keeps an upload's whole URL: what follows the media base is its key, and names its id
+    key = m.key or (m.url[len(base) :] if base and m.url.startswith(base) else "")
+    uploaded = _UPLOAD_ID.match(key.rsplit("/", 1)[-1]) if key else None
     media_id = uploaded.group(1) if uploaded else f"{owner_id}{index:02d}"
     return attachment_json(media_id, m.type, media_json(m)["url"], m.alt_text)
 

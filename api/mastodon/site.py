@@ -26,12 +26,17 @@ def chirp_version() -> str:
 VERSION = f"{MASTODON_VERSION} (compatible; chirp {chirp_version()})"
 
 
+WEB_SCHEME = {"ws": "http", "wss": "https"}
+
+
 def base_url(conn: HTTPConnection, settings: Settings) -> str:
-    """CHIRP_PUBLIC_URL, else the scheme and Host the request came with (a trusted proxy's, via uvicorn)."""
+    """CHIRP_PUBLIC_URL, else the scheme and Host the request came with (a trusted proxy's, via uvicorn). A
+    WebSocket's `ws`/`wss` becomes `http`/`https`: statuses pushed over it link to pages and avatars, not sockets."""
     if settings.public_url:
         return settings.public_url.rstrip("/")
     host = conn.headers.get("host") or conn.url.netloc
-    return f"{conn.url.scheme}://{host}"
+    scheme = WEB_SCHEME.get(conn.url.scheme, conn.url.scheme)
+    return f"{scheme}://{host}"
 
 
 def domain(base: str) -> str:

@@ -33,7 +33,7 @@ from api.routers.tweets import _media, _mentions
 from api.textrules import CONTENT_PATTERN
 from api.throttle import reader
 from api.wiring import Wiring, wiring
-from projections.mastodon_wire import account_json, mentioned, status_edit_json, status_json
+from projections.mastodon_wire import account_json, media_attachment_json, mentioned, status_edit_json, status_json
 from projections.model import TweetView, UserView
 from schemas.events import Media, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 from schemas.ids import ID_PATTERN, parse_id
@@ -244,7 +244,8 @@ async def edit_status(
     me, tweet_id = caller.user_id, parse_id(status_id)
     body = await _body(request)
     view = await _own(w, tweet_id, me)
-    attached = [f"{tweet_id}{i:02d}" for i in range(len(view.media))]  # the MediaAttachment ids it has
+    # the MediaAttachment ids the status shows: an upload's own id, else the status's id and the position
+    attached = [media_attachment_json(tweet_id, i, m)["id"] for i, m in enumerate(view.media)]
     unknown = [m for m in body.media_ids if m not in attached]
     if unknown:  # as an unknown upload on a post (api/routers/tweets.py)
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"media_ids: {unknown[0]} is no attachment of this status")

@@ -316,6 +316,8 @@ def test_websocket_subscribes_with_token_as_query_or_subprotocol(
         tweet = post(api, author, "over the websocket")
         frame = frames(ws, "update")
         assert frame["stream"] == ["user"] and json.loads(frame["payload"])["id"] == tweet
+        pushed = json.loads(frame["payload"])  # links to pages and images, not to the socket's ws:// scheme
+        assert pushed["url"].startswith(live.url + "/@") and pushed["account"]["avatar"].startswith(live.url + "/")
         ws.send(json.dumps({"type": "subscribe", "stream": "public"}))
         assert frames(ws, "never") == {"error": "This stream is not available on this server", "status": 400}
         ws.send(json.dumps({"type": "subscribe", "stream": "user:notification"}))

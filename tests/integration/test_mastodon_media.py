@@ -18,7 +18,7 @@ from PIL import Image
 from api.media import RedisUploads, resolve_media
 from infra.settings import Settings
 from schemas.events import Media
-from tests.integration.support import register
+from tests.integration.support import WorkerProcess, register, wait_idle
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,9 @@ def test_upload_read_back_from_storage_and_describe(api: TestClient, settings: S
     assert r.status_code == 422 and "over the image limit" in r.json()["error"], r.text
 
 
-def test_mastodon_py_media_post_then_fetch_its_url(base_url: str, settings: Settings, uniq: str) -> None:
+def test_mastodon_py_media_post_then_fetch_its_url(
+    base_url: str, settings: Settings, worker: WorkerProcess, uniq: str
+) -> None:
     client_id, secret = Mastodon.create_app(
         "chirp media test", scopes=["read", "write", "follow", "push"], api_base_url=base_url
     )
@@ -76,3 +78,9 @@ def test_mastodon_py_media_post_then_fetch_its_url(base_url: str, settings: Sett
     assert httpx.get(media.url).content == png
     assert app.media(media.id).url == media.url
     assert app.media_update(media.id, description="updated").description == "updated"
+    posted = app.status_post("a card", media_ids=[media.id])
+    assert [m.id for m in posted.media_attachments] == [media.id]
+    wait_idle(settings, worker)  # the status is on the read side
+    # an edit that names the status's attachments again, as Mastodon's web client sends it, keeps them
+    edited = app.status_update(posted.id, "a card, edited", media_ids=[media.id])
+    assert edited.content == "<p>a card, edited</p>" and [m.id for m in edited.media_attachments] == [media.id]
