@@ -1,5 +1,6 @@
 # The one entry point for people and CI. `make run` and `make test` need only Python 3.11,
-# Java 17 and Maven (the launcher installs redis-server, and Java/Maven where apt can).
+# Java 17 and Maven (the launcher resolves Kafka, Cassandra and S3Proxy with Maven, installs redis-server, and
+# Java/Maven where apt can).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,8 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHIRP := $(BIN)/chirp
 
-.PHONY: help install up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs clean reset \
-	up-cluster down-cluster status-cluster migrate-cluster run-cluster test-cluster test-cluster-suite bench-cluster
+.PHONY: help install browser up down status migrate run api worker demo bench test test-unit fuzz chaos soak lint fmt docs \
+	clean reset up-cluster down-cluster status-cluster migrate-cluster run-cluster test-cluster test-cluster-suite \
+	bench-cluster
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -26,7 +28,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install chirp with its pinned dependencies
 
-up: install ## Start Kafka, Cassandra and Redis (idempotent; reuses healthy ones)
+# The web app's browser test (tests/integration/test_webapp.py) drives Debian's chromium through its chromedriver;
+# installed with apt (as root) when missing, never downloaded by a test tool.
+browser: ## Install Debian's chromium and chromium-driver for the browser test, when missing
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		echo "installing chromium and chromium-driver with apt"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
+up: install ## Start Kafka, Cassandra, Redis and S3Proxy (idempotent; reuses healthy ones)
 	$(CHIRP) up
 
 down: install ## Stop the services chirp started
@@ -82,7 +91,7 @@ demo: install ## Load a small social graph through the running API (after `make 
 bench: migrate ## Benchmark on the default profile (BENCH_ARGS=--quick, --tiny or --large; --trials N); writes bench/results/
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-test: up ## Start the services, then run the whole test suite against them
+test: up browser ## Start the services, then run the whole test suite against them (the web app in chromium too)
 	$(BIN)/pytest
 
 chaos: migrate ## Faults under load (kill -9 of each service, OOM, poison), judged against the log

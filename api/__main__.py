@@ -11,7 +11,8 @@ from infra.settings import Settings
 def main() -> None:
     settings = Settings()
     setup_logging(settings.log_level)
-    print(f"chirp API listening on http://{settings.api_host}:{settings.api_port} (docs: /docs)", flush=True)
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"chirp API listening on {url} (web app: /, docs: /docs)", flush=True)
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,

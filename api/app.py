@@ -9,16 +9,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
 from redis import exceptions as redis_errors
+from starlette.exceptions import HTTPException
 
-from api import idempotency, metrics
+from api import idempotency, mastodon, metrics, positions, web
 from api.allow import AllowHeader, route_table
+from api.cors import Cors
 from api.fastlane import TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
+from api.mastodon import errors as mastodon_errors
+from api.positions import ReadAfter, WritePositions
 from api.pressure import ReadPressureSignal
 from api.routers import (
     follows,
@@ -49,6 +54,9 @@ immutable Avro event to Kafka; the response comes only after Kafka acknowledged 
 Ids are 64-bit, time-sortable, and sent as decimal strings.
 
 Register with `POST /users` to get a token, then send `Authorization: Bearer <token>` on every write.
+
+The same service speaks Mastodon's client API (`/api/v1`, `/api/v2`, `/oauth`; the `mastodon:` tags), so Mastodon
+apps and libraries can use it; its routes answer errors in Mastodon's shape, `{"error": "..."}`.
 """
 
 NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -63,6 +71,7 @@ TAGS = [
     {"name": "media", "description": "Uploads of images, GIFs and videos, straight to storage; served by the CDN."},
     {"name": "trends", "description": "Trending hashtags over the last hour or day."},
     {"name": "health", "description": "Liveness and readiness probes."},
+    *mastodon.TAGS,
 ]
 
 
@@ -99,22 +108,32 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     routers = [timeline, stream, users, tokens, tweets, follows, notifications, search, trends, health]
     if settings.media_storage:  # without storage there is no upload route (tweets can still link media by url)
         routers.append(media)
-    for router in (r.router for r in routers):
+    included = [*(r.router for r in routers), *mastodon.ROUTERS]
+    for router in included:
         app.include_router(router)
-    app.state.route_table = route_table([*app.router.routes, *(route for r in routers for route in r.router.routes)])
+    web.install(app)  # the browser app at `/`, outside the schema
+    app.state.route_table = route_table([*app.router.routes, *(route for r in included for route in r.routes)])
     document_limits(app)
     _document_middleware(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(IdsUnavailable, _ids_unavailable)
     for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError):
         app.add_exception_handler(unavailable, _store_unavailable)
+    app.add_middleware(WritePositions)  # inside Idempotency, which keeps the header: a replay has the first one
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    uploads = settings.media_upload_max_bytes + 65_536  # the file, and the form's other fields around it
+    larger = dict.fromkeys(mastodon.UPLOAD_PATHS, uploads) if settings.media_storage else {}
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, larger=larger, mastodon=mastodon_errors.is_mastodon
+    )
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(AllowHeader)
     app.add_middleware(TimelineFastLane)
+    app.add_middleware(ReadAfter)  # outside the fast lane: GET /timeline waits for a position too
     app.add_middleware(ReadPressureSignal, slow_s=settings.read_slow_ms / 1000)
+    app.add_middleware(Cors)  # outermost: preflights are answered before anything else runs
     metrics.install(app, settings)
     return app
 
@@ -127,7 +146,7 @@ def _document_middleware(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes, tags=app.openapi_tags)  # fmt: skip
-            app.openapi_schema = idempotency.document(_with_body_errors(schema))
+            app.openapi_schema = positions.document(idempotency.document(_with_body_errors(mastodon.document(schema))))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -146,6 +165,13 @@ def _with_body_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Mastodon's routes answer `{"error": ...}`; chirp's own keep FastAPI's `{"detail": ...}`."""
+    if mastodon_errors.is_mastodon(request.url.path):
+        return JSONResponse(mastodon_errors.body(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    return await http_exception_handler(request, exc)
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = jsonable_encoder(exc.errors(), custom_encoder={ValueError: str})
     for e in errors:
@@ -156,6 +182,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
     message = f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid request")
+    if mastodon_errors.is_mastodon(request.url.path):
+        return JSONResponse({"error": f"Validation failed: {message}"}, status_code=422)
     return JSONResponse({"detail": errors, "message": message}, status_code=422)
 
 

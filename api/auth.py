@@ -1,4 +1,8 @@
-"""Bearer-token authentication: the token's user is the actor of every write."""
+"""Bearer-token authentication: the token's user is the actor of every write.
+
+chirp's own tokens (POST /users, /tokens) may do everything; a token issued through OAuth (the Mastodon API)
+may use chirp's own routes within its scopes: reads need `read`, writes `write` (403 otherwise). An
+application's own token (no user) is not a user's token here."""
 
 from __future__ import annotations
 
@@ -16,10 +20,13 @@ async def current_user(request: Request, w: Annotated[Wiring, Depends(wiring)]) 
     token = bearer(request.headers.get("authorization"))
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=_UNAUTHORIZED)
-    user_id = await w.accounts.user_for_token(token)
-    if user_id is None:
+    grant = await w.accounts.token_grant(token)
+    if grant is None or grant.user_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid bearer token", headers=_UNAUTHORIZED)
-    return user_id
+    need = "read" if request.method in ("GET", "HEAD") else "write"
+    if grant.scopes is not None and need not in grant.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token's scopes do not include {need!r}")
+    return grant.user_id
 
 
 Actor = Annotated[int, Depends(current_user)]

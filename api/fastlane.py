@@ -91,8 +91,9 @@ class TimelineFastLane:
             before, after = decode_cursor(cursor), decode_cursor(since)
         except BadCursor:
             return False
-        if await w.accounts.user_for_token(token) != user_id:
-            return False
+        grant = await w.accounts.token_grant(token)
+        if grant is None or grant.user_id != user_id or (grant.scopes is not None and "read" not in grant.scopes):
+            return False  # the route answers 401 or 403
         scope["route"] = ROUTE  # what routing would have set (metrics label requests by it)
         q = w.queries
         page = await (q.home(user_id, before, limit) if after is None else q.home(user_id, before, limit, after))

@@ -46,7 +46,7 @@ HEADER = "idempotency-key"
 REPLAYED = b"idempotent-replayed"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY = 255
-_KEPT_HEADERS = frozenset({b"content-type", b"location", b"etag", b"link"})
+_KEPT_HEADERS = frozenset({b"content-type", b"location", b"etag", b"link", b"x-chirp-position"})
 
 
 @dataclass

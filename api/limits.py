@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,20 +28,27 @@ class BodySizeLimit:
     """Buffers each request body up to `max_bytes` and answers 413 beyond it.
 
     Bodies here are small JSON documents, so buffering costs nothing and lets the limit hold
-    for chunked uploads too.
+    for chunked uploads too. The paths in `larger` (file uploads) have their own limit; the answer is
+    `{"error": ...}` on paths `mastodon` says are Mastodon's, else `{"detail": ...}`.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None,
+        mastodon: Callable[[str], bool] = lambda path: False,
+    ) -> None:  # fmt: skip
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
+        self.mastodon = mastodon
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(scope, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -48,8 +57,8 @@ class BodySizeLimit:
             if message["type"] == "http.disconnect":
                 return
             size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._reject(send)
+            if size > limit:
+                await self._reject(scope, send, limit)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
@@ -58,8 +67,9 @@ class BodySizeLimit:
         scope[BODY] = body  # for the middleware inside (Idempotency), which need not read it again
         await self.app(scope, replaying(body, receive), send)
 
-    async def _reject(self, send: Send) -> None:
-        body = orjson.dumps({"detail": f"request body is larger than {self.max_bytes} bytes"})
+    async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
+        message = f"request body is larger than {limit} bytes"
+        body = orjson.dumps({"error" if self.mastodon(scope["path"]) else "detail": message})
         await send(
             {
                 "type": "http.response.start",

@@ -25,6 +25,13 @@ MAX_CONTENT = 280
 MAX_MEDIA = 4
 HANDLE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 MAX_DISPLAY_NAME = 50
+MIN_PASSWORD, MAX_PASSWORD = 8, 72
+MAX_EMAIL = 254
+# Explicit ranges, never \s: Python's, ECMAScript's and pydantic's (Rust) \s differ.
+EMAIL = re.compile(
+    r"^[^@\x00-\x20\x7f-\x9f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 LARGEST_MEDIA = max(largest for _, largest in LIMITS.values())
 
 
@@ -66,6 +73,11 @@ class Strict(BaseModel):
 
 
 class UserCreate(Strict):
+    # An e-mail only with a password (the validator below), said so the schema can check it too.
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"properties": {"email": {"type": "null"}}},
+                                     {"required": ["password"], "properties": {"password": {"type": "string"}}}]}
+    )  # fmt: skip
     handle: str = Field(description="3-30 letters, digits or underscores; unique ignoring case.", examples=["ada_l"],
                         pattern=HANDLE.pattern)  # fmt: skip
     display_name: str = Field(description="1-50 characters shown beside the handle.", examples=["Ada Lovelace"],
@@ -78,10 +90,24 @@ class UserCreate(Strict):
             raise ValueError("handle must be 3-30 characters of letters, digits and underscore")
         return v
 
+    email: str | None = Field(None, description="Optional: an e-mail address to sign in with (unique ignoring case).",
+                              examples=["ada@example.com"], max_length=MAX_EMAIL, pattern=EMAIL.pattern)  # fmt: skip
+    password: str | None = Field(
+        None, description=f"Optional: {MIN_PASSWORD}-{MAX_PASSWORD} characters, to sign in through OAuth (the "
+        "Mastodon API) with the handle or the e-mail. Kept only as an argon2id hash.",
+        min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, examples=["correct horse battery staple"],
+    )  # fmt: skip
+
     @field_validator("display_name")
     @classmethod
     def _display_name(cls, v: str) -> str:
         return clean_text(v.strip(), "display_name", MAX_DISPLAY_NAME)
+
+    @model_validator(mode="after")
+    def _email_needs_password(self) -> UserCreate:
+        if self.email is not None and self.password is None:
+            raise ValueError("an email is only taken with a password (it is what signs in)")
+        return self
 
 
 class UserCreated(BaseModel):
@@ -169,6 +195,13 @@ class MediaUploadIn(Strict):
                                  examples=["A cat asleep on a keyboard"])  # fmt: skip
 
     _alt = field_validator("alt_text")(classmethod(lambda cls, v: clean_alt_text(v)))
+
+    @field_validator("size_bytes", mode="before")
+    @classmethod
+    def _a_number(cls, v: object) -> object:
+        if isinstance(v, bool):  # JSON true is not 1 (pydantic would take it, the schema does not)
+            raise ValueError("size_bytes must be an integer")
+        return v
 
 
 class UploadTarget(BaseModel):

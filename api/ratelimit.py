@@ -33,7 +33,7 @@ from infra.settings import Settings
 log = logging.getLogger("chirp.api.ratelimit")
 
 OPERATOR_HEADER = "x-chirp-operator"
-RULES = ("register", "anonymous", "posts", "deletes", "follows", "writes", "search", "streams")
+RULES = ("register", "anonymous", "posts", "deletes", "follows", "writes", "search", "streams", "logins")
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,22 @@ from api.media import RedisUploads, Uploads
 from api.push import PushHub
 from api.ratelimit import RateLimits
 from infra.accounts import Accounts, CassandraAccounts, TokenRevocations
+from infra.eventlog import Position
+from infra.markers import CassandraMarkers, MarkerStore
+from infra.oauth import CassandraOAuth, OAuthStore
+from infra.objectstore import ObjectStore
 from infra.settings import Settings
 from projections.factory import StoreFactory, VersionStores
 from projections.notifications import NotificationStore, PendingMarks
 from projections.ports import TrendsReader
+from projections.public import PublicQueries
 from projections.queries import Queries
 from projections.search import SearchQueries
 from projections.stores import keys
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
-from projections.stores.redis import ReadPressure, RedisTimelines
+from projections.stores.redis import Progress, ReadPressure, RedisTimelines
 from projections.stores.redis_nodes import RedisNodeLeases
+from projections.stores.redis_positions import RedisWriteMarks
 from projections.versions import VersionRegistry
 from schemas.codec import default_codec
 from schemas.events import Event
@@ -36,7 +42,7 @@ log = logging.getLogger("chirp.api")
 
 
 class EventLog(Protocol):
-    async def append(self, event: Event) -> None: ...
+    async def append(self, event: Event) -> Position: ...
 
 
 class TweetState(Protocol):
@@ -79,12 +85,18 @@ class Wiring:
     notifications: NotificationStore | None = None
     read_marks: PendingMarks | None = None
     search: SearchQueries | None = None
+    public: PublicQueries | None = None  # the public timeline (projections/public.py)
     push: PushHub | None = None  # GET /timeline/stream, /timeline/ws (api/push.py)
     trends: TrendsReader | None = None
     pressure: ReadPressure | None = None  # slow reads tell the fan-out to yield (api/pressure.py)
     rate_limits: RateLimits | None = None  # None: no limits (tests built on fakes); api/throttle.py
     idempotency: IdempotencyStore | None = None  # Idempotency-Key answers (api/idempotency.py)
+    oauth: OAuthStore | None = None  # OAuth applications and codes (api/mastodon/)
+    write_marks: RedisWriteMarks | None = None  # each user's last write positions (api/positions.py)
+    applied: Progress | None = None  # the live version's progress, which reads naming a position wait for
+    markers: MarkerStore | None = None  # Mastodon read markers and the notifications' cleared floor
     uploads: Uploads = field(kw_only=True)  # required, so keyword-only: it follows fields with defaults
+    media_store: ObjectStore | None = None  # S3-compatible storage, when configured (infra/objectstore.py)
     checks: dict[str, Check] = field(default_factory=dict)
     worker_degraded: Callable[[], Awaitable[str | None]] | None = None  # what a stream worker is retrying
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -141,9 +153,13 @@ async def connect(settings: Settings) -> Wiring:
     live = await registry.live()
     factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session})
     stores = await factory.version(live)
+    from api.positions import PositionedLog
+
+    marks = RedisWriteMarks(r, settings.redis_prefix, settings.write_marks_s)
     w = Wiring(
         settings=settings,
-        events=events,
+        events=PositionedLog(events, marks),
+        write_marks=marks,
         accounts=accounts,
         ids=ids,
         tweets=StoreTweetState(stores.timelines, stores.durable),
@@ -151,6 +167,9 @@ async def connect(settings: Settings) -> Wiring:
         worker_degraded=worker_degraded,
         closers=[close_cassandra, nodes.aclose, events.stop],
         uploads=RedisUploads(r, settings.redis_prefix),
+        oauth=await asyncio.to_thread(CassandraOAuth, session),
+        markers=await asyncio.to_thread(CassandraMarkers, session),
+        media_store=ObjectStore(settings) if settings.media_storage else None,
     )
     _serve_version(w, stores)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))
@@ -181,7 +200,9 @@ def _serve_version(w: Wiring, stores: VersionStores) -> None:
     w.queries, w.tweets = stores.queries, StoreTweetState(stores.timelines, stores.durable)
     w.notifications, w.read_marks = stores.notifications, stores.read_marks
     w.search = stores.search
+    w.public = stores.public
     w.trends = stores.trends
+    w.applied = stores.progress
 
 
 async def _follow_live(w: Wiring, factory: StoreFactory, registry: Any, current: Any) -> None:

@@ -41,6 +41,20 @@ def handle_key(handle: str) -> str:
     return handle.lower()
 
 
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a token stands for: its user (None for an application's own token, OAuth client_credentials), its
+    scopes (None for chirp's own tokens, from POST /users and /tokens: every scope) and its OAuth application."""
+
+    user_id: int | None
+    scopes: frozenset[str] | None = None
+    client_id: str | None = None
+
+
 class Accounts(Protocol):
     async def claim_handle(self, handle: str, user_id: int) -> bool: ...
     async def release_handle(self, handle: str, user_id: int) -> None: ...
@@ -48,9 +62,30 @@ class Accounts(Protocol):
         """Who claimed the handle, and when."""
         ...
 
-    async def save_token(self, token: str, user_id: int) -> None: ...
+    async def save_token(
+        self, token: str, user_id: int | None, scopes: frozenset[str] | None = None, client_id: str | None = None
+    ) -> None: ...
     async def delete_token(self, token: str) -> None: ...
-    async def user_for_token(self, token: str) -> int | None: ...
+    async def user_for_token(self, token: str) -> int | None:
+        """The token's user (None: unknown, expired, revoked, or an application's token)."""
+        ...
+
+    async def token_grant(self, token: str) -> Grant | None: ...
+    async def claim_email(self, email: str, user_id: int) -> bool: ...
+    async def release_email(self, email: str, user_id: int) -> None: ...
+    async def save_credentials(
+        self, user_id: int, email: str | None, password_hash: str, locale: str | None
+    ) -> None: ...
+
+    async def login(self, login: str) -> tuple[int, str] | None:
+        """(user id, password hash) of the account whose e-mail (when `login` has an @) or handle this is."""
+        ...
+
+    async def email_of(self, user_id: int) -> str | None: ...
+    async def handle_of(self, user_id: int) -> str | None:
+        """The handle an account registered with (the command side's record, before any projection has it)."""
+        ...
+
     async def record_account(self, user_id: int, handle: str) -> None: ...
     async def user_exists(self, user_id: int) -> bool: ...
     async def users_by_handle(self, handles: Sequence[str]) -> dict[str, int]:
@@ -60,7 +95,7 @@ class Accounts(Protocol):
 
 @dataclass
 class _Cached:
-    user_id: int
+    grant: Grant
     expires_at: float  # epoch seconds
     loaded: float  # monotonic time it was read from Cassandra
 
@@ -112,12 +147,25 @@ class CassandraAccounts:
         )
         self._release = session.prepare("DELETE FROM handles WHERE handle_key = ? IF user_id = ?")
         self._save = session.prepare(
-            "INSERT INTO auth_tokens (token_sha256, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) USING TTL ?"
+            "INSERT INTO auth_tokens (token_sha256, user_id, created_at, expires_at, client_id, scopes) "
+            "VALUES (?, ?, ?, ?, ?, ?) USING TTL ?"
         )
         self._delete = session.prepare("DELETE FROM auth_tokens WHERE token_sha256 = ?")
-        self._lookup = session.prepare("SELECT user_id, created_at, expires_at FROM auth_tokens WHERE token_sha256 = ?")
+        self._lookup = session.prepare(
+            "SELECT user_id, created_at, expires_at, client_id, scopes FROM auth_tokens WHERE token_sha256 = ?"
+        )
+        self._claim_email = session.prepare(
+            "INSERT INTO emails (email_key, user_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS"
+        )
+        self._release_email = session.prepare("DELETE FROM emails WHERE email_key = ? IF user_id = ?")
+        self._email = session.prepare("SELECT user_id FROM emails WHERE email_key = ?")
+        self._save_credentials = session.prepare(
+            "INSERT INTO credentials (user_id, email, password_hash, locale, created_at) VALUES (?, ?, ?, ?, ?)"
+        )
+        self._credentials = session.prepare("SELECT email, password_hash FROM credentials WHERE user_id = ?")
         self._account = session.prepare("INSERT INTO accounts (user_id, handle, created_at) VALUES (?, ?, ?)")
         self._exists = session.prepare("SELECT user_id FROM accounts WHERE user_id = ?")
+        self._handle_of = session.prepare("SELECT handle FROM accounts WHERE user_id = ?")
         self._handle = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
         self._claim_of = session.prepare("SELECT user_id, claimed_at FROM handles WHERE handle_key = ?")
         self._claim_serial = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
@@ -156,12 +204,16 @@ class CassandraAccounts:
         claimed_at: datetime = rows[0].claimed_at.replace(tzinfo=UTC)
         return rows[0].user_id, claimed_at
 
-    async def save_token(self, token: str, user_id: int) -> None:
-        await self._write_token(token_digest(token), user_id, datetime.now(UTC))
+    async def save_token(
+        self, token: str, user_id: int | None, scopes: frozenset[str] | None = None, client_id: str | None = None
+    ) -> None:
+        await self._write_token(token_digest(token), Grant(user_id, scopes, client_id), datetime.now(UTC))
 
-    async def _write_token(self, digest: bytes, user_id: int, created_at: datetime) -> datetime:
+    async def _write_token(self, digest: bytes, grant: Grant, created_at: datetime) -> datetime:
         expires_at = datetime.now(UTC) + timedelta(seconds=self.token_ttl_s)
-        await execute(self.session, self._save, (digest, user_id, created_at, expires_at, self.token_ttl_s))
+        scopes = None if grant.scopes is None else " ".join(sorted(grant.scopes))
+        await execute(self.session, self._save, (digest, grant.user_id, created_at, expires_at, grant.client_id,
+                                                 scopes, self.token_ttl_s))  # fmt: skip
         return expires_at
 
     async def delete_token(self, token: str) -> None:
@@ -173,29 +225,35 @@ class CassandraAccounts:
             await self.revocations.revoke(digest)
 
     async def user_for_token(self, token: str) -> int | None:
+        grant = await self.token_grant(token)
+        return None if grant is None else grant.user_id
+
+    async def token_grant(self, token: str) -> Grant | None:
         digest = token_digest(token)
         cached = self._cache.get(digest)
         if cached is not None and time.monotonic() - cached.loaded < self.cache_s:
             if time.time() < cached.expires_at:
                 self._cache.move_to_end(digest)
-                return cached.user_id
+                return cached.grant
             self._cache.pop(digest, None)
             return None
         rows = await execute(self.session, self._lookup, (digest,))
         if not rows:
             self._cache.pop(digest, None)
             return None
-        user_id: int = rows[0].user_id
-        expires = await self._expiry(digest, user_id, rows[0].created_at, rows[0].expires_at)
+        row = rows[0]
+        scopes = None if row.scopes is None else frozenset(row.scopes.split())
+        grant = Grant(row.user_id, scopes, row.client_id)
+        expires = await self._expiry(digest, grant, row.created_at, row.expires_at)
         if expires is None:
             return None
-        self._cache[digest] = _Cached(user_id, expires.timestamp(), time.monotonic())
+        self._cache[digest] = _Cached(grant, expires.timestamp(), time.monotonic())
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return user_id
+        return grant
 
     async def _expiry(
-        self, digest: bytes, user_id: int, created: datetime, expires: datetime | None
+        self, digest: bytes, grant: Grant, created: datetime, expires: datetime | None
     ) -> datetime | None:
         """When the token expires (None: it has), extended when less than half its life is left."""
         created = created.replace(tzinfo=UTC)
@@ -204,7 +262,7 @@ class CassandraAccounts:
         if expires <= now:
             return None
         if (expires - now).total_seconds() < self.token_ttl_s / 2:
-            expires = await self._write_token(digest, user_id, created)
+            expires = await self._write_token(digest, grant, created)
         return expires
 
     async def watch_revocations(self, poll_s: float) -> None:
@@ -232,3 +290,37 @@ class CassandraAccounts:
         keys = sorted({handle_key(h) for h in handles})
         rows = await asyncio.gather(*(execute(self.session, self._handle, (k,)) for k in keys))
         return {k: r[0].user_id for k, r in zip(keys, rows, strict=True) if r and r[0].user_id is not None}
+
+    async def claim_email(self, email: str, user_id: int) -> bool:
+        rows = await execute(self.session, self._claim_email, (email_key(email), user_id, datetime.now(UTC)))
+        return bool(rows[0].applied) or rows[0].user_id == user_id
+
+    async def release_email(self, email: str, user_id: int) -> None:
+        await execute(self.session, self._release_email, (email_key(email), user_id))
+
+    async def save_credentials(self, user_id: int, email: str | None, password_hash: str, locale: str | None) -> None:
+        await execute(self.session, self._save_credentials, (user_id, email, password_hash, locale, datetime.now(UTC)))
+
+    async def login(self, login: str) -> tuple[int, str] | None:
+        login = login.strip()
+        if login.startswith("@") and login.count("@") == 1:
+            login = login[1:]  # @handle
+        if "@" in login:
+            rows = await execute(self.session, self._email, (email_key(login),))
+        else:
+            rows = await execute(self.session, self._handle, (handle_key(login),))
+        if not rows or rows[0].user_id is None:
+            return None
+        user_id: int = rows[0].user_id
+        found = await execute(self.session, self._credentials, (user_id,))
+        if not found or not found[0].password_hash:
+            return None
+        return user_id, found[0].password_hash
+
+    async def email_of(self, user_id: int) -> str | None:
+        rows = await execute(self.session, self._credentials, (user_id,))
+        return rows[0].email if rows else None
+
+    async def handle_of(self, user_id: int) -> str | None:
+        rows = await execute(self.session, self._handle_of, (user_id,))
+        return rows[0].handle if rows else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -24,6 +25,14 @@ from schemas.events import Event
 from schemas.topics import key_for, topic_for
 
 log = logging.getLogger("chirp.eventlog")
+
+
+class Position(NamedTuple):
+    """Where Kafka put an event: its topic (with the prefix), partition and offset."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 class EventLogUnavailable(RuntimeError):
@@ -75,7 +84,8 @@ class KafkaEventLog:
                 self._producer = producer
         return self._producer
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: Event) -> Position:
+        """Appends the event and returns where it landed, once Kafka acknowledged it."""
         producer = await self._ensure_producer()
         topic = topic_for(event).kafka_name(self.settings.topic_prefix)
         key = key_for(event)
@@ -86,13 +96,14 @@ class KafkaEventLog:
             async with asyncio.timeout(self._timeout_s):  # one deadline for the whole append, and no task
                 partition = await self._reachable_partition(producer, topic, key)
                 sent = True
-                await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
+                meta = await producer.send_and_wait(topic, value, key=key, partition=partition, headers=headers)
         except (KafkaError, TimeoutError, OSError) as exc:
             if isinstance(exc, TimeoutError | KafkaTimeoutError):
                 await self._discard(producer)
             raise EventLogUnavailable(
                 f"Kafka did not acknowledge the event: {type(exc).__name__}", maybe_written=sent
             ) from exc
+        return Position(meta.topic, meta.partition, meta.offset)
 
     async def _reachable_partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
         """The key's partition, once its leader is connected: without I/O when metadata and connection are

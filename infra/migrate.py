@@ -1,4 +1,5 @@
-"""Idempotent set-up of the data stores: Kafka topics from the registry, CQL migrations in order."""
+"""Idempotent set-up of the data stores: Kafka topics from the registry, CQL migrations in order, the media
+bucket."""
 
 from __future__ import annotations
 
@@ -148,10 +149,17 @@ def apply_migrations(session: Session, settings: Settings, report: Callable[[str
 def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> None:
     asyncio.run(ensure_topics(settings, report))
     ensure_keyspace(settings, report)
+    if settings.media_storage:
+        from infra.objectstore import ensure_bucket
+
+        report(f"media: {ensure_bucket(settings)} at {settings.s3_endpoint}")
 
 
 # Command-side state the API writes directly (and the migration log): never a projection, never rebuilt.
-COMMAND_TABLES = frozenset({"handles", "auth_tokens", "accounts", "schema_migrations", "read_model_versions"})
+COMMAND_TABLES = frozenset({
+    "handles", "auth_tokens", "accounts", "schema_migrations", "read_model_versions",
+    "oauth_apps", "oauth_codes", "credentials", "emails",
+})  # fmt: skip
 
 
 def remove_projections(settings: Settings, keyspace: str) -> None:

@@ -230,6 +230,9 @@ class Settings(BaseSettings):
     )
     rate_limit_search: str = Field("300/5 minutes", description="Searches per user (per address when anonymous).")
     rate_limit_streams: str = Field("60/5 minutes", description="Stream connections opened per user.")
+    rate_limit_logins: str = Field(
+        "30/5 minutes", description="Sign-in attempts (POST /oauth/token, the sign-in form) per client address."
+    )
     operator_token: str = Field(
         "",
         description="Secret that exempts a request from rate limits when sent as `X-Chirp-Operator` (operator "
@@ -254,6 +257,32 @@ class Settings(BaseSettings):
     idempotency_lease_s: int = Field(
         30, ge=1, description="How long a retry waits (409) for the first request with its key to finish."
     )
+    read_wait_ms: int = Field(
+        2000, ge=0, le=30_000,
+        description="How long a read that names a write's position (X-Chirp-Position) waits for the worker to have "
+        "applied it, and how long a Mastodon home timeline waits for its user's own last write; past that the "
+        "read is served as it is (X-Chirp-Caught-Up: false).",
+    )  # fmt: skip
+    write_marks_s: int = Field(
+        60, ge=1, description="How long the API remembers a user's last write position (for the read-your-writes "
+        "wait of the Mastodon home timeline).",
+    )  # fmt: skip
+
+    # The Mastodon-compatible API (api/mastodon/).
+    public_url: str = Field(
+        "",
+        description="The public base URL clients reach the API at (https://chirp.example); it names the instance "
+        "(its domain), account and tag URLs and the streaming URL. Empty: each request's own scheme and Host.",
+    )
+    instance_title: str = Field("chirp", description="The instance's name, as Mastodon clients show it.")
+    instance_description: str = Field(
+        "A Twitter-like timeline service built on an event log.", description="One line about the instance."
+    )
+    instance_contact_email: str = Field("", description="The contact address shown to clients (empty: none).")
+    registrations_open: bool = Field(
+        True, description="Whether POST /api/v1/accounts registers accounts (chirp's own POST /users always does)."
+    )
+    oauth_code_ttl_s: int = Field(600, ge=30, le=3600, description="Life of an OAuth authorization code.")
 
     # Push (GET /timeline/stream, /timeline/ws).
     push_heartbeat_s: float = Field(
@@ -269,26 +298,55 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most missed tweets a reconnect (Last-Event-ID) replays from the timeline."
     )
 
-    # Media: bytes go to S3-compatible storage and out through the CDN, never through chirp.
+    # Media: bytes go to S3-compatible storage and out through it (or a CDN in front), never through chirp's API
+    # on the way out. `chirp up` starts S3Proxy (filesystem backend, data in the state folder) when the endpoint
+    # is on this machine; the defaults are that local server's, bound to loopback.
     media_base_url: str = Field(
         "",
         description="Public base URL of uploaded media (the CDN), e.g. https://cdn.example.com/media/: a media URL "
         "is this plus the object key. Empty: the S3 endpoint and bucket (path style).",
     )
-    s3_endpoint: str = Field("", description="S3-compatible endpoint, e.g. https://s3.us-east-1.amazonaws.com "
-                             "(empty: no media storage, no POST /media route).")  # fmt: skip
-    s3_bucket: str = Field("", description="Bucket uploads go to (path-style URLs: <endpoint>/<bucket>/<key>).")
-    s3_region: str = Field("us-east-1", description="Region the upload URLs are signed for.")
-    s3_access_key: str = Field("", description="Access key id that signs upload URLs.")
-    s3_secret_key: str = Field("", description="Secret key that signs upload URLs (never sent anywhere).")
+    s3_endpoint: str = Field(
+        "http://127.0.0.1:9880",
+        description="S3-compatible endpoint, e.g. https://s3.us-east-1.amazonaws.com; on this machine `chirp up` "
+        "starts S3Proxy there (empty: no media storage, no upload routes).",
+    )
+    s3_bucket: str = Field(
+        "chirp-media",
+        description="Bucket uploads go to (path-style URLs: <endpoint>/<bucket>/<key>); `chirp up` and "
+        "`chirp migrate` make it.",
+    )
+    s3_region: str = Field("us-east-1", description="Region requests and upload URLs are signed for.")
+    s3_access_key: str = Field(
+        "chirp", description="Access key id chirp signs with (the local S3Proxy's identity, which `chirp up` sets)."
+    )
+    s3_secret_key: str = Field(
+        "chirp-local-secret",
+        description="Secret key chirp signs with (never sent anywhere). The default suits only the local S3Proxy, "
+        "which listens on loopback: set your own anywhere else.",
+    )
+    s3_object_acl: str = Field(
+        "public-read",
+        description="Canned ACL objects are stored with, so clients read them without credentials (S3Proxy serves "
+        "unsigned reads of public-read objects only). Empty: none (a bucket policy makes them readable, as on "
+        "buckets with ACLs disabled).",
+    )
     s3_presign_ttl_s: int = Field(900, ge=1, le=7 * 24 * 3600, description="How long an upload URL is valid.")
+    s3proxy_heap: str = Field("256m", description="Heap (-Xmx) of the S3Proxy JVM `chirp up` starts.")
     media_upload_ttl_s: int = Field(
         86_400, ge=60, description="How long an upload (its media_id) can be attached to a tweet."
+    )
+    media_upload_max_bytes: int = Field(
+        40 * 1024 * 1024,
+        ge=1024,
+        description="Largest file POST /api/v1/media and /api/v2/media take (the bytes pass through the API to "
+        "storage; each type's own limit applies too: images 5 MiB, GIFs 15 MiB). chirp's own POST /media hands "
+        "out an upload URL instead, up to each type's limit (videos 512 MiB).",
     )
 
     @field_validator(
         "rate_limit_register", "rate_limit_anonymous", "rate_limit_posts", "rate_limit_deletes",
-        "rate_limit_follows", "rate_limit_writes", "rate_limit_search", "rate_limit_streams",
+        "rate_limit_follows", "rate_limit_writes", "rate_limit_search", "rate_limit_streams", "rate_limit_logins",
     )  # fmt: skip
     @classmethod
     def _a_limit(cls, value: str) -> str:

@@ -13,7 +13,7 @@ from ops.chaos import CLUSTER_SCENARIOS, SCENARIOS
 
 SERVICE = click.option(
     "--only",
-    type=click.Choice(["redis", "kafka", "cassandra"]),
+    type=click.Choice(["redis", "kafka", "cassandra", "s3proxy"]),
     default=None,
     help="Act on one service only.",
 )
@@ -30,7 +30,7 @@ def main() -> None:
 @main.command()
 @SERVICE
 def up(only: str | None) -> None:
-    """Start local Kafka, Cassandra and Redis (reusing healthy ones) and wait until they answer."""
+    """Start local Kafka, Cassandra, Redis and S3Proxy (reusing healthy ones) and wait until they answer."""
     from infra.services import launcher
 
     setup_logging(Settings().log_level)

@@ -4,9 +4,9 @@ pass per written version), a bulk rebuild, the operator commands and the benchma
 A version is two locations (projections/versions.py): a Redis prefix and a Cassandra keyspace. Given the
 settings, the clients a process shares (one Redis client, one Cassandra cluster with a session per keyspace)
 and a version, `StoreFactory.version` builds its `VersionStores`: the timeline store, the durable projections,
-the further read models (search, trends, notifications), the projector that writes them all, the version's
-progress, and the read side (queries, search, trends, notifications). `Writes` says which locations the
-process writes: a location it does not write is only read (or not touched).
+the further read models (search, the public timeline, trends, notifications), the projector that writes them
+all, the version's progress, and the read side (queries, search, the public timeline, trends, notifications).
+`Writes` says which locations the process writes: a location it does not write is only read (or not touched).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from projections.stores.redis_trends import RedisTrends
 from projections.versions import Version
 
 if TYPE_CHECKING:
+    from projections.public import PublicQueries
     from projections.search import SearchQueries
     from projections.stores.cassandra_notifications import CassandraNotifications
     from projections.stores.redis_notifications import RedisPendingMarks
@@ -162,6 +163,19 @@ class VersionStores:
         return SearchQueries(self.search_store, self.queries.hydrate, self.settings.search_budget_ms / 1000)
 
     @cached_property
+    def public_store(self) -> CassandraSearchStore:
+        """The public timeline's postings (projections/public.py), in tables of the search index's shape."""
+        from projections.stores.search_cassandra import CassandraSearchStore
+
+        return CassandraSearchStore(self.durable.s, self.settings.known_rows, tables="public")
+
+    @cached_property
+    def public(self) -> PublicQueries:
+        from projections.public import PublicQueries
+
+        return PublicQueries(self.public_store, self.queries.hydrate)
+
+    @cached_property
     def notifications(self) -> CassandraNotifications:
         from projections.stores.cassandra_notifications import CassandraNotifications
 
@@ -179,11 +193,13 @@ class VersionStores:
     def side_projections(self) -> list[Projection]:
         """The further read models (search, trends, notifications): those kept in Redis written when the
         process writes the version's prefix, those kept in Cassandra when it writes its keyspace."""
+        from projections.public import PublicProjection
         from projections.search import SearchProjection
 
         out: list[Projection] = []
         if self.writes.durable:
             out.append(SearchProjection(self.search_store))
+            out.append(PublicProjection(self.public_store))
             out.append(self._notifications())
         if self.writes.timelines:
             out.append(self.trends)

@@ -100,7 +100,7 @@ class Projector:
             case TweetEdited():
                 self._check_author(event.tweet_id, event.meta.actor_id, authors, "edit")
                 d.edit_tweet(event.tweet_id, event.content, event.meta.occurred_at)
-                tl.edit(event.tweet_id, event.content, event.meta.occurred_at)
+                tl.edit(event.tweet_id, event.content, event.meta.occurred_at, event.meta.actor_id)
             case TweetDeleted():
                 author = event.meta.actor_id  # checked: the actor is the tweet's author
                 reply_to = self._check_author(event.tweet_id, author, authors, "delete")

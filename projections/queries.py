@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from projections.model import TweetView, UserView
 from projections.stores.cassandra import LOG_BUCKETS, CassandraProjections
@@ -101,6 +102,59 @@ class Queries:
         ids = await self.db.user_tweets(author_id, before, limit + 1)
         views = await self.hydrate([(t, author_id) for t in ids])
         return self._page([v for v in views if not v.deleted], limit)
+
+    async def user_tweets_window(
+        self, author_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> tuple[list[TweetView], bool]:
+        """An author's tweets strictly between `after` and `before` (either may be None), at most `limit`, in
+        the order asked; and whether more lie beyond the last (deleted ones are left out)."""
+        ids = await self.db.user_tweets_window(author_id, before, after, limit + 1, oldest_first)
+        views = await self.hydrate([(t, author_id) for t in ids[:limit]])
+        return [v for v in views if not v.deleted], len(ids) > limit
+
+    async def graph_window(
+        self, table: str, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> tuple[list[UserView], bool]:
+        """The `followers` (or `following`) of a user between two user ids, and whether more lie beyond."""
+        ids = await self.db.graph_window(table, user_id, before, after, limit + 1, oldest_first)
+        return await self.users(ids[:limit]), len(ids) > limit
+
+    async def is_following(self, follower: int, followee: int) -> bool:
+        """Whether the durable follow graph has the edge (the read model: a follow just accepted may lag)."""
+        return await self.db.following(follower, followee + 1, 1) == [followee]
+
+    async def home_window(
+        self, user_id: int, before: int | None, after: int | None, limit: int
+    ) -> tuple[list[TweetView], bool]:
+        """A home timeline's entries strictly between `after` and `before`, newest first, and whether more lie
+        below the last."""
+        page = await self.home(user_id, before, limit, after)
+        return page.tweets, page.next_before is not None
+
+    async def likes_window(
+        self, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> tuple[list[TweetView], bool]:
+        """The tweets a user likes (by tweet id) strictly between `after` and `before`, in the order asked, and
+        whether more lie beyond (deleted ones are left out)."""
+        ids = await self.db.likes_window(user_id, before, after, limit + 1, oldest_first)
+        found = await self.db.tweets(ids[:limit]) if ids else {}
+        views = await self.hydrate([(t, found[t].author_id) for t in ids[:limit] if t in found])
+        return [v for v in views if not v.deleted], len(ids) > limit
+
+    async def authors(self, tweet_ids: Sequence[int]) -> dict[int, int]:
+        """The author of each tweet found (the Redis cache, then the durable tweets)."""
+        found = {t: a for t, (a, _) in (await self.tl.authors(tweet_ids)).items()}
+        missing = [t for t in tweet_ids if t not in found]
+        if missing:
+            found.update({t: v.author_id for t, v in (await self.db.tweets(missing)).items()})
+        return found
+
+    async def liked(self, user_id: int, tweet_ids: Sequence[int]) -> set[int]:
+        return await self.db.liked(user_id, tweet_ids)
+
+    async def versions(self, tweet_id: int, limit: int = 100) -> list[tuple[datetime, str]]:
+        """The texts a tweet has had, oldest first (see CassandraProjections.versions)."""
+        return await self.db.versions(tweet_id, limit)
 
     async def replies(self, tweet_id: int, before: int | None, limit: int) -> Page:
         ids = await self.db.replies(tweet_id, before, limit + 1)

@@ -38,12 +38,20 @@ def normalize(tag: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", tag).casefold())
 
 
+def is_tag(word: str) -> bool:
+    """Whether the word after a `#` makes a hashtag: not too long, and not digits and underscores alone."""
+    return len(word) <= MAX_TAG and not all(c.isdigit() or c == "_" for c in word)
+
+
+HASHTAG = _HASHTAG  # group 1: the tag without `#` (check it with is_tag)
+
+
 def hashtags(text: str) -> dict[str, str]:
     """The tweet's hashtags, each once, the first MAX_HASHTAGS: normalized tag -> the form first written."""
     out: dict[str, str] = {}
     for m in _HASHTAG.finditer(unicodedata.normalize("NFKC", text)):
         display = m.group(1)
-        if len(display) > MAX_TAG or display.isdigit() or all(c.isdigit() or c == "_" for c in display):
+        if not is_tag(display):
             continue
         out.setdefault(normalize(display), display)
         if len(out) == MAX_HASHTAGS:
@@ -53,6 +61,9 @@ def hashtags(text: str) -> dict[str, str]:
 
 MAX_MENTIONS = 50
 _MENTION = re.compile(r"(?<![A-Za-z0-9_@])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_@])")
+
+
+MENTION = _MENTION  # group 1: the handle
 
 
 def mentioned_handles(text: str) -> list[str]:

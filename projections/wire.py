@@ -4,6 +4,7 @@ from it. Plain dicts for orjson; api/render.py re-exports the tweet functions.""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from projections.model import TweetView, UserView
@@ -66,6 +67,14 @@ def update_head(v: TweetView) -> bytes:
     script appends `{"user_id":…,"handle":…,"display_name":…}}}` (or `null}}`) from the user hash."""
     raw = update_message(TweetView(v.tweet_id, v.author_id, v.content, v.created_at, v.reply_to, v.edited_at,
                                    v.media, like_count=v.like_count, reply_count=v.reply_count))  # fmt: skip
+    assert raw.endswith(AUTHOR_TAIL)
+    return raw[: -len(b"null}}")]
+
+
+def edit_head(tweet_id: int, content: str, edited_at: datetime) -> bytes:
+    """An "edit" message (the tweet's new text) cut before its author, which the push script appends from the
+    user hash, as for `update_head`. chirp's own streams leave it out; Mastodon's send it as `status.update`."""
+    raw = message("edit", "", {"tweet_id": str(tweet_id), "content": content, "edited_at": edited_at, "author": None})
     assert raw.endswith(AUTHOR_TAIL)
     return raw[: -len(b"null}}")]
 

@@ -59,6 +59,7 @@ A client that falls `CHIRP_PUSH_BUFFER` messages behind is disconnected and shou
 so are all streams of a process that loses its Redis connection, or that shuts down.
 """
 
+EVENTS = ("update", "delete", "notification")  # what chirp's own streams send
 WS_HEARTBEAT = orjson.dumps({"event": "heartbeat", "id": "", "data": {}})
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -80,10 +81,12 @@ async def stream_user(w: Wiring, authorization: str | None, access_token: str | 
     token = bearer(authorization) or (access_token or "").strip()
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-    user = await w.accounts.user_for_token(token)
-    if user is None:
+    grant = await w.accounts.token_grant(token)
+    if grant is None or grant.user_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid bearer token", {"WWW-Authenticate": "Bearer"})
-    return user
+    if grant.scopes is not None and "read" not in grant.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token's scopes do not include 'read'")
+    return grant.user_id
 
 
 def resume_point(query: str | None, header: str | None) -> int | None:
@@ -135,7 +138,7 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             await send({"type": "http.response.body", "body": b": connected\n\n", "more_body": True})
-            await run_until_gone(client, self._pump(client, send), _disconnected(receive))
+            await run_until_gone(client, self._pump(client, send), disconnected(receive))
             if client.dropped is not None:
                 with contextlib.suppress(Exception):  # a client too slow to read may not take even this
                     async with asyncio.timeout(1):
@@ -145,6 +148,8 @@ class EventStream(Response):
 
     async def _pump(self, client: Client, send: Send) -> None:
         async for raw, msg in stream(self.hub, self.queries, client, self.after, self.most):
+            if msg is not None and msg.get("event") not in EVENTS:
+                continue  # an "edit" is for Mastodon's streams (api/mastodon/streaming.py)
             body = b": heartbeat\n\n" if raw is HEARTBEAT or msg is None else sse_frame(msg)
             await send({"type": "http.response.body", "body": body, "more_body": True})
         reason = (client.dropped or "closed").replace("\n", " ")
@@ -188,11 +193,11 @@ async def timeline_stream(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
     after = resume_point(last_event_id, last_event_id_header)
     hub, queries = push_parts(w)
-    lease = await _stream_lease(hub, user)
+    lease = await stream_lease(hub, user)
     return EventStream(hub, queries, user, after, w.settings.push_catch_up_max, lease)
 
 
-async def _stream_lease(hub: PushHub, user: int) -> str:
+async def stream_lease(hub: PushHub, user: int) -> str:
     """One of the user's streams (counted across API processes), or 429."""
     lease = await hub.claim(user)
     if lease is None:
@@ -203,7 +208,7 @@ async def _stream_lease(hub: PushHub, user: int) -> str:
     return lease
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -236,7 +241,7 @@ async def timeline_ws(websocket: WebSocket) -> None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"user_id must be the authenticated user ({user})")
         after = resume_point(q.get("last_event_id"), websocket.headers.get("last-event-id"))
         hub, queries = push_parts(w)
-        lease = await _stream_lease(hub, user)
+        lease = await stream_lease(hub, user)
     except HTTPException as exc:
         code = {503: 1013, 429: 1013}.get(exc.status_code, 1008)
         await websocket.close(code=code, reason=str(exc.detail)[:120])
@@ -250,7 +255,9 @@ async def timeline_ws(websocket: WebSocket) -> None:
         await websocket.accept()
 
         async def pump() -> None:
-            async for raw, _ in stream(hub, queries, client, after, w.settings.push_catch_up_max):
+            async for raw, msg in stream(hub, queries, client, after, w.settings.push_catch_up_max):
+                if msg is not None and msg.get("event") not in EVENTS:
+                    continue
                 await websocket.send_text((WS_HEARTBEAT if raw is HEARTBEAT else raw).decode())
             await websocket.close(code=1012 if hub.closing else 1013, reason=(client.dropped or "")[:120])
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from api.auth import Actor
+from api.headers import bearer
 from api.models import TokenCreated
 from api.routers.common import errors
 from api.throttle import per_user
@@ -26,9 +27,11 @@ W = Annotated[Wiring, Depends(wiring)]
     responses=errors(401, 422, 503),
     summary="Issue another bearer token for the caller (another device); the one sent stays valid",
 )
-async def issue(actor: Actor, w: W) -> TokenCreated:
+async def issue(request: Request, actor: Actor, w: W) -> TokenCreated:
+    """The new token has the scopes and application of the one sent (an OAuth token cannot widen itself)."""
+    sent = await w.accounts.token_grant(bearer(request.headers.get("authorization")) or "")
     token = new_token()
-    await w.accounts.save_token(token, actor)
+    await w.accounts.save_token(token, actor, sent.scopes if sent else None, sent.client_id if sent else None)
     expires = datetime.now(UTC) + timedelta(seconds=w.settings.token_ttl_s)
     return TokenCreated(user_id=str(actor), token=token, expires_at=expires)
 

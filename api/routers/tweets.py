@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from api.aftermath import after_append
 from api.auth import Actor, require_self
 from api.idempotency import Ids
+from api.media import upload_media
 from api.models import (
     Id,
     MediaIn,
@@ -71,8 +72,7 @@ async def _media(w: Wiring, actor: int, i: int, m: MediaIn) -> Media:
         raise HTTPException(404, f"media.{i}.media_id: no upload {m.media_id} of yours (unknown, or expired)")
     if m.type is not None and m.type != up.type:
         raise HTTPException(422, f"media.{i}.type: the upload is {up.type}, not {m.type}")
-    alt = m.alt_text if m.alt_text is not None else up.alt_text
-    return Media(media_base() + up.key, up.type, alt, up.size_bytes, up.key)
+    return upload_media(up, media_base(), m.alt_text)
 
 
 @router.post(

@@ -1,8 +1,9 @@
-"""Starts, checks and stops the local Kafka, Cassandra and Redis.
+"""Starts, checks and stops the local Kafka, Cassandra, Redis and S3Proxy (media storage).
 
 Idempotent by design: `up` first probes the configured address and reuses a healthy service,
 whoever started it; it only starts a process when the address is on this machine and nothing
-answers there. Readiness is a real request (Kafka metadata, a CQL query, a Redis PING).
+answers there. Readiness is a real request (Kafka metadata, a CQL query, a Redis PING, a signed
+S3 ListBuckets).
 State (jars, data, logs, pid files) lives under `Settings.state_dir`. Installing what a service needs
 (redis-server, Java, Maven, the jars) is provision.py's; this module runs, probes and stops the processes.
 """
@@ -334,25 +335,67 @@ class Redis(Service):
                 "--protected-mode", "yes", *(cluster if self.settings.redis_cluster else [])]  # fmt: skip
 
 
+class S3Proxy(Service):
+    """S3Proxy, the S3-compatible server media is stored in (jclouds' filesystem backend, data in the state
+    folder), started when CHIRP_S3_ENDPOINT is on this machine. Signed requests only, but for unsigned reads of
+    public-read objects: how clients fetch media."""
+
+    kind = "s3proxy"
+    process_marker = "org.gaul.s3proxy.Main"
+
+    @property
+    def address(self) -> str:
+        u = urlparse(self.settings.s3_endpoint)
+        return f"{u.hostname}:{u.port or (443 if u.scheme == 'https' else 80)}"
+
+    def probe(self) -> bool:
+        from infra.objectstore import answers
+
+        return answers(self.settings)
+
+    def prepare(self) -> None:
+        require_java()
+        self.lib = resolve_jars("s3proxy", self.settings.state_dir)
+        data = self.home / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        s = self.settings
+        self.conf = self._render(
+            "s3proxy.conf", self.home / "s3proxy.conf",
+            endpoint=f"http://{self.address}", access_key=s.s3_access_key, secret_key=s.s3_secret_key, data_dir=data,
+        )  # fmt: skip
+        self.conf.chmod(0o600)  # it holds the secret key
+
+    def niceness(self) -> int:
+        return self.settings.jvm_nice
+
+    def command(self) -> list[str]:
+        heap = self.settings.s3proxy_heap
+        return ["java", f"-Xms{min_heap(heap)}", f"-Xmx{heap}", "-XX:+UseSerialGC",
+                "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", "-cp", f"{self.lib}/*",
+                "org.gaul.s3proxy.Main", "--properties", str(self.conf)]  # fmt: skip
+
+
 def services(settings: Settings, only: str | None = None) -> list[Service]:
     """Every node the settings name, Redis first; `only`: one service ("kafka") or one node ("kafka-2")."""
     all_: list[Service] = []
     kinds: list[tuple[type[Service], int]] = [
         (Redis, len(settings.redis_nodes)), (Kafka, len(settings.kafka_nodes)),
-        (Cassandra, len(settings.cassandra_contact_points)),
+        (Cassandra, len(settings.cassandra_contact_points)), (S3Proxy, 1 if settings.s3_endpoint else 0),
     ]  # fmt: skip
     for kind, count in kinds:
         all_ += [kind(settings, i, count) for i in range(count)]
     chosen = [s for s in all_ if only in (None, s.kind, s.name)]
     if not chosen:
-        raise ServiceError(f"unknown service {only!r}; known: redis, kafka, cassandra, or a node such as kafka-2")
+        raise ServiceError(
+            f"unknown service {only!r}; known: redis, kafka, cassandra, s3proxy, or a node such as kafka-2"
+        )
     return chosen
 
 
 def up(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
     """Brings every node up: Kafka and Cassandra start in parallel to save wall time, but a Cassandra node
     other than the seed waits for the seed (it must gossip with it to join). A Redis Cluster is created once
-    all its nodes answer."""
+    all its nodes answer; the media bucket once S3Proxy (or the S3 endpoint) answers."""
     chosen = services(settings, only)
     later: list[Service] = [s for s in chosen if isinstance(s, Cassandra) and s.index > 0]
     waves: list[list[Service]] = [[s for s in chosen if s not in later], later]
@@ -374,6 +417,10 @@ def up(settings: Settings, only: str | None = None, report: Callable[[str], None
             report(f"{s.name:<12} started, ready in {time.monotonic() - t0:.1f}s at {s.address} (log {s.log_file})")
     if settings.redis_cluster and any(isinstance(s, Redis) for s in chosen):
         report(f"{'redis':<12} {form_redis_cluster(settings)}")
+    if settings.media_storage and any(isinstance(s, S3Proxy) for s in chosen):
+        from infra.objectstore import ensure_bucket
+
+        report(f"{'s3proxy':<12} {ensure_bucket(settings)}")
 
 
 def down(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
@@ -431,11 +478,14 @@ def _kafka_cluster_id(state_dir: Path) -> str:
     return text
 
 
+def _mb(heap: str) -> float:
+    scale = {"k": 1 / 1024, "m": 1.0, "g": 1024.0}
+    return float(heap[:-1]) * scale[heap[-1].lower()] if heap[-1].lower() in scale else float(heap) / 2**20
+
+
 def min_heap(heap: str) -> str:
     """-Xms for a JVM whose -Xmx is `heap`: 512m, or the heap itself when that is smaller."""
-    scale = {"k": 1 / 1024, "m": 1.0, "g": 1024.0}
-    mb = float(heap[:-1]) * scale[heap[-1].lower()] if heap[-1].lower() in scale else float(heap) / 2**20
-    return heap if mb < 512 else "512m"
+    return heap if _mb(heap) < 512 else "512m"
 
 
 def form_redis_cluster(settings: Settings) -> str:

@@ -114,6 +114,13 @@ class NotificationStore(Protocol):
         """Newest first, ids below `before`."""
         ...
 
+    async def window(
+        self, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Notification]:
+        """Ids strictly between `after` and `before`: the newest `limit` of them, newest first; or with
+        `oldest_first` the `limit` just above `after`, oldest first (Mastodon's min_id)."""
+        ...
+
     async def marker(self, user_id: int) -> int:
         """The largest `up_to` marked (0: nothing read)."""
         ...

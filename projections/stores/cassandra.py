@@ -40,6 +40,11 @@ class CassandraProjections:
         self._reply = p("INSERT INTO replies (tweet_id, reply_id) VALUES (?, ?) USING TIMESTAMP ?")
         self._edit = p("UPDATE tweets USING TIMESTAMP ? SET content = ?, edited_at = ? WHERE tweet_id = ?")
         self._edit_log = p("INSERT INTO tweet_edits (tweet_id, edited_at, content) VALUES (?, ?, ?)")
+        # A post's own text is the first version in the edit history (Mastodon's status history shows it).
+        self._first_version = p("INSERT INTO tweet_edits (tweet_id, edited_at, content) VALUES (?, ?, ?) "
+                                "USING TIMESTAMP ?")  # fmt: skip
+        self._versions = p("SELECT edited_at, content FROM tweet_edits WHERE tweet_id = ? ORDER BY edited_at ASC "
+                           "LIMIT ?")  # fmt: skip
         self._delete = p("UPDATE tweets USING TIMESTAMP ? SET deleted = true WHERE tweet_id = ?")
         self._unuser_tweet = p("DELETE FROM user_tweets USING TIMESTAMP ? WHERE author_id = ? AND bucket = ? "
                                "AND tweet_id = ?")  # fmt: skip
@@ -50,6 +55,14 @@ class CassandraProjections:
         self._unfollowing = p("DELETE FROM following USING TIMESTAMP ? WHERE user_id = ? AND followee_id = ?")
         self._like = p("INSERT INTO tweet_likes (tweet_id, user_id, liked_at) VALUES (?, ?, ?) USING TIMESTAMP ?")
         self._unlike = p("DELETE FROM tweet_likes USING TIMESTAMP ? WHERE tweet_id = ? AND user_id = ?")
+        self._user_like = p("INSERT INTO user_likes (user_id, tweet_id, liked_at) VALUES (?, ?, ?) USING TIMESTAMP ?")
+        self._user_unlike = p("DELETE FROM user_likes USING TIMESTAMP ? WHERE user_id = ? AND tweet_id = ?")
+        self._liked = p("SELECT tweet_id FROM user_likes WHERE user_id = ? AND tweet_id IN ?")
+        self._likes_window = {
+            asc: p("SELECT tweet_id FROM user_likes WHERE user_id = ? AND tweet_id < ? AND tweet_id > ? "
+                   f"ORDER BY tweet_id {'ASC' if asc else 'DESC'} LIMIT ?")
+            for asc in (False, True)
+        }  # fmt: skip
         self._get_tweets = p("SELECT tweet_id, author_id, content, reply_to, media, created_at, edited_at, deleted "
                              "FROM tweets WHERE tweet_id IN ?")  # fmt: skip
         self._get_users = p("SELECT user_id, handle, display_name FROM users WHERE user_id IN ?")
@@ -59,6 +72,19 @@ class CassandraProjections:
                                 "LIMIT ?")  # fmt: skip
         self._followers = p("SELECT follower_id FROM followers WHERE user_id = ? AND follower_id < ? LIMIT ?")
         self._followings = p("SELECT followee_id FROM following WHERE user_id = ? AND followee_id < ? LIMIT ?")
+        # Windows (the Mastodon API's since_id and min_id): between two ids, newest or oldest first.
+        self._buckets_up = p("SELECT bucket FROM user_tweet_buckets WHERE author_id = ? AND bucket >= ? "
+                             "AND bucket <= ? ORDER BY bucket ASC")  # fmt: skip
+        self._bucket_window = {
+            asc: p("SELECT tweet_id FROM user_tweets WHERE author_id = ? AND bucket = ? AND tweet_id < ? "
+                   f"AND tweet_id > ? ORDER BY tweet_id {'ASC' if asc else 'DESC'} LIMIT ?")
+            for asc in (False, True)
+        }  # fmt: skip
+        self._graph_window = {
+            (table, asc): p(f"SELECT {col} FROM {table} WHERE user_id = ? AND {col} < ? AND {col} > ? "
+                            f"ORDER BY {col} {'ASC' if asc else 'DESC'} LIMIT ?")
+            for table, col in (("followers", "follower_id"), ("following", "followee_id")) for asc in (False, True)
+        }  # fmt: skip
         self._replies = p("SELECT reply_id FROM replies WHERE tweet_id = ? AND reply_id < ? LIMIT ?")
 
     def writes(self) -> CassandraWrites:
@@ -92,6 +118,53 @@ class CassandraProjections:
             rows = await execute(self.s, self._bucket_tweets, (author_id, row.bucket, bound, limit - len(out)))
             out.extend(r.tweet_id for r in rows)
         return out
+
+    async def user_tweets_window(
+        self, author_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool
+    ) -> list[int]:
+        """An author's tweet ids strictly between `after` and `before`, newest first or oldest first."""
+        high, low = before or (1 << 63) - 1, after or 0
+        if oldest_first:
+            buckets = await execute(self.s, self._buckets_up, (author_id, bucket_of(low), bucket_of(high)))
+        else:
+            buckets = [b for b in await execute(self.s, self._buckets, (author_id, bucket_of(high)))
+                       if b.bucket >= bucket_of(low)]  # fmt: skip
+        out: list[int] = []
+        for row in buckets:
+            if len(out) >= limit:
+                break
+            rows = await execute(self.s, self._bucket_window[oldest_first],
+                                 (author_id, row.bucket, high, low, limit - len(out)))  # fmt: skip
+            out.extend(r.tweet_id for r in rows)
+        return out
+
+    async def graph_window(
+        self, table: str, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool
+    ) -> list[int]:
+        """Ids of `followers` (or `following`) of a user strictly between `after` and `before`."""
+        rows = await execute(self.s, self._graph_window[(table, oldest_first)],
+                             (user_id, before or (1 << 63) - 1, after or 0, limit))  # fmt: skip
+        return [r[0] for r in rows]
+
+    async def versions(self, tweet_id: int, limit: int) -> list[tuple[datetime, str]]:
+        """A tweet's texts, oldest first: as posted (recorded since 2026-12; older tweets start at their first
+        edit), then each edit."""
+        rows = await execute(self.s, self._versions, (tweet_id, limit))
+        return [(r.edited_at.replace(tzinfo=UTC), r.content) for r in rows]
+
+    async def liked(self, user_id: int, tweet_ids: Sequence[int]) -> set[int]:
+        """Which of the tweets the user likes."""
+        if not tweet_ids:
+            return set()
+        return {r.tweet_id for r in await execute(self.s, self._liked, (user_id, list(tweet_ids)))}
+
+    async def likes_window(
+        self, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool
+    ) -> list[int]:
+        """Ids of the tweets a user likes strictly between `after` and `before`, by tweet id."""
+        rows = await execute(self.s, self._likes_window[oldest_first],
+                             (user_id, before or (1 << 63) - 1, after or 0, limit))  # fmt: skip
+        return [r.tweet_id for r in rows]
 
     async def followers(self, user_id: int, before: int | None, limit: int) -> list[int]:
         rows = await execute(self.s, self._followers, (user_id, before or (1 << 63) - 1, limit))
@@ -182,6 +255,7 @@ class CassandraWrites:
         bucket = bucket_of(t.tweet_id)
         add = self.pending.append
         add((self.c._tweet, (t.tweet_id, t.author_id, t.content, t.reply_to, media, t.created_at, ts)))
+        add((self.c._first_version, (t.tweet_id, t.created_at, t.content, ts)))
         add((self.c._user_tweet, (t.author_id, bucket, t.tweet_id, ts)))
         if (t.author_id, bucket) not in self.c.known_buckets:  # one row per author and month: write it once
             add((self.c._bucket, (t.author_id, bucket)))
@@ -213,8 +287,10 @@ class CassandraWrites:
     def like(self, tweet_id: int, user_id: int, liked: bool, at: datetime) -> None:
         if liked:
             self.pending.append((self.c._like, (tweet_id, user_id, at, self._ts(at))))
+            self.pending.append((self.c._user_like, (user_id, tweet_id, at, self._ts(at))))
         else:
             self.pending.append((self.c._unlike, (self._ts(at), tweet_id, user_id)))
+            self.pending.append((self.c._user_unlike, (self._ts(at), user_id, tweet_id)))
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []

@@ -46,6 +46,12 @@ class CassandraNotifications:
         self._buckets_above = p("SELECT bucket FROM notification_buckets WHERE user_id = ? AND bucket >= ?")
         self._page = p("SELECT notification_id, kind, actor_id, tweet_id, created_at FROM notifications "
                        "WHERE user_id = ? AND bucket = ? AND notification_id < ? LIMIT ?")  # fmt: skip
+        self._between = p("SELECT notification_id, kind, actor_id, tweet_id, created_at FROM notifications "
+                          "WHERE user_id = ? AND bucket = ? AND notification_id < ? AND notification_id > ? "
+                          "LIMIT ?")  # fmt: skip
+        self._between_asc = p("SELECT notification_id, kind, actor_id, tweet_id, created_at FROM notifications "
+                              "WHERE user_id = ? AND bucket = ? AND notification_id < ? AND notification_id > ? "
+                              "ORDER BY notification_id ASC LIMIT ?")  # fmt: skip
         self._newer = p("SELECT notification_id FROM notifications WHERE user_id = ? AND bucket = ? "
                         "AND notification_id > ? LIMIT ?")  # fmt: skip
         self._marker = p("SELECT up_to FROM notification_marks WHERE user_id = ? LIMIT 1")
@@ -93,6 +99,28 @@ class CassandraNotifications:
             if len(out) >= limit:
                 break
             rows = await execute(self.s, self._page, (user_id, b.bucket, bound, limit - len(out)))
+            out.extend(
+                Notification(
+                    user_id, r.notification_id, r.kind, r.actor_id, r.tweet_id, r.created_at.replace(tzinfo=UTC)
+                )
+                for r in rows
+            )
+        return out
+
+    async def window(
+        self, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Notification]:
+        high, low = before or MAX_ID, after or 0
+        if high <= low + 1:
+            return []
+        found = await execute(self.s, self._buckets_below, (user_id, bucket_of(high)))
+        buckets = [b.bucket for b in found if b.bucket >= bucket_of(low)]
+        query = self._between_asc if oldest_first else self._between
+        out: list[Notification] = []
+        for bucket in sorted(buckets, reverse=not oldest_first):
+            if len(out) >= limit:
+                break
+            rows = await execute(self.s, query, (user_id, bucket, high, low, limit - len(out)))
             out.extend(
                 Notification(
                     user_id, r.notification_id, r.kind, r.actor_id, r.tweet_id, r.created_at.replace(tzinfo=UTC)

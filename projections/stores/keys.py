@@ -19,7 +19,7 @@ Under a version's own prefix: `progress` (the next offset per
 presence and push channels (`online:<user>`, `online`, `push:<user>`), stream leases (`streams:<user>`), id-node
 leases (`node:{n<node>}`, `nodehw:{n<node>}`), the
 read pressure (`pressure`), read
-markers (`nread:<user>`) and uploads (`media:<id>`).
+markers (`nread:<user>`), uploads (`media:<id>`) and each user's last write positions (`lw:<user>`).
 The timeline families were `tl:` and `ut:` (oldest first, sorted sets) before 2026-11-29; new names, so that a
 deployment of older data reads empty timelines rather than failing until `chirp replay timelines` rebuilds them.
 """
@@ -221,6 +221,11 @@ def worker_degraded(prefix: str) -> str:
 
 def read_mark(prefix: str, user_id: Id) -> str:
     return f"{prefix}nread:{{{user_id}}}"
+
+
+def last_writes(prefix: str, user_id: Id) -> str:
+    """Where the user's recent writes landed in the log (a hash, `topic:partition` -> the offset after it)."""
+    return f"{prefix}lw:{{{user_id}}}"
 
 
 def upload(prefix: str, media_id: Id) -> str:

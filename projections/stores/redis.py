@@ -22,12 +22,12 @@ from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.stores.keys import RedisKeys, online_index, read_pressure
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, flipped_id, id_bytes
-from projections.wire import delete_message, media_json, update_head
+from projections.wire import delete_message, edit_head, media_json, update_head
 from schemas.events import Media
 
 log = logging.getLogger("chirp.redis")
 LUA = Path(__file__).parent / "lua"
-SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in", "celebpush")
+SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in", "celebpush", "editpush")
 SPREAD = ("deliver", "undeliver")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
 REBUILDS = ("rebuild", "rebuild_part", "rebuild_in", "rebuild_gather")  # with rebuildlib.lua too
 BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
@@ -660,6 +660,7 @@ class RedisTimelineWrites:
         # another node, after the followee's answer for a follow) in that same order after the batch.
         self.links: list[tuple[int, int, At | None]] = []  # (follower, followee, the follow's first step)
         self.unpushes: list[tuple[At, bytes, bytes]] = []  # (where, entry, message) of each delete
+        self.edits: list[tuple[int, bytes]] = []  # (author, "edit" message cut before its author) to push
 
     def _new_round(self) -> None:
         self.rounds.append({})
@@ -722,8 +723,10 @@ class RedisTimelineWrites:
         author = self.keys.user_tweets(_text(fixed[0]) if isinstance(fixed[0], bytes) else str(fixed[0]))
         self.fanouts.append((self._script("fanout", author, *args, weight=weight), args))
 
-    def edit(self, tweet_id: int, content: str, edited_at: datetime) -> None:
+    def edit(self, tweet_id: int, content: str, edited_at: datetime, author_id: int | None = None) -> None:
         self._command(self.keys.tweet(tweet_id), "hset", mapping={"c": content, "e": _micros(edited_at)})
+        if self.tl.publish and author_id is not None:
+            self.edits.append((author_id, edit_head(tweet_id, content, edited_at)))
 
     def delete(self, tweet_id: int, author_id: int, reply_to: int | None) -> None:
         self._command(self.keys.tweet(tweet_id), "hset", "d", 1)
@@ -750,8 +753,8 @@ class RedisTimelineWrites:
         """Sends the batch's rounds in order; then plans the fan-out of its posts (after the rest of the batch,
         so the plan sees its follows and unfollows) and sends their deliveries, oldest tweet first and every
         chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
-        links, unpushes = self.links, self.unpushes
-        self.links, self.unpushes = [], []
+        links, unpushes, edits = self.links, self.unpushes, self.edits
+        self.links, self.unpushes, self.edits = [], [], []
         fanouts, _, results = await self._send_all()
         delivered = 0
         promoted = [followee for _, followee, at in links if at and _celebrity_now(_result(results, at))]
@@ -771,6 +774,8 @@ class RedisTimelineWrites:
         backfills = self._followers_sides(links, results)
         if celebrities:
             await self._celebrities_told(celebrities)
+        if edits:
+            await self._edits_told(edits)
         self._undeliver(unpushes, results)
         plans.sort(key=lambda x: x[0])
         for tweet_id, fixed in plans:
@@ -795,6 +800,17 @@ class RedisTimelineWrites:
             for k in range(0, len(online), tl.pacing.chunk):
                 part = online[k : k + tl.pacing.chunk]
                 self._script("celebpush", anchor, author, base, head, *part, weight=len(part))
+
+    async def _edits_told(self, edits: list[tuple[int, bytes]]) -> None:
+        """Edited tweets told to their authors and the authors' followers who are online now (the online index,
+        read once), after the edit's own writes; the API's Mastodon streams send them as `status.update`."""
+        tl = self.tl
+        online = await tl.r.zrangebyscore(online_index(tl.publish), time.time(), "+inf")
+        for author, head in edits:
+            anchor = self.keys.followers(str(author))
+            for k in range(0, len(online), tl.pacing.chunk):
+                part = online[k : k + tl.pacing.chunk]
+                self._script("editpush", anchor, author, tl.publish, head, *part, weight=len(part))
 
     def _followers_sides(self, links: list[tuple[int, int, At | None]], results: list[Any]) -> list[At]:
         """The follower's side of each follow and unfollow, in log order, on the follower's node; returns where

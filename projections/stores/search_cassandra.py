@@ -31,17 +31,20 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraSearchStore:
-    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS) -> None:
+    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS, tables: str = "search") -> None:
+        """`tables`: the family, `<tables>_postings` and `<tables>_term_buckets` (the public timeline keeps its
+        postings in tables of the same shape, `public_*`)."""
         self.s = session
         self.known_buckets = KnownRows(known_rows)  # (term, bucket) rows this process wrote
         p = session.prepare
-        self._add = p("INSERT INTO search_postings (term, bucket, tweet_id, author_id) VALUES (?, ?, ?, ?) "
+        postings, buckets = f"{tables}_postings", f"{tables}_term_buckets"
+        self._add = p(f"INSERT INTO {postings} (term, bucket, tweet_id, author_id) VALUES (?, ?, ?, ?) "
                       "USING TIMESTAMP ?")  # fmt: skip
-        self._remove = p("DELETE FROM search_postings USING TIMESTAMP ? WHERE term = ? AND bucket = ? "
+        self._remove = p(f"DELETE FROM {postings} USING TIMESTAMP ? WHERE term = ? AND bucket = ? "
                          "AND tweet_id = ?")  # fmt: skip
-        self._bucket = p("INSERT INTO search_term_buckets (term, bucket) VALUES (?, ?) USING TIMESTAMP ?")
-        self._buckets = p("SELECT bucket FROM search_term_buckets WHERE term = ? AND bucket <= ? LIMIT ?")
-        self._postings = p("SELECT tweet_id, author_id FROM search_postings WHERE term = ? AND bucket = ? "
+        self._bucket = p(f"INSERT INTO {buckets} (term, bucket) VALUES (?, ?) USING TIMESTAMP ?")
+        self._buckets = p(f"SELECT bucket FROM {buckets} WHERE term = ? AND bucket <= ? LIMIT ?")
+        self._postings = p(f"SELECT tweet_id, author_id FROM {postings} WHERE term = ? AND bucket = ? "
                            "AND tweet_id < ? LIMIT ?")  # fmt: skip
         self._contents = p("SELECT tweet_id, content FROM tweets WHERE tweet_id IN ?")
 

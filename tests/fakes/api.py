@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from api.media import Upload
 from api.wiring import Wiring
+from infra.objectstore import ObjectStore
 from infra.settings import Settings
 from schemas.ids import IdGenerator
-from tests.fakes.accounts import MemoryAccounts
+from tests.fakes.accounts import MemoryAccounts, MemoryMarkers, MemoryOAuth
 from tests.fakes.eventlog import MemoryEventLog
 
 
@@ -22,6 +23,26 @@ class MemoryUploads:
 
     async def get(self, media_id: int) -> Upload | None:
         return self.uploads.get(media_id)
+
+    async def replace(self, media_id: int, upload: Upload) -> bool:
+        if media_id not in self.uploads:
+            return False
+        self.uploads[media_id] = upload
+        return True
+
+
+class MemoryObjectStore(ObjectStore):
+    """Objects kept in a dict; URLs are still signed by botocore (no request is sent for that)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+
+    def get(self, key: str) -> bytes:
+        return self.objects[key][0]
 
 
 class MemoryTweetState:
@@ -51,4 +72,7 @@ def memory_wiring(
         ids=IdGenerator(1),
         tweets=MemoryTweetState(),
         uploads=MemoryUploads(),
+        oauth=MemoryOAuth(),
+        markers=MemoryMarkers(),
+        media_store=MemoryObjectStore(settings) if settings.media_storage else None,
     )

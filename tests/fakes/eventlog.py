@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.eventlog import EventLogUnavailable
+from infra.eventlog import EventLogUnavailable, Position
 from schemas.events import Event
 
 
@@ -15,10 +15,11 @@ class MemoryEventLog:
         self.fail = False
         self.ambiguous = False
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: Event) -> Position:
         if self.fail:
             raise EventLogUnavailable("memory event log set to fail")
         if self.ambiguous:
             self.events.append(event)
             raise EventLogUnavailable("memory event log: taken, but the acknowledgement was lost", maybe_written=True)
         self.events.append(event)
+        return Position("memory", 0, len(self.events) - 1)

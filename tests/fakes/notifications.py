@@ -62,6 +62,16 @@ class MemoryNotifications:
     async def page(self, user_id: int, before: int | None, limit: int) -> list[Notification]:
         return [n for n in self._visible(user_id) if before is None or n.notification_id < before][:limit]
 
+    async def window(
+        self, user_id: int, before: int | None, after: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Notification]:
+        rows = [
+            n
+            for n in self._visible(user_id)
+            if (before is None or n.notification_id < before) and (after is None or n.notification_id > after)
+        ]
+        return (list(reversed(rows)) if oldest_first else rows)[:limit]
+
     async def marker(self, user_id: int) -> int:
         live = [
             up_to

@@ -10,6 +10,7 @@ import pytest
 from tests.integration.support import chirp_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
+ALL_HEALTHY = {"redis": "healthy", "kafka": "healthy", "cassandra": "healthy", "s3proxy": "healthy"}
 
 
 def _status() -> tuple[int, dict[str, str]]:
@@ -24,8 +25,8 @@ def test_up_up_down_up() -> None:
     assert first.returncode == 0, first.stderr
     second = chirp_cli("up")
     assert second.returncode == 0, second.stderr
-    assert second.stdout.count("reused (already healthy") == 3, second.stdout
-    assert _status() == (0, {"redis": "healthy", "kafka": "healthy", "cassandra": "healthy"})
+    assert second.stdout.count("reused (already healthy") == 4, second.stdout
+    assert _status() == (0, ALL_HEALTHY)
 
     down = chirp_cli("down")
     assert down.returncode == 0, down.stderr
@@ -34,8 +35,8 @@ def test_up_up_down_up() -> None:
 
     again = chirp_cli("up")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.count("started, ready in") == 3, again.stdout
-    assert _status() == (0, {"redis": "healthy", "kafka": "healthy", "cassandra": "healthy"})
+    assert again.stdout.count("started, ready in") == 4, again.stdout
+    assert _status() == (0, ALL_HEALTHY)
 
 
 def test_a_failed_start_names_its_log(tmp_path: object) -> None:

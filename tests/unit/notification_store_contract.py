@@ -61,6 +61,19 @@ class NotificationStoreContract:
         assert [n.notification_id for n in got] == sorted((n.notification_id for n in notes), reverse=True)
         assert self.run(s.count_after(u, notes[1].notification_id, 100)) == 2
 
+    def test_window_reads_between_two_ids_either_way(self) -> None:
+        s, u = self.store(), self.user()
+        notes = [note(u, d * 86400, f"w{d}") for d in (0, 1, 31, 32, 65)]  # three 30-day buckets
+        self.run(s.write([Insert(n, (), n.created_at) for n in notes]))
+        ids = [n.notification_id for n in notes]  # oldest first
+        got = self.run(s.window(u, ids[4], ids[0], 2))
+        assert [n.notification_id for n in got] == [ids[3], ids[2]]
+        got = self.run(s.window(u, ids[4], ids[0], 2, oldest_first=True))
+        assert [n.notification_id for n in got] == [ids[1], ids[2]]
+        assert [n.notification_id for n in self.run(s.window(u, None, None, 10))] == ids[::-1]
+        assert [n.notification_id for n in self.run(s.window(u, None, ids[2], 10, True))] == ids[3:]
+        assert self.run(s.window(u, ids[1], ids[0], 10)) == []
+
     def test_writes_are_idempotent(self) -> None:
         s, u = self.store(), self.user()
         n = note(u, 1, "x")

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from api.app import create_app
 from api.auth import current_user
 from api.fastlane import TimelineFastLane, timeline_params
-from infra.accounts import token_digest
+from infra.accounts import Grant, token_digest
 from infra.settings import Settings
 from projections.model import TweetView, UserView
 from projections.queries import Page, Queries
@@ -56,7 +56,7 @@ def build(lane: bool) -> tuple[FastAPI, FakeQueries]:
     app = create_app(settings, w)
     if not lane:
         app.user_middleware = [m for m in app.user_middleware if getattr(m, "cls", None) is not TimelineFastLane]
-    accounts.tokens[token_digest(TOKEN)] = ME
+    accounts.tokens[token_digest(TOKEN)] = Grant(ME)
     return app, queries
 
 

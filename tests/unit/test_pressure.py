@@ -9,7 +9,7 @@ from typing import Any, cast
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from infra.accounts import token_digest
+from infra.accounts import Grant, token_digest
 from infra.settings import Settings
 from projections.queries import Queries
 from projections.stores.redis import Pacing, RedisTimelines, RedisTimelineWrites, Replicas
@@ -35,7 +35,7 @@ class CountingPressure:
 def client(slow_ms: float) -> tuple[TestClient, CountingPressure]:
     settings = Settings(read_slow_ms=slow_ms)
     accounts = MemoryAccounts()
-    accounts.tokens[token_digest(TOKEN)] = ME
+    accounts.tokens[token_digest(TOKEN)] = Grant(ME)
     w = memory_wiring(settings, None, accounts)
     w.queries = cast(Queries, FakeQueries())
     pressure = CountingPressure()
