@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from infra.settings import Settings
 from ops.chaos import free_port
-from tests.integration.support import WorkerProcess
+from tests.integration.support import ApiProcess, WorkerProcess
 
 RUN = uuid.uuid4().hex[:8]
 # Small on purpose: tests cross the celebrity threshold and page past the Redis cap with few events.
@@ -53,13 +53,16 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def base_url(settings: Settings) -> Iterator[str]:
+def api_process(settings: Settings) -> Iterator[ApiProcess]:
     """A real API process (`python -m api`) on a free port, for the tests of one module."""
-    from tests.integration.support import ApiProcess
-
     api = ApiProcess(settings)
-    yield api.url
+    yield api
     api.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(api_process: ApiProcess) -> str:
+    return api_process.url
 
 
 @pytest.fixture

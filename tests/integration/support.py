@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -230,9 +231,11 @@ class ApiProcess:
         extra = {"CHIRP_API_PORT": str(port)}
         self.url = f"http://127.0.0.1:{port}"
         self.group = bool(launcher)  # a launcher (unshare) may ignore SIGTERM: signal the whole process group
+        # its output goes to a file, never a pipe nobody reads while it runs (a full pipe would stall the API)
+        self.log = tempfile.NamedTemporaryFile(prefix="chirp-api-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen([*launcher, sys.executable, "-m", "api"], cwd=REPO_ROOT,
                                      start_new_session=self.group, env={**settings.child_env(), **extra, **env},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -240,9 +243,13 @@ class ApiProcess:
                     return
             except httpx.HTTPError:
                 pass
-            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else "api exited"
-            assert time.monotonic() < deadline, "API did not become ready"
+            assert self.proc.poll() is None, self.output()
+            assert time.monotonic() < deadline, "API did not become ready:\n" + self.output()[-5_000:]
             time.sleep(0.1)
+
+    def output(self) -> str:
+        """Everything the process has printed so far (its log: a 500's traceback is there)."""
+        return Path(self.log.name).read_text(errors="replace")
 
     def stop(self) -> str:
         """SIGTERM; returns the output."""
@@ -251,7 +258,10 @@ class ApiProcess:
                 os.killpg(self.proc.pid, signal.SIGTERM)
         else:
             self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=30)
+        self.proc.wait(timeout=30)
+        self.log.close()
+        out = self.output()
+        Path(self.log.name).unlink(missing_ok=True)
         return out
 
 
