@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cassandra.protocol import ErrorMessage
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
@@ -119,7 +120,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(IdsUnavailable, _ids_unavailable)
-    for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError):
+    # ResponseError and ErrorMessage: only the transient ones by their code (is_transient), the rest re-raised
+    for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError, ErrorMessage):
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(WritePositions)  # inside Idempotency, which keeps the header: a replay has the first one
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped

@@ -20,9 +20,12 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from cassandra import ConsistencyLevel, WriteTimeout
 from cassandra.cluster import Session
+from cassandra.protocol import ErrorMessage
+from cassandra.query import PreparedStatement
 from redis.asyncio.cluster import RedisCluster
 
 from infra.cassandra import execute
+from infra.faults import cas_result_unknown
 
 TOKEN_PREFIX = "chirp_"
 CLAIM_ATTEMPTS = 3  # a handle claim that timed out in Paxos contention with nobody holding the handle after it
@@ -170,6 +173,8 @@ class CassandraAccounts:
         self._claim_of = session.prepare("SELECT user_id, claimed_at FROM handles WHERE handle_key = ?")
         self._claim_serial = session.prepare("SELECT user_id FROM handles WHERE handle_key = ?")
         self._claim_serial.consistency_level = ConsistencyLevel.LOCAL_SERIAL  # sees (and ends) claims in flight
+        self._email_serial = session.prepare("SELECT user_id FROM emails WHERE email_key = ?")
+        self._email_serial.consistency_level = ConsistencyLevel.LOCAL_SERIAL
         self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
         self._cache_size = cache_size
         self.revocations = revocations
@@ -177,15 +182,21 @@ class CassandraAccounts:
         self.cache_s = cache_s
 
     async def claim_handle(self, handle: str, user_id: int) -> bool:
-        """The handle for `user_id` unless another holds it (a lightweight transaction). Concurrent claims of one
-        handle contend in Paxos; one that times out (WriteTimeout of type CAS) may still have been applied, so
-        a serial read settles who holds it, and the claim is tried again only if nobody does."""
-        key = handle_key(handle)
+        """The handle for `user_id` unless another holds it (a lightweight transaction)."""
+        return await self._claimed(self._claim, self._claim_serial, handle_key(handle), user_id)
+
+    async def _claimed(self, claim: PreparedStatement, serial: PreparedStatement, key: str, user_id: int) -> bool:
+        """Claims `key` for `user_id` unless another holds it. Concurrent claims of one key contend in Paxos; one
+        whose result is unknown (a WriteTimeout of type CAS, or protocol v5's CAS_WRITE_UNKNOWN: the proposal
+        reached some replicas, not a quorum) may still have been applied, so a serial read settles who holds
+        it, and the claim is tried again only if nobody does."""
         for attempt in range(CLAIM_ATTEMPTS):
             try:
-                rows = await execute(self.session, self._claim, (key, user_id, datetime.now(UTC)))
-            except WriteTimeout:
-                rows = await execute(self.session, self._claim_serial, (key,))
+                rows = await execute(self.session, claim, (key, user_id, datetime.now(UTC)))
+            except (WriteTimeout, ErrorMessage) as exc:
+                if not cas_result_unknown(exc):
+                    raise
+                rows = await execute(self.session, serial, (key,))
                 if rows and rows[0].user_id is not None:
                     return bool(rows[0].user_id == user_id)
                 if attempt == CLAIM_ATTEMPTS - 1:
@@ -292,8 +303,7 @@ class CassandraAccounts:
         return {k: r[0].user_id for k, r in zip(keys, rows, strict=True) if r and r[0].user_id is not None}
 
     async def claim_email(self, email: str, user_id: int) -> bool:
-        rows = await execute(self.session, self._claim_email, (email_key(email), user_id, datetime.now(UTC)))
-        return bool(rows[0].applied) or rows[0].user_id == user_id
+        return await self._claimed(self._claim_email, self._email_serial, email_key(email), user_id)
 
     async def release_email(self, email: str, user_id: int) -> None:
         await execute(self.session, self._release_email, (email_key(email), user_id))

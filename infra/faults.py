@@ -11,10 +11,16 @@ from __future__ import annotations
 import re
 
 import redis.exceptions as redis_errors
-from cassandra import CoordinationFailure, OperationTimedOut, Unavailable
+from cassandra import CoordinationFailure, OperationTimedOut, Unavailable, WriteTimeout, WriteType
 from cassandra import Timeout as CassandraTimeout
 from cassandra.cluster import NoHostAvailable
-from cassandra.protocol import IsBootstrappingErrorMessage, OverloadedErrorMessage, ServerError, TruncateError
+from cassandra.protocol import (
+    ErrorMessage,
+    IsBootstrappingErrorMessage,
+    OverloadedErrorMessage,
+    ServerError,
+    TruncateError,
+)
 
 TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     # Redis: connection, time-out, and the answers of a server that cannot serve now
@@ -35,9 +41,22 @@ _REDIS_CODES = re.compile(
 )
 
 
+# Protocol v5's CAS_WRITE_UNKNOWN: a lightweight transaction's proposal reached some replicas but not a quorum,
+# so whether it was applied is unknown. The driver has no class for it: a plain ErrorMessage with this code.
+CAS_WRITE_UNKNOWN = 0x1700
+
+
+def cas_result_unknown(exc: BaseException) -> bool:
+    """A lightweight transaction that may or may not have been applied (Paxos contention, or a replica lost):
+    a serial read tells which."""
+    if isinstance(exc, WriteTimeout):
+        return exc.write_type in (WriteType.CAS, "CAS")
+    return isinstance(exc, ErrorMessage) and getattr(exc, "code", None) == CAS_WRITE_UNKNOWN
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether waiting and trying again can make the operation succeed."""
-    if isinstance(exc, TRANSIENT_TYPES):
+    if isinstance(exc, TRANSIENT_TYPES) or cas_result_unknown(exc):
         return True
     if isinstance(exc, redis_errors.ResponseError):
         return bool(_REDIS_CODES.search(str(exc)))

@@ -6,6 +6,7 @@ import pytest
 import redis.exceptions as redis_errors
 from cassandra import OperationTimedOut, Unavailable
 from cassandra.cluster import NoHostAvailable
+from cassandra.protocol import ErrorMessage
 
 from infra.faults import is_transient
 
@@ -27,6 +28,7 @@ from infra.faults import is_transient
         NoHostAvailable("no host", {}),
         ConnectionResetError(),
         TimeoutError(),
+        ErrorMessage(0x1700, "CAS operation result is unknown - proposal accepted by 1 but not a quorum.", {}),
     ],
 )
 def test_infrastructure_errors_are_transient(exc: BaseException) -> None:
@@ -40,6 +42,7 @@ def test_infrastructure_errors_are_transient(exc: BaseException) -> None:
         redis_errors.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
         ValueError("bad event"),
         KeyError("missing"),
+        ErrorMessage(0x2200, "Invalid query", {}),
     ],
 )
 def test_errors_of_the_event_or_the_code_are_not(exc: BaseException) -> None:
