@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from mastodon import Mastodon
 from PIL import Image
 
 from api.media import RedisUploads, resolve_media
+from infra import redisnodes
 from infra.settings import Settings
 from schemas.events import Media
 from tests.integration.support import WorkerProcess, register, wait_idle
@@ -48,9 +48,12 @@ def test_upload_read_back_from_storage_and_describe(api: TestClient, settings: S
 
     # media_ids of a later status resolve to chirp's Media records
     async def resolve() -> tuple[Media, ...]:
-        async with aioredis.from_url(settings.redis_url) as r:
-            return await resolve_media(RedisUploads(r, settings.redis_prefix), int(uid), [int(m["id"])],
+        nodes = await redisnodes.open_nodes(settings)  # one Redis, or a cluster (make test-cluster-suite)
+        try:
+            return await resolve_media(RedisUploads(nodes.client, settings.redis_prefix), int(uid), [int(m["id"])],
                                        settings.media_base)  # fmt: skip
+        finally:
+            await nodes.aclose()
 
     media = asyncio.run(resolve())
     assert media[0].url == m["url"] and media[0].alt_text == "now described anew" and media[0].type == "image"
