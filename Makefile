@@ -73,7 +73,7 @@ ONE_NODE_ONLY := test_chaos test_bench test_fanout test_home_page test_launcher 
 test-cluster: up-cluster ## The cluster suite: each node killed under load (tests/cluster), printed as a table
 	$(CLUSTER) $(BIN)/pytest tests/cluster -s
 
-test-cluster-suite: up-cluster ## The integration suite run on the cluster topology (all but the modules about one node)
+test-cluster-suite: up-cluster ## The integration suite run on the cluster topology (not in CI: see docs/reliability.md)
 	$(CLUSTER) $(BIN)/pytest -q tests/integration $(foreach m,$(ONE_NODE_ONLY),--ignore=tests/integration/$(m).py)
 
 bench-cluster: migrate-cluster ## Scaling on the cluster: 1 vs 2 workers, 1 vs 2 API processes, replication 3 vs 1 (BENCH_ARGS)

@@ -20,6 +20,8 @@ WHAT = {
     "fg": "followees (sets: rebuilds and the celebrity merge read them)",
     "t": "tweet bodies (hashes: the hydration cache, one per tweet)",
     "u": "users (hashes: handle, display name)",
+    "hk": "handle owners (one string per handle: mentions resolve to users)",
+    "hs": "the handle index (one sorted set of every handle: account search by prefix)",
     "lk": "likes (sets per tweet: counts)",
     "rp": "replies (sets per tweet: counts)",
     "pt": "tweets accepted by the API, not yet projected (10 min TTL)",

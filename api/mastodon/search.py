@@ -1,15 +1,16 @@
 """Search and trends, Mastodon's face of chirp's search index (projections/search.py) and trends read model
 (projections/stores/redis_trends.py).
 
-`GET /api/v2/search`: accounts by their exact handle (`ann`, `@ann`, `ann@this.domain`: chirp keeps no index of
-handle prefixes), statuses by chirp's query language (words, #tags, @mentions, "phrases"), hashtags that are used
-(trending today, or found in a status); `offset` pages, `resolve` is ignored (chirp is one instance).
+`GET /api/v2/search`: accounts by handle (`ann`, `@ann`, `ann@this.domain`: the exact holder first, then the
+handles that start with it), statuses by chirp's query language (words, #tags, @mentions, "phrases"), hashtags
+that are used (trending today, or found in a status); `offset` pages, `resolve` is ignored (one instance).
 `GET /api/v1/trends/tags`: the hashtags most used over the last day, each with one day of history (the
 trends model keeps a sliding day, not a week): `day` is today's midnight (UTC), `uses` and `accounts` the day's.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from api.mastodon.errors import responses
 from api.mastodon.models import Account, Status
 from api.mastodon.paging import MaxId
 from api.mastodon.site import base_url, domain
+from api.routers.reads import queries
 from api.throttle import reader
 from api.wiring import Wiring, wiring
 from projections.mastodon_wire import tag_json
@@ -32,6 +34,7 @@ from schemas.ids import parse_id
 
 router = APIRouter(tags=["mastodon: search and trends"])
 W = Annotated[Wiring, Depends(wiring)]
+HANDLE_PREFIX = re.compile(r"^[A-Za-z0-9_]{1,30}$")  # what a handle, or its start, can be
 MAX_OFFSET = 200  # statuses a search walks past at most (offset + limit)
 TRENDS_MAX = 20
 DAY_S = 86_400
@@ -66,17 +69,23 @@ def _tag(base: str, t: Trend, now: datetime) -> dict[str, Any]:
     return tag_json(base, t.display, [(midnight, t.tweets, t.accounts)])
 
 
-async def _accounts(request: Request, w: Wiring, q: str) -> list[dict[str, Any]]:
+async def _accounts(request: Request, w: Wiring, q: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    """The account holding exactly that handle first (the command side's record: one registered a moment ago
+    too), then those whose handle starts with it (the read model's index, in handle order); `offset` and
+    `limit` page the whole."""
     user, _, host = q.strip().removeprefix("@").partition("@")
-    if not user or (host and host.lower() != domain(base_url(request, w.settings)).lower()):
+    if not HANDLE_PREFIX.match(user) or (host and host.lower() != domain(base_url(request, w.settings)).lower()):
         return []
-    found = await w.accounts.users_by_handle([user])
-    if not found:
-        return []
-    try:
-        return [await account_of(request, w, next(iter(found.values())))]
-    except HTTPException:
-        return []
+    exact = await w.accounts.users_by_handle([user])
+    starting = await queries(w).users_by_prefix(user, offset + limit + len(exact))
+    ids = list(dict.fromkeys([*exact.values(), *(u.user_id for u in starting)]))[offset : offset + limit]
+    found = []
+    for user_id in ids:
+        try:
+            found.append(await account_of(request, w, user_id))
+        except HTTPException:  # not projected yet and no command-side record either: left out
+            continue
+    return found
 
 
 async def _statuses(request: Request, w: Wiring, q: str, before: int | None, offset: int, limit: int) -> list[Any]:
@@ -119,7 +128,7 @@ async def _hashtags(request: Request, w: Wiring, q: str, offset: int, limit: int
     dependencies=[reader("search")],
     response_model=SearchOut,
     responses=responses(401, 403, 422, 429, 503),
-    summary="Accounts (exact handle), statuses and hashtags matching `q` (`type` narrows; `offset` pages)",
+    summary="Accounts (by handle or its start), statuses and hashtags matching `q` (`type` narrows; `offset` pages)",
 )
 async def search(
     request: Request,
@@ -135,8 +144,8 @@ async def search(
     size = min(limit, 40)
     before = parse_id(max_id) if max_id else None
     out: dict[str, Any] = {"accounts": [], "statuses": [], "hashtags": []}
-    if kind in (None, "accounts") and offset == 0:
-        out["accounts"] = await _accounts(request, w, q)
+    if kind in (None, "accounts"):
+        out["accounts"] = await _accounts(request, w, q, offset, size)
     if kind in (None, "statuses"):
         out["statuses"] = await _statuses(request, w, q, before, offset, size)
     if kind in (None, "hashtags"):

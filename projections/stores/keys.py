@@ -116,6 +116,12 @@ class RedisKeys:
         """Who holds a handle (its lower-cased form)."""
         return f"{self.p}hk:{{{handle_key}}}"
 
+    def handles(self) -> str:
+        """Every handle, lower-cased, as `handle user_id` members of one sorted set (scores all 0; a space sorts
+        before any handle character, so members sort as their handles), for account search by prefix
+        (ZRANGEBYLEX); one key, so one slot."""
+        return f"{self.p}hs:{{handles}}"
+
     def celebrity(self, user_id: Id) -> str:
         """Exists once the account is a celebrity (sticky): its tweets are merged at read time."""
         return f"{self.p}cb:{{{user_id}}}"

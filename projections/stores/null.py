@@ -62,6 +62,9 @@ class NoTimelines:
     async def handle_owners(self, handle_keys: Sequence[str]) -> dict[str, int]:
         return {}
 
+    async def handles_from(self, prefix: str, limit: int) -> list[int]:
+        return []
+
     async def read(self, user_id: int, before: int | None, limit: int) -> TimelinePage | None:
         return None
 

@@ -160,6 +160,12 @@ class RedisTimelines:
             owners = await pipe.execute()
         return {k: int(o) for k, o in zip(handle_keys, owners, strict=True) if o is not None}
 
+    async def handles_from(self, prefix: str, limit: int) -> list[int]:
+        """The users whose handle starts with `prefix` (case-insensitive), in handle order, at most `limit`."""
+        low = prefix.lower()
+        found = await self.r.zrangebylex(self.keys.handles(), f"[{low}", f"[{low}\xff", start=0, num=limit)
+        return [int(_text(m).rpartition(" ")[2]) for m in found]
+
     async def reply_to_of(self, tweet_id: int) -> tuple[int | None, int | None]:
         """(author, reply_to) of a cached tweet, for rules and deletes."""
         a, r = await self.r.hmget(self.keys.tweet(tweet_id), ["a", "r"])
@@ -699,6 +705,7 @@ class RedisTimelineWrites:
     def save_user(self, user_id: int, handle: str, display_name: str) -> None:
         self._command(self.keys.user(user_id), "hset", mapping={"h": handle, "n": display_name})
         self._command(self.keys.handle(handle.lower()), "set", user_id)
+        self._command(self.keys.handles(), "zadd", {f"{handle.lower()} {user_id}": 0})
 
     def post(self, t: TweetView) -> None:
         """Caches the tweet, counts it as a reply, and fans it out (unless the store only records)."""

@@ -164,13 +164,16 @@ def test_first_screen_routes_answer_with_auth_and_scopes(api: TestClient, app: d
 def test_search_and_trending_tags(
     api: TestClient, app: dict[str, Any], settings: Settings, worker: WorkerProcess, uniq: str
 ) -> None:
-    ann, bob = User(api, app, f"sa{uniq}"), User(api, app, f"sb{uniq}")
+    ann, bob, annie = User(api, app, f"sa{uniq}"), User(api, app, f"sb{uniq}"), User(api, app, f"sa{uniq}ie")
     tag = f"zz{uniq}"
     posted = [post(api, u, f"word{uniq} number {i} #{tag.upper()}") for i, u in enumerate([ann, bob] * 4)]
     wait_idle(settings, worker)
 
-    found = get(api, "/api/v2/search", ann, q=f"@{ann.name}", type="accounts")
-    assert [a["id"] for a in found["accounts"]] == [ann.id] and found["statuses"] == found["hashtags"] == []
+    found = get(api, "/api/v2/search", ann, q=f"@{ann.name}", type="accounts")  # the holder, then those it starts
+    assert [a["id"] for a in found["accounts"]] == [ann.id, annie.id] and found["statuses"] == found["hashtags"] == []
+    by_start = get(api, "/api/v2/search", ann, q=f"SA{uniq[:6]}", type="accounts", limit=1, offset=1)["accounts"]
+    assert [a["id"] for a in by_start] == [annie.id] and by_start[0]["acct"] == annie.name
+    assert get(api, "/api/v2/search", ann, q="not a handle", type="accounts")["accounts"] == []
     assert get(api, "/api/v2/search", ann, q=f"{ann.name}@testserver", type="accounts")["accounts"][0]["id"] == ann.id
     assert get(api, "/api/v2/search", ann, q=f"{ann.name}@elsewhere.example", type="accounts")["accounts"] == []
     statuses = get(api, "/api/v2/search", ann, q=f"word{uniq}", type="statuses", limit=3)["statuses"]

@@ -144,6 +144,10 @@ async def test_lookups_and_key_removal_span_the_nodes(pair: tuple[RedisTimelines
     handles = [f"user{u}" for u in AUTHORS + READERS] + ["nobody"]
     owners = await spread.handle_owners(handles)
     assert owners == await one.handle_owners(handles) and len(owners) == len(AUTHORS + READERS)
+    starting = await one.handles_from("USER1", 1_000)  # account search by a handle's start, in handle order
+    assert starting == await spread.handles_from("user1", 1_000)
+    assert sorted(starting) == sorted(u for u in AUTHORS + READERS if str(u).startswith("1")) != []
+    assert starting == sorted(starting, key=lambda u: f"user{u}") and await one.handles_from("user1", 2) == starting[:2]
     assert await spread.users(AUTHORS) == await one.users(AUTHORS)
     assert await spread.authors([10_001, 10_036]) == await one.authors([10_001, 10_036])
     assert await spread.tweet_state(30_001) == (5, False) == await one.tweet_state(30_001)
