@@ -247,8 +247,9 @@ async def edit_status(
     # the MediaAttachment ids the status shows: an upload's own id, else the status's id and the position
     attached = [media_attachment_json(tweet_id, i, m)["id"] for i, m in enumerate(view.media)]
     unknown = [m for m in body.media_ids if m not in attached]
-    if unknown:  # as an unknown upload on a post (api/routers/tweets.py)
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"media_ids: {unknown[0]} is no attachment of this status")
+    if unknown:  # Mastodon's answer: a validation error (the status itself was found)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"Validation failed: media_ids: {unknown[0]} is no attachment of this status")  # fmt: skip
     if "media_ids" in await params(request) and body.media_ids != attached:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "Validation failed: media_ids: chirp cannot change a status's media")  # fmt: skip

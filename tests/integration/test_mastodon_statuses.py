@@ -102,9 +102,8 @@ def test_statuses_post_read_reply_context_edit_history_favourite_delete(
 
     assert api.put(f"/api/v1/statuses/{root['id']}", headers=bob, data={"status": "mine"}).status_code == 403
     other_media = {"status": "x", "media_ids": ["123"]}
-    assert (
-        api.put(f"/api/v1/statuses/{root['id']}", headers=ann, json=other_media).status_code == 404
-    )  # no such attachment
+    refused = api.put(f"/api/v1/statuses/{root['id']}", headers=ann, json=other_media)  # no such attachment
+    assert refused.status_code == 422 and refused.json()["error"].startswith("Validation failed: media"), refused.text
     edited = api.put(f"/api/v1/statuses/{root['id']}", headers=ann, json={"status": "hello, edited", "media_ids": []})
     assert edited.status_code == 200 and edited.json()["edited_at"] and "hello, edited" in edited.json()["content"]
     history = api.get(f"/api/v1/statuses/{root['id']}/history", headers=ann).json()
