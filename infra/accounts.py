@@ -187,8 +187,8 @@ class CassandraAccounts:
 
     async def _claimed(self, claim: PreparedStatement, serial: PreparedStatement, key: str, user_id: int) -> bool:
         """Claims `key` for `user_id` unless another holds it. Concurrent claims of one key contend in Paxos; one
-        whose result is unknown (a WriteTimeout of type CAS, or protocol v5's CAS_WRITE_UNKNOWN: the proposal
-        reached some replicas, not a quorum) may still have been applied, so a serial read settles who holds
+        whose result is unknown (a WriteTimeout, or protocol v5's CAS_WRITE_UNKNOWN: the proposal reached some
+        replicas, not a quorum) may still have been applied, so a serial read settles who holds
         it, and the claim is tried again only if nobody does."""
         for attempt in range(CLAIM_ATTEMPTS):
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import redis.exceptions as redis_errors
-from cassandra import CoordinationFailure, OperationTimedOut, Unavailable, WriteTimeout, WriteType
+from cassandra import CoordinationFailure, OperationTimedOut, Unavailable, WriteTimeout
 from cassandra import Timeout as CassandraTimeout
 from cassandra.cluster import NoHostAvailable
 from cassandra.protocol import (
@@ -47,10 +47,11 @@ CAS_WRITE_UNKNOWN = 0x1700
 
 
 def cas_result_unknown(exc: BaseException) -> bool:
-    """A lightweight transaction that may or may not have been applied (Paxos contention, or a replica lost):
-    a serial read tells which."""
+    """What a lightweight transaction ends with when it may or may not have been applied (Paxos contention, or a
+    replica lost): a time-out (of its Paxos rounds or of its commit) or CAS_WRITE_UNKNOWN. A serial read tells
+    which."""
     if isinstance(exc, WriteTimeout):
-        return exc.write_type in (WriteType.CAS, "CAS")
+        return True
     return isinstance(exc, ErrorMessage) and getattr(exc, "code", None) == CAS_WRITE_UNKNOWN
 
 

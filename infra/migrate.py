@@ -152,9 +152,8 @@ def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> Non
     if settings.media_storage:
         from infra.objectstore import ensure_bucket
 
-        said = ensure_bucket(settings)
-        if said.endswith("created"):  # like the topics and migrations: only what this run changed is reported
-            report(f"media: {said} at {settings.s3_endpoint}")
+        if ensure_bucket(settings):  # like the topics and migrations: only what this run changed is reported
+            report(f"media: bucket {settings.s3_bucket} created at {settings.s3_endpoint}")
 
 
 # Command-side state the API writes directly (and the migration log): never a projection, never rebuilt.

@@ -50,14 +50,14 @@ def answers(settings: Settings) -> bool:
     return True
 
 
-def ensure_bucket(settings: Settings) -> str:
-    """Makes the media bucket unless it exists; says which happened."""
+def ensure_bucket(settings: Settings) -> bool:
+    """Makes the media bucket unless it exists; whether it made it."""
     from botocore.exceptions import ClientError
 
     client = s3_client(settings)
     try:
         client.head_bucket(Bucket=settings.s3_bucket)
-        return f"bucket {settings.s3_bucket} exists"
+        return False
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
             raise
@@ -66,7 +66,7 @@ def ensure_bucket(settings: Settings) -> str:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
-    return f"bucket {settings.s3_bucket} created"
+    return True
 
 
 @dataclass(frozen=True)

@@ -188,9 +188,9 @@ class Queries:
         ids = await self.db.following(user_id, before, limit + 1)
         return await self.users(ids[:limit]), (ids[limit - 1] if len(ids) > limit else None)
 
-    async def users_by_prefix(self, prefix: str, limit: int) -> list[UserView]:
+    async def ids_by_handle_prefix(self, prefix: str, limit: int) -> list[int]:
         """Accounts whose handle starts with `prefix`, in handle order (account search)."""
-        return await self.users(await self.tl.handles_from(prefix, limit))
+        return await self.tl.handles_from(prefix, limit)
 
     async def users(self, ids: Sequence[int]) -> list[UserView]:
         found = await self.tl.users(ids)

@@ -10,6 +10,7 @@ trends model keeps a sliding day, not a week): `day` is today's midnight (UTC), 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -77,15 +78,17 @@ async def _accounts(request: Request, w: Wiring, q: str, offset: int, limit: int
     if not HANDLE_PREFIX.match(user) or (host and host.lower() != domain(base_url(request, w.settings)).lower()):
         return []
     exact = await w.accounts.users_by_handle([user])
-    starting = await queries(w).users_by_prefix(user, offset + limit + len(exact))
-    ids = list(dict.fromkeys([*exact.values(), *(u.user_id for u in starting)]))[offset : offset + limit]
-    found = []
-    for user_id in ids:
-        try:
-            found.append(await account_of(request, w, user_id))
-        except HTTPException:  # not projected yet and no command-side record either: left out
-            continue
-    return found
+    starting = await queries(w).ids_by_handle_prefix(user, offset + limit + len(exact))
+    ids = list(dict.fromkeys([*exact.values(), *starting]))[offset : offset + limit]
+    shown = await asyncio.gather(*(_account_if_known(request, w, user_id) for user_id in ids))
+    return [a for a in shown if a is not None]
+
+
+async def _account_if_known(request: Request, w: Wiring, user_id: int) -> dict[str, Any] | None:
+    try:
+        return await account_of(request, w, user_id)
+    except HTTPException:  # not projected yet and no command-side record either: left out
+        return None
 
 
 async def _statuses(request: Request, w: Wiring, q: str, before: int | None, offset: int, limit: int) -> list[Any]:

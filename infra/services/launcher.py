@@ -420,7 +420,8 @@ def up(settings: Settings, only: str | None = None, report: Callable[[str], None
     if settings.media_storage and any(isinstance(s, S3Proxy) for s in chosen):
         from infra.objectstore import ensure_bucket
 
-        report(f"{'s3proxy':<12} {ensure_bucket(settings)}")
+        made = ensure_bucket(settings)
+        report(f"{'s3proxy':<12} bucket {settings.s3_bucket} {'created' if made else 'exists'}")
 
 
 def down(settings: Settings, only: str | None = None, report: Callable[[str], None] = print) -> None:
