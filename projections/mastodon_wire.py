@@ -198,15 +198,19 @@ def image_meta(width: int | None, height: int | None, focus: tuple[float, float]
     return meta
 
 
-def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]:
-    """A tweet's media item: an upload keeps the id it was uploaded as (named in its key); a linked URL gets
-    the tweet's id and its position."""
+def attachment_id(owner_id: int, index: int, m: Media) -> str:
+    """A tweet's media item's id: an upload keeps the id it was uploaded as (named in its key); a linked URL
+    gets the tweet's id and its position."""
     base = media_base()
     # the read side keeps an upload's whole URL: what follows the media base is its key, and names its id
     key = m.key or (m.url[len(base) :] if base and m.url.startswith(base) else "")
     uploaded = _UPLOAD_ID.match(key.rsplit("/", 1)[-1]) if key else None
-    media_id = uploaded.group(1) if uploaded else f"{owner_id}{index:02d}"
-    return attachment_json(media_id, m.type, media_json(m)["url"], m.alt_text)
+    return uploaded.group(1) if uploaded else f"{owner_id}{index:02d}"
+
+
+def media_attachment_json(owner_id: int, index: int, m: Media) -> dict[str, Any]:
+    """A tweet's media item as a MediaAttachment."""
+    return attachment_json(attachment_id(owner_id, index, m), m.type, media_json(m)["url"], m.alt_text)
 
 
 def status_json(

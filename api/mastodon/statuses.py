@@ -33,7 +33,7 @@ from api.routers.tweets import _media, _mentions
 from api.textrules import CONTENT_PATTERN
 from api.throttle import reader
 from api.wiring import Wiring, wiring
-from projections.mastodon_wire import account_json, media_attachment_json, mentioned, status_edit_json, status_json
+from projections.mastodon_wire import account_json, attachment_id, mentioned, status_edit_json, status_json
 from projections.model import TweetView, UserView
 from schemas.events import Media, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 from schemas.ids import ID_PATTERN, parse_id
@@ -244,8 +244,7 @@ async def edit_status(
     me, tweet_id = caller.user_id, parse_id(status_id)
     body = await _body(request)
     view = await _own(w, tweet_id, me)
-    # the MediaAttachment ids the status shows: an upload's own id, else the status's id and the position
-    attached = [media_attachment_json(tweet_id, i, m)["id"] for i, m in enumerate(view.media)]
+    attached = [attachment_id(tweet_id, i, m) for i, m in enumerate(view.media)]  # the ids the status shows
     unknown = [m for m in body.media_ids if m not in attached]
     if unknown:  # Mastodon's answer: a validation error (the status itself was found)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
