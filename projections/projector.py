@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from projections.model import TweetView, UserView
 from projections.ports import Authors, DurableProjections, DurableWrites, Projection, Timelines, TimelineWrites
@@ -73,10 +74,15 @@ class Projector:
                 continue
             for x in extras:
                 x.apply(event, authors)
-        await durable.flush()
-        if extras:
-            await asyncio.gather(*(x.flush() for x in extras))
-        outcome.deliveries = await timelines.flush()
+        # The read models are independent (Cassandra's tables, the timelines in Redis, the side projections):
+        # their writes overlap, and the batch counts as applied only when every one has finished.
+        done = await asyncio.gather(
+            timelines.flush(), durable.flush(), *(x.flush() for x in extras), return_exceptions=True
+        )
+        failed = [r for r in done if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+        outcome.deliveries = cast(int, done[0])
         return outcome
 
     async def _known_authors(self, events: Sequence[Event]) -> Authors:

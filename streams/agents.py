@@ -49,6 +49,38 @@ class Record:
     timestamp: float  # seconds, as Faust's messages have it: when the partition leader appended it
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A record with its event decoded once, as it arrives (`error` says why it could not be).
+
+    `timestamp` is what the aligner (streams/align.py) orders partitions by: the event's own time. The log's
+    time cannot order a backlog: the topics stamp records with LogAppendTime, one stamp for a whole producer
+    batch, so a bulk load's thousands of records share a handful of stamps per partition. The log's time
+    still stamps the durable writes (`stamp_of(fetched.message)`)."""
+
+    message: Any
+    event: Event | None
+    error: str = ""
+
+    @property
+    def topic(self) -> str:
+        return str(self.message.topic)
+
+    @property
+    def partition(self) -> int:
+        return int(self.message.partition)
+
+    @property
+    def offset(self) -> int:
+        return int(self.message.offset)
+
+    @property
+    def timestamp(self) -> float:
+        if self.event is None:
+            return float(self.message.timestamp)
+        return self.event.meta.occurred_at.timestamp()
+
+
 def stamp_of(msg: Any) -> int:
     """The durable write timestamp of a message: its place in the log (projections/logclock.py)."""
     return log_stamp(round(msg.timestamp * 1000), msg.offset)
@@ -87,7 +119,13 @@ class Worker:
         self._agent_locks[agent] = asyncio.Lock()
         batches = stream.take_events(self.settings.worker_batch, within=batch_wait)  # type: ignore[attr-defined]
         async for batch in batches:
-            await self.release(stores, agent, [e.message for e in batch])
+            await self.release(stores, agent, [self.fetched(e.message) for e in batch])
+
+    def fetched(self, msg: Any) -> Fetched:
+        try:
+            return Fetched(msg, self.codec.decode(msg.value or b""))
+        except DecodeError as exc:
+            return Fetched(msg, None, str(exc))
 
     async def release_overdue(self) -> None:
         """Projects what the agents held for a partition that went silent (a timer: no new batch may come)."""
@@ -97,7 +135,7 @@ class Worker:
             if aligner.held:
                 await self.release(self.stores, agent, [])
 
-    async def release(self, stores: Stores, agent: str, messages: list[Any]) -> None:
+    async def release(self, stores: Stores, agent: str, records: list[Fetched]) -> None:
         """Adds a batch to the agent's aligner and projects, batch by batch, what it releases."""
         async with self._agent_locks[agent]:
             aligner = self.aligners[agent]
@@ -105,7 +143,7 @@ class Worker:
             if self._generations.get(agent) != generation:  # partitions moved: held records are read again
                 aligner.reset()
                 self._generations[agent] = generation
-            aligner.add(messages)
+            aligner.add(records)
             released = aligner.release(self._backlog)
             held = aligner.first_held()
             metrics.HELD.labels(agent).set(aligner.held)
@@ -130,7 +168,7 @@ class Worker:
             self._passes_at = (time.monotonic(), found)
         return found
 
-    async def _apply(self, stores: Stores, p: Pass, messages: list[Any], held: dict[tuple[str, int], int]) -> None:
+    async def _apply(self, stores: Stores, p: Pass, messages: list[Fetched], held: dict[tuple[str, int], int]) -> None:
         """One version's share of a batch: what its progress says it lacks, gaps first, then the batch.
 
         `held` has the first offset of each partition's held-back records: a partition with no progress yet
@@ -163,21 +201,22 @@ class Worker:
 
         async for chunk in read_range(self.settings, topic, partition, start, end):
             stats = BatchStats()
-            records = [Record(topic, partition, offset, key, value, ts / 1000) for offset, key, value, ts in chunk]
+            records = [self.fetched(Record(topic, partition, o, key, value, ts / 1000)) for o, key, value, ts in chunk]
             await self.project(projector, records, stats, dead_letters=primary)
             stats.progress[f"{topic}:{partition}"] = records[-1].offset + 1
             await self._retry(lambda s=stats: timelines.record_progress(s), "record progress")
 
-    async def project(self, projector: Projector, messages: list[Any], stats: BatchStats, dead_letters: bool) -> None:
-        """Decodes a batch and projects it as one unit of work; poison and refused events go to dead letters
-        (from the live version's pass only: the other versions see the same events and would repeat them)."""
+    async def project(
+        self, projector: Projector, fetched: list[Fetched], stats: BatchStats, dead_letters: bool
+    ) -> None:
+        """Projects a batch as one unit of work; poison and refused events go to dead letters (from the live
+        version's pass only: the other versions see the same events and would repeat them)."""
         decoded: list[tuple[Any, Event]] = []
-        for msg in messages:
-            try:
-                decoded.append((msg, self.codec.decode(msg.value or b"")))
-            except DecodeError as exc:
-                if dead_letters:
-                    await self.dead_letter(msg, f"undecodable: {exc}")
+        for f in fetched:
+            if f.event is not None:
+                decoded.append((f.message, f.event))
+            elif dead_letters:
+                await self.dead_letter(f.message, f"undecodable: {f.error}")
         if not decoded:
             return
         events = [e for _, e in decoded]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
@@ -20,7 +20,7 @@ from redis.typing import EncodableT, FieldT
 
 from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
-from projections.stores.keys import RedisKeys, online_index, read_pressure
+from projections.stores.keys import RedisKeys, channel, online_index, read_pressure
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, flipped_id, id_bytes
 from projections.wire import delete_message, edit_head, media_json, update_head
 from schemas.events import Media
@@ -789,13 +789,25 @@ class RedisTimelineWrites:
             self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk // 8, 1))
         planned, _, results = await self._send_all()
         delivered += sum(int(_result(results, at)) for at in backfills)
-        sent: list[At] = []
+        inboxes: dict[bytes, list[bytes]] = {}  # follower -> the batch's entries for them, oldest first
+        messages: dict[bytes, bytes] = {}  # entry -> its "update" message (when publishing)
         for ((r, n, i), _args), (_tweet, fixed) in zip(planned, plans, strict=True):
             reply = results[r][n][i]
-            if _text(reply[2]) == "deliver":
-                sent += self._deliver(fixed[1], reply[3], reply[4:])
+            if _text(reply[2]) != "deliver":
+                continue
+            entry = cast(bytes, fixed[1])
+            if reply[3]:
+                messages[entry] = reply[3]
+            for user in reply[4:]:
+                got = inboxes.setdefault(user, [])
+                if not got or got[-1] != entry:  # a tweet twice in the batch (plans are sorted by tweet)
+                    got.append(entry)
+        sent = self._deliver(inboxes, bool(messages))
         _, _, results = await self._send_all()
-        return delivered + sum(int(results[r][n][i]) for r, n, i in sent)
+        replies = [_result(results, at) for at in sent]
+        if messages:
+            await self._publish_updates(replies, messages)
+        return delivered + sum(int(reply[0]) for reply in replies)
 
     async def _celebrities_told(self, posts: list[tuple[EncodableT, ...]]) -> None:
         """Celebrities' new tweets told to their followers who are online now (the online index, read once),
@@ -847,17 +859,38 @@ class RedisTimelineWrites:
                     anchor = keys.timeline(_text(group[0]))
                     self._script("undeliver", anchor, entry, base, msg, *group, weight=len(group))
 
-    def _deliver(self, entry: EncodableT, msg: bytes, users: Sequence[bytes]) -> list[At]:
-        """One tweet's deliveries: chunks of users, each split by the node that serves their timelines."""
+    def _deliver(self, inboxes: dict[bytes, list[bytes]], publish: bool) -> list[At]:
+        """The batch's deliveries grouped by follower (deliver.lua), node by node, each call carrying whole
+        followers up to `chunk` entries (a follower with more has a call of their own)."""
         keys, tl = self.tl.keys, self.tl
-        base = tl.publish if msg else ""
+        base = tl.publish if publish else ""
         out: list[At] = []
-        for k in range(0, len(users), tl.pacing.chunk):
-            part = users[k : k + tl.pacing.chunk]
-            for _, group in tl.nodes.group(part, lambda u: keys.timeline(_text(u))):
-                anchor = keys.timeline(_text(group[0]))
-                out.append(self._script("deliver", anchor, entry, tl.cap, base, msg, *group, weight=len(group)))
+        for _, group in tl.nodes.group(inboxes.items(), lambda item: keys.timeline(_text(item[0]))):
+            args: list[EncodableT] = []
+            weight = 0
+            for user, entries in group:
+                args += (user, len(entries), *entries)
+                weight += len(entries)
+                if weight >= tl.pacing.chunk:
+                    out.append(self._script("deliver", keys.timeline(_text(user)), tl.cap, base, *args, weight=weight))
+                    args, weight = [], 0
+            if args:
+                out.append(self._script("deliver", keys.timeline(_text(group[-1][0])), tl.cap, base, *args,
+                                        weight=weight))  # fmt: skip
         return out
+
+    async def _publish_updates(self, replies: list[Any], messages: dict[bytes, bytes]) -> None:
+        """The "update" messages of what deliver.lua reports it delivered to followers online then, each on
+        the node of the follower's channel."""
+        for reply in replies:
+            at = 1
+            while at < len(reply):
+                user, k = _text(reply[at]), int(reply[at + 1])
+                for entry in reply[at + 2 : at + 2 + k]:
+                    self._command(channel(self.tl.publish, user), "publish", messages[entry])
+                at += 2 + k
+        if self.queued:
+            await self._send_all()
 
     async def _promote(self, authors: Sequence[int]) -> None:
         """Accounts that just became celebrities: each goes into the `fc:` set of every follower (their tweets

@@ -121,6 +121,25 @@ async def test_out_of_order_and_repeated_deliveries_keep_the_list_sorted(store: 
     assert page is not None and [e[0] for e in page.entries][:3] == [5005, 5003, 5002]  # (one more: "has more")
 
 
+async def test_one_batch_reaches_a_follower_in_one_visit_late_repeated_and_new(store: Any) -> None:
+    """A batch's tweets for one follower go in together: those newer than the head in one push, an older one
+    through the inbox, the head itself not again; the count is of entries that went in."""
+    tl, client = store
+    await tl.rebuild_many([AUTHOR])
+    await follow_all(tl, [600, 601])
+    w = tl.writes()
+    w.post(tweet(6005))
+    assert await w.flush() == 3  # the two followers and the author
+    w = tl.writes()
+    for t in (6009, 6001, 6005, 6007, 6011):
+        w.post(tweet(t))
+    assert await w.flush() == 3 * 4  # 6005 is everyone's head already
+    for user in (600, 601, AUTHOR):
+        assert await entries(client, tl, user) == [6011, 6009, 6007, 6005, 6001]
+    page = await tl.read(600, None, 3)
+    assert page is not None and [e[0] for e in page.entries][:3] == [6011, 6009, 6007]
+
+
 async def test_the_cap_moves_the_horizon_and_reads_stop_there(store: Any) -> None:
     tl, client = store
     await follow_all(tl, [400])

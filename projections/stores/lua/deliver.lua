@@ -1,17 +1,53 @@
--- Deliveries of one tweet to the home timelines this node serves (the worker sends each node its part, a
--- chunk at a time). ARGV: prefix, entry, cap, base prefix to publish under ('' when nobody is online), the
--- "update" message, then the users. A user whose presence key exists gets the message, in the same script as
--- the delivery, so a subscriber that reads the timeline after subscribing misses nothing.
--- Returns the deliveries made.
-local p, entry, cap, base, msg = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local mh, ml = id_key(entry)
-local delivered = 0
+-- A batch's deliveries to the home timelines this node serves, grouped by follower: every tweet of the batch
+-- that a follower gets reaches them in this one visit, so their timeline is looked up and its head read once,
+-- and the entries newer than the head go in with one LPUSH (oldest first: the newest ends at the head),
+-- whatever the number of tweets. An entry not newer than the head (another partition's late record, a
+-- redelivery) takes the single-entry path, tl_insert_keyed: the head itself is skipped, an older entry goes
+-- to the inbox or raises the horizon.
+-- ARGV: prefix, cap, base prefix to publish under ('' for none), then for each follower: the user, n, and n
+-- distinct entries sorted oldest first.
+-- Returns {deliveries, then for each follower online now who got entries: the user, k, the k entries}; the
+-- worker publishes their "update" messages right after (a subscriber that reads its timeline after
+-- subscribing misses nothing; one that reads in between may see a tweet twice, as before).
+local p, cap, base = ARGV[1], tonumber(ARGV[2]), publishing(ARGV[3])
+local out, delivered = {0}, 0
 local hl = p .. 'hl:{' -- K(p, 'hl', u), the concatenation split so that the loop does one
-for i = 6, #ARGV do
-  local u = ARGV[i]
-  if tl_insert_keyed(p, hl .. u .. '}', u, entry, mh, ml, cap) == 1 then
-    delivered = delivered + 1
-    if base ~= '' and redis.call('EXISTS', K(base, 'online', u)) == 1 then publish_to(base, u, msg) end
+local i = 4
+while i <= #ARGV do
+  local u, n = ARGV[i], tonumber(ARGV[i + 1])
+  local first, last = i + 2, i + 1 + n
+  i = last + 1
+  local key = hl .. u .. '}'
+  local head = redis.call('LINDEX', key, 0)
+  if head then -- else not materialized: its first read builds it from the authors' lists
+    local hh, hlo = id_key(head)
+    local newer = first -- the entries newer than the head are a suffix (oldest first): usually all of them
+    local mh, ml = id_key(ARGV[first])
+    if not (hh > mh or (hh == mh and hlo > ml)) then
+      newer = last + 1
+      for j = last, first, -1 do
+        mh, ml = id_key(ARGV[j])
+        if hh > mh or (hh == mh and hlo > ml) then newer = j else break end
+      end
+    end
+    local got = {} -- the late entries delivered (for an online follower, the newer ones are added after)
+    for j = first, newer - 1 do
+      mh, ml = id_key(ARGV[j])
+      if tl_insert_keyed(p, key, u, ARGV[j], mh, ml, cap) == 1 then got[#got + 1] = ARGV[j] end
+    end
+    local count = #got
+    if newer <= last then
+      tl_trim(key, redis.call('LPUSH', key, unpack(ARGV, newer, last)), cap)
+      count = count + last - newer + 1
+    end
+    delivered = delivered + count
+    if base ~= '' and count > 0 and redis.call('EXISTS', K(base, 'online', u)) == 1 then
+      for j = newer, last do got[#got + 1] = ARGV[j] end
+      out[#out + 1] = u
+      out[#out + 1] = #got
+      for _, e in ipairs(got) do out[#out + 1] = e end
+    end
   end
 end
-return delivered
+out[1] = delivered
+return out

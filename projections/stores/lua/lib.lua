@@ -259,6 +259,14 @@ local function online_among(base, index, members)
   return out
 end
 
+-- The base prefix to publish under for a whole call, or '' when nobody is online anywhere (no online index):
+-- then no presence key is looked up per user. On a Redis Cluster the index may be on another node (pcall
+-- hands back the refusal): every user's presence key is checked then, as before.
+local function publishing(base)
+  if base == '' or redis.pcall('EXISTS', base .. 'online') == 0 then return '' end
+  return base
+end
+
 local function publish_to(base, user, msg)
   redis.call('PUBLISH', K(base, 'push', user), msg)
 end

@@ -3,6 +3,7 @@
 -- Returns entries removed.
 local p, entry, base, msg = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local removed = 0
+base = publishing(base)
 for i = 5, #ARGV do
   local u = ARGV[i]
   removed = removed + redis.call('LREM', K(p, 'hl', u), 1, entry) + redis.call('ZREM', K(p, 'hx', u), entry)
