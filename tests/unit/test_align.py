@@ -95,3 +95,25 @@ def test_holding_off_releases_at_once_and_reset_forgets() -> None:
     assert b.held == 1
     b.reset()
     assert b.held == 0 and b.queues == {}
+
+
+def test_records_of_one_log_stamp_are_aligned_by_their_events_time() -> None:
+    """LogAppendTime gives a whole producer batch one stamp; the worker aligns on the events' own time, so two
+    partitions' batches stamped alike still come out interleaved as they were written."""
+    from datetime import UTC, datetime, timedelta
+
+    from schemas.events import Meta, TweetPosted
+    from streams.agents import Fetched
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def fetched(partition: int, offset: int, ms: int) -> Fetched:
+        event = TweetPosted(Meta(f"e{partition}{offset}", t0 + timedelta(milliseconds=ms), 1), ms, 1, "x")
+        return Fetched(Rec("t", partition, offset, 500.0), event)
+
+    a = Aligner(max_held=100, max_wait_s=1.0, clock=Clock())
+    a.add([fetched(0, 0, 1), fetched(0, 1, 3), fetched(1, 0, 2), fetched(1, 1, 4)])
+    out = a.release(backlog_of({}))
+    assert [f.event.tweet_id for f in out if f.event] == [1, 2, 3, 4]
+    poison = Fetched(Rec("t", 0, 2, 500.0), None, "undecodable")
+    assert poison.timestamp == 500.0 and poison.offset == 2
