@@ -869,7 +869,7 @@ class RedisTimelineWrites:
             args: list[EncodableT] = []
             weight = 0
             for user, entries in group:
-                args += (user, len(entries), *entries)
+                args += (user, b"".join(entries))
                 weight += len(entries)
                 if weight >= tl.pacing.chunk:
                     out.append(self._script("deliver", keys.timeline(_text(user)), tl.cap, base, *args, weight=weight))

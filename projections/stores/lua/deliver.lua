@@ -4,45 +4,45 @@
 -- whatever the number of tweets. An entry not newer than the head (another partition's late record, a
 -- redelivery) takes the single-entry path, tl_insert_keyed: the head itself is skipped, an older entry goes
 -- to the inbox or raises the horizon.
--- ARGV: prefix, cap, base prefix to publish under ('' for none), then for each follower: the user, n, and n
--- distinct entries sorted oldest first.
+-- ARGV: prefix, cap, base prefix to publish under ('' for none), then for each follower: the user and their
+-- entries sorted oldest first, distinct, as one string (16 bytes each: one argument, whatever their number).
 -- Returns {deliveries, then for each follower online now who got entries: the user, k, the k entries}; the
 -- worker publishes their "update" messages right after (a subscriber that reads its timeline after
 -- subscribing misses nothing; one that reads in between may see a tweet twice, as before).
 local p, cap, base = ARGV[1], tonumber(ARGV[2]), publishing(ARGV[3])
 local out, delivered = {0}, 0
 local hl = p .. 'hl:{' -- K(p, 'hl', u), the concatenation split so that the loop does one
-local i = 4
-while i <= #ARGV do
-  local u, n = ARGV[i], tonumber(ARGV[i + 1])
-  local first, last = i + 2, i + 1 + n
-  i = last + 1
+for i = 4, #ARGV, 2 do
+  local u, blob = ARGV[i], ARGV[i + 1]
+  local n = #blob / 16
   local key = hl .. u .. '}'
   local head = redis.call('LINDEX', key, 0)
   if head then -- else not materialized: its first read builds it from the authors' lists
+    local entries = {}
+    for j = 1, n do entries[j] = blob:sub(16 * j - 15, 16 * j) end
     local hh, hlo = id_key(head)
-    local newer = first -- the entries newer than the head are a suffix (oldest first): usually all of them
-    local mh, ml = id_key(ARGV[first])
+    local newer = 1 -- the entries newer than the head are a suffix (oldest first): usually all of them
+    local mh, ml = id_key(entries[1])
     if not (hh > mh or (hh == mh and hlo > ml)) then
-      newer = last + 1
-      for j = last, first, -1 do
-        mh, ml = id_key(ARGV[j])
+      newer = n + 1
+      for j = n, 1, -1 do
+        mh, ml = id_key(entries[j])
         if hh > mh or (hh == mh and hlo > ml) then newer = j else break end
       end
     end
     local got = {} -- the late entries delivered (for an online follower, the newer ones are added after)
-    for j = first, newer - 1 do
-      mh, ml = id_key(ARGV[j])
-      if tl_insert_keyed(p, key, u, ARGV[j], mh, ml, cap) == 1 then got[#got + 1] = ARGV[j] end
+    for j = 1, newer - 1 do
+      mh, ml = id_key(entries[j])
+      if tl_insert_keyed(p, key, u, entries[j], mh, ml, cap) == 1 then got[#got + 1] = entries[j] end
     end
     local count = #got
-    if newer <= last then
-      tl_trim(key, redis.call('LPUSH', key, unpack(ARGV, newer, last)), cap)
-      count = count + last - newer + 1
+    if newer <= n then
+      tl_trim(key, redis.call('LPUSH', key, unpack(entries, newer, n)), cap)
+      count = count + n - newer + 1
     end
     delivered = delivered + count
     if base ~= '' and count > 0 and redis.call('EXISTS', K(base, 'online', u)) == 1 then
-      for j = newer, last do got[#got + 1] = ARGV[j] end
+      for j = newer, n do got[#got + 1] = entries[j] end
       out[#out + 1] = u
       out[#out + 1] = #got
       for _, e in ipairs(got) do out[#out + 1] = e end
