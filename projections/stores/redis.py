@@ -90,6 +90,21 @@ class RedisTimelines:
         self._scripts |= {n: self.r.register_script(rebuilds + (LUA / f"{n}.lua").read_text()) for n in REBUILDS}
         reads = spread + (LUA / "readlib.lua").read_text()
         self._scripts |= {n: self.r.register_script(reads + (LUA / f"{n}.lua").read_text()) for n in READS}
+        self._loaded: set[int] = set()  # id() of the nodes the write pipelines loaded the scripts on
+
+    async def ensure_scripts(self, node: aioredis.Redis) -> None:
+        """Every script loaded on `node`, once per process (`forget_scripts` after an error): the write
+        pipelines then send EVALSHA alone, where redis-py's pipeline asks SCRIPT EXISTS on every execute, a
+        round trip per write round. A node that lost them (a restart, a failover) answers NOSCRIPT, a
+        transient error: the batch is retried, and the scripts loaded again first."""
+        if id(node) in self._loaded:
+            return
+        for script in self._scripts.values():
+            script.sha = await node.script_load(script.script)
+        self._loaded.add(id(node))
+
+    def forget_scripts(self, node: aioredis.Redis) -> None:
+        self._loaded.discard(id(node))
 
     async def _on(self, node: aioredis.Redis, name: str, *args: Any) -> Any:
         """Script `name` by EVALSHA on `node` (the one that serves the keys it is about; on one Redis, the one
@@ -692,8 +707,7 @@ class RedisTimelineWrites:
         self.weight += weight
         script = self.tl._scripts[name]
         node, pipe = self._pipe(anchor)
-        pipe.scripts.add(script)  # loaded first if Redis lacks it
-        pipe.evalsha(script.sha, 0, self.p, *args)
+        pipe.evalsha(script.sha, 0, self.p, *args)  # loaded on the node before the round (`_send_round`)
         return self._at(node, pipe)
 
     def _command(self, key: str, name: str, *args: Any, **options: Any) -> At:
@@ -923,10 +937,17 @@ class RedisTimelineWrites:
         if wait.count:  # last in each pipeline, on its connection: its writes are on `count` replicas
             for _, pipe in pipes:
                 pipe.execute_command("WAIT", wait.count, wait.timeout_ms)
-        if len(pipes) == 1:
-            done = [await pipes[0][1].execute()]
-        else:
-            done = await asyncio.gather(*(pipe.execute() for _, pipe in pipes))
+        for node, _ in pipes:
+            await self.tl.ensure_scripts(node)
+        try:
+            if len(pipes) == 1:
+                done = [await pipes[0][1].execute()]
+            else:
+                done = await asyncio.gather(*(pipe.execute() for _, pipe in pipes))
+        except BaseException:
+            for node, _ in pipes:
+                self.tl.forget_scripts(node)  # a NOSCRIPT among the errors: load them again on the retry
+            raise
         if wait.count:
             wait.check(node for (node, _), result in zip(pipes, done, strict=True) if result[-1] < wait.count)
         return {node: list(result) for (node, _), result in zip(pipes, done, strict=True)}

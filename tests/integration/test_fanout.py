@@ -319,3 +319,22 @@ async def test_late_entries_wait_in_the_inbox_and_are_folded_in_order(settings: 
         async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
             await client.delete(key)
         await client.aclose()
+
+
+async def test_scripts_a_redis_lost_are_loaded_again_when_the_batch_is_retried(store: Any) -> None:
+    """The write rounds send EVALSHA alone (the scripts are loaded once per node): a Redis that lost them answers
+    NOSCRIPT, a transient error, and the retried batch loads them first."""
+    from infra.faults import is_transient
+
+    tl, client = store
+    await follow_all(tl, [700])
+    await client.script_flush()
+    w = tl.writes()
+    w.post(tweet(7001))
+    with pytest.raises(Exception) as failed:
+        await w.flush()
+    assert is_transient(failed.value)
+    w = tl.writes()
+    w.post(tweet(7001))
+    assert await w.flush() == 1
+    assert await entries(client, tl, 700) == [7001]
