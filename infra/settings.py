@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     )
     active_window_s: int = Field(7 * 24 * 3600, ge=1, description="Timelines unread this long expire; rebuilt on read.")
     fanout_chunk: int = Field(
-        256, ge=1, description="Followers one fan-out script call delivers to (reads wait at most one chunk)."
+        256,
+        ge=1,
+        description="Deliveries one fan-out script call makes at most, whole followers (reads wait at most one chunk).",
     )
     fanout_round: int = Field(
         1024, ge=1, description="Deliveries the worker sends Redis in one round trip at most (chunks per pipeline)."

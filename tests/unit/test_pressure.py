@@ -64,6 +64,10 @@ class FakePipe:
         return []
 
 
+async def _loaded(self: Any, node: Any) -> None:
+    """The fake store's scripts are always loaded."""
+
+
 def test_the_fan_out_asks_before_each_round_and_yields_while_reads_are_slow(monkeypatch: Any) -> None:
     real_sleep = asyncio.sleep
     slept: list[float] = []
@@ -78,7 +82,16 @@ def test_the_fan_out_asks_before_each_round_and_yields_while_reads_are_slow(monk
         pressure = CountingPressure(active)
         tl = cast(
             RedisTimelines,
-            type("T", (), {"pacing": Pacing(yield_s=0.001, pressure=cast(Any, pressure)), "replicas": Replicas()})(),
+            type(
+                "T",
+                (),
+                {
+                    "pacing": Pacing(yield_s=0.001, pressure=cast(Any, pressure)),
+                    "replicas": Replicas(),
+                    "ensure_scripts": _loaded,
+                    "forget_scripts": lambda self, node: None,
+                },
+            )(),
         )
         writes = RedisTimelineWrites.__new__(RedisTimelineWrites)
         writes.tl = tl
