@@ -882,15 +882,12 @@ class RedisTimelineWrites:
         for _, group in tl.nodes.group(inboxes.items(), lambda item: keys.timeline(_text(item[0]))):
             args: list[EncodableT] = []
             weight = 0
-            for user, entries in group:
+            for i, (user, entries) in enumerate(group):
                 args += (user, b"".join(entries))
                 weight += len(entries)
-                if weight >= tl.pacing.chunk:
+                if weight >= tl.pacing.chunk or i == len(group) - 1:  # a call full, or the node's last
                     out.append(self._script("deliver", keys.timeline(_text(user)), tl.cap, base, *args, weight=weight))
                     args, weight = [], 0
-            if args:
-                out.append(self._script("deliver", keys.timeline(_text(group[-1][0])), tl.cap, base, *args,
-                                        weight=weight))  # fmt: skip
         return out
 
     async def _publish_updates(self, replies: list[Any], messages: dict[bytes, bytes]) -> None:

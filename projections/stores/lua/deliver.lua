@@ -10,6 +10,10 @@
 -- worker publishes their "update" messages right after (a subscriber that reads its timeline after
 -- subscribing misses nothing; one that reads in between may see a tweet twice, as before).
 local p, cap, base = ARGV[1], tonumber(ARGV[2]), publishing(ARGV[3])
+local function newer_than(hh, hlo, e) -- whether entry e is newer than the head whose id_key is hh, hlo
+  local mh, ml = id_key(e)
+  return hh > mh or (hh == mh and hlo > ml)
+end
 local out, delivered = {0}, 0
 local hl = p .. 'hl:{' -- K(p, 'hl', u), the concatenation split so that the loop does one
 for i = 4, #ARGV, 2 do
@@ -22,17 +26,13 @@ for i = 4, #ARGV, 2 do
     for j = 1, n do entries[j] = blob:sub(16 * j - 15, 16 * j) end
     local hh, hlo = id_key(head)
     local newer = 1 -- the entries newer than the head are a suffix (oldest first): usually all of them
-    local mh, ml = id_key(entries[1])
-    if not (hh > mh or (hh == mh and hlo > ml)) then
+    if not newer_than(hh, hlo, entries[1]) then
       newer = n + 1
-      for j = n, 1, -1 do
-        mh, ml = id_key(entries[j])
-        if hh > mh or (hh == mh and hlo > ml) then newer = j else break end
-      end
+      while newer > 1 and newer_than(hh, hlo, entries[newer - 1]) do newer = newer - 1 end
     end
     local got = {} -- the late entries delivered (for an online follower, the newer ones are added after)
     for j = 1, newer - 1 do
-      mh, ml = id_key(entries[j])
+      local mh, ml = id_key(entries[j])
       if tl_insert_keyed(p, key, u, entries[j], mh, ml, cap) == 1 then got[#got + 1] = entries[j] end
     end
     local count = #got
