@@ -79,6 +79,7 @@ class Service:
         self.home = settings.state_dir / self.name
         self.pid_file = self.home / "pid"
         self.console_log = self.home / "logs" / "console.log"
+        self._proc: subprocess.Popen[bytes] | None = None  # the process this object spawned, if any
 
     # Overridden per service.
     @property
@@ -144,6 +145,7 @@ class Service:
                 cwd=self.home, start_new_session=True, preexec_fn=(lambda: os.nice(nice)) if nice else None,
             )  # fmt: skip
         self.pid_file.write_text(str(proc.pid))
+        self._proc = proc
         log.info("%s: started pid %d, log %s", self.name, proc.pid, self.log_file)
 
     def _wait_ready(self) -> None:
@@ -151,13 +153,21 @@ class Service:
         while time.monotonic() < deadline:
             if self.probe():
                 return
-            if self.pid() is None:
+            if self._exited():
                 raise ServiceError(f"{self.name} exited during start-up; see {self.log_file}\n{_tail(self.log_file)}")
             time.sleep(0.5)
         raise ServiceError(
             f"{self.name} was not ready within {self.settings.start_timeout_s:.0f}s; see {self.log_file}\n"
             f"{_tail(self.log_file)}"
         )
+
+    def _exited(self) -> bool:
+        """Whether the process being waited for is gone. One this object spawned is asked directly (and reaped):
+        its command line is no proof of life while it starts, since Redis rewrites it (its process title) and a
+        read of /proc can catch it blank. A process started earlier is recognised by its command line."""
+        if self._proc is not None:
+            return self._proc.poll() is not None
+        return self.pid() is None
 
     def _render(self, template: str, target: Path, **values: object) -> Path:
         text = Template((TEMPLATES / template).read_text()).substitute({k: str(v) for k, v in values.items()})
