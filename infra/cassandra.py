@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -84,21 +85,49 @@ def _settle(fut: asyncio.Future[list[Any]], rows: list[Any] | None, exc: BaseExc
         fut.set_result(list(rows or []))
 
 
-# Statements per unlogged batch: one request carries many (the driver's cost is per request), while a
-# batch stays under Cassandra's 5 KB warning size for tweet-sized rows.
-BATCH_STATEMENTS = 16
+@dataclass(frozen=True)
+class Batching:
+    """How timestamped writes are grouped into unlogged batches. The driver's cost (and Cassandra's) is per
+    request, so a batch carries many statements; it is cut short before its values reach `max_bytes`, under
+    Cassandra's batch_size_fail_threshold (50 KiB by default), whatever the rows' sizes."""
+
+    statements: int = 64
+    max_bytes: int = 40_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> Batching:
+        return cls(settings.cassandra_batch_statements, settings.cassandra_batch_bytes)
 
 
-async def execute_unordered(session: Session, pending: list[tuple[Any, Any]]) -> None:
+BATCHING = Batching()  # the defaults, for stores built without settings (tests, tools)
+
+
+def _size(params: Any) -> int:
+    """A statement's values, roughly in bytes: text and blobs by length, anything else as 16."""
+    return sum(len(v) if isinstance(v, str | bytes) else 16 for v in params)
+
+
+async def execute_unordered(session: Session, pending: list[tuple[Any, Any]], batching: Batching = BATCHING) -> None:
     """Timestamped upserts and deletes whose order does not matter: sent as unlogged batches, all at once."""
     requests: list[tuple[Any, Any]] = []
-    for i in range(0, len(pending), BATCH_STATEMENTS):
-        chunk = pending[i : i + BATCH_STATEMENTS]
-        if len(chunk) == 1:
-            requests.append(chunk[0])
-            continue
-        batch = BatchStatement(BatchType.UNLOGGED)
-        for stmt, params in chunk:
-            batch.add(stmt, params)
-        requests.append((batch, None))
+    chunk: list[tuple[Any, Any]] = []
+    size = 0
+    for stmt, params in pending:
+        cost = _size(params)
+        if chunk and (len(chunk) >= batching.statements or size + cost > batching.max_bytes):
+            requests.append(_request(chunk))
+            chunk, size = [], 0
+        chunk.append((stmt, params))
+        size += cost
+    if chunk:
+        requests.append(_request(chunk))
     await asyncio.gather(*(execute(session, stmt, params) for stmt, params in requests))
+
+
+def _request(chunk: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    if len(chunk) == 1:
+        return chunk[0]
+    batch = BatchStatement(BatchType.UNLOGGED)
+    for stmt, params in chunk:
+        batch.add(stmt, params)
+    return batch, None

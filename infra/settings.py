@@ -57,6 +57,17 @@ class Settings(BaseSettings):
         "takes over (cluster-node-timeout). Writes to its slots fail for about this plus 3 s; shorter fails over "
         "a primary that was only busy (a slow fsync, a long script) and then resyncs it in full.",
     )
+    redis_aof_rewrite_percentage: int = Field(
+        400,
+        ge=0,
+        description="Redis nodes `chirp up` starts: the append-only file is rewritten once it has grown this many "
+        "percent past its last rewrite (auto-aof-rewrite-percentage; Redis's own default 100). Fan-out appends "
+        "fast, and each rewrite forks and writes the whole data set again: at 100 a bulk drain rewrote every "
+        "8 s. Higher trades disk for CPU; 0 turns automatic rewrites off.",
+    )
+    redis_aof_rewrite_min_mb: int = Field(
+        256, ge=1, description="... and only once it is at least this large (auto-aof-rewrite-min-size)."
+    )
 
     # Credentials and transport security (README: "Securing the connections"). Redis takes both in its URL:
     # redis://user:password@host:port/0 (an ACL user), rediss:// for TLS.
@@ -86,6 +97,15 @@ class Settings(BaseSettings):
         "against the tweet read at the full level).",
     )
     cassandra_replication_factor: int = Field(1, ge=1, description="Replication factor of the keyspace.")
+    cassandra_batch_statements: int = Field(
+        64, ge=1, description="Statements per unlogged batch of the worker's writes: the cost is per request."
+    )
+    cassandra_batch_bytes: int = Field(
+        40_000,
+        ge=1,
+        description="A batch is cut before its values reach this size: keep it under the cluster's "
+        "batch_size_fail_threshold (50 KiB by default).",
+    )
     kafka_replication_factor: int = Field(1, ge=1, description="Replication factor of every topic.")
     kafka_min_insync_replicas: int | None = Field(
         None,
@@ -165,6 +185,11 @@ class Settings(BaseSettings):
         le=19,
         description="CPU niceness the worker adds to itself: where it shares cores with the API (one box), the "
         "kernel serves reads first and fan-out lags instead (0: off).",
+    )
+    worker_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="The worker's event loop: uvloop (libuv: less time per socket write and wake-up, where a "
+        "drain spends much of its Python) or the standard library's.",
     )
     worker_id: str = Field("worker", description="Consumer group suffix (the group is <topic prefix><id>).")
     worker_metrics_port: int = Field(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import redis.asyncio as aioredis
 
 from infra import redisnodes
+from infra.cassandra import Batching
 from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.ports import DurableProjections, Projection, Timelines
@@ -119,7 +120,7 @@ class StoreFactory:
             if keyspace not in self.sessions:
                 self.sessions[keyspace] = await asyncio.to_thread(self.cluster.connect, keyspace)
             self._durable[keyspace] = await asyncio.to_thread(
-                CassandraProjections, self.sessions[keyspace], self.settings.known_rows
+                CassandraProjections, self.sessions[keyspace], self.settings.known_rows, Batching.of(self.settings)
             )
         return self._durable[keyspace]
 
@@ -154,7 +155,7 @@ class VersionStores:
     def search_store(self) -> CassandraSearchStore:
         from projections.stores.search_cassandra import CassandraSearchStore
 
-        return CassandraSearchStore(self.durable.s, self.settings.known_rows)
+        return CassandraSearchStore(self.durable.s, self.settings.known_rows, batching=Batching.of(self.settings))
 
     @cached_property
     def search(self) -> SearchQueries:
@@ -167,7 +168,9 @@ class VersionStores:
         """The public timeline's postings (projections/public.py), in tables of the search index's shape."""
         from projections.stores.search_cassandra import CassandraSearchStore
 
-        return CassandraSearchStore(self.durable.s, self.settings.known_rows, tables="public")
+        return CassandraSearchStore(
+            self.durable.s, self.settings.known_rows, tables="public", batching=Batching.of(self.settings)
+        )
 
     @cached_property
     def public(self) -> PublicQueries:
@@ -179,7 +182,7 @@ class VersionStores:
     def notifications(self) -> CassandraNotifications:
         from projections.stores.cassandra_notifications import CassandraNotifications
 
-        return CassandraNotifications(self.durable.s, self.settings.known_rows)
+        return CassandraNotifications(self.durable.s, self.settings.known_rows, Batching.of(self.settings))
 
     @cached_property
     def read_marks(self) -> RedisPendingMarks:

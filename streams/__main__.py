@@ -9,11 +9,15 @@ from infra.settings import Settings
 
 
 def main() -> None:
+    settings = Settings()
+    if settings.worker_loop == "uvloop":
+        import mode.loop
+
+        mode.loop.use("uvloop")  # before faust makes its loop
     import faust
 
     from streams.app import build_app
 
-    settings = Settings()
     setup_logging(settings.log_level)
     if settings.worker_nice:
         os.nice(settings.worker_nice)  # reads first: on shared cores the API wins, the fan-out lags

@@ -340,6 +340,8 @@ class Redis(Service):
                    "--cluster-announce-ip", host]  # fmt: skip
         return ["redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "yes",
                 "--appendfsync", "everysec", "--set-max-intset-entries", "4096",
+                "--auto-aof-rewrite-percentage", str(self.settings.redis_aof_rewrite_percentage),
+                "--auto-aof-rewrite-min-size", f"{self.settings.redis_aof_rewrite_min_mb}mb",
                 "--dir", str(self.home / "data"), "--logfile", str(self.log_file),
                 "--zset-max-listpack-entries", "1024", "--zset-max-listpack-value", "64",
                 "--protected-mode", "yes", *(cluster if self.settings.redis_cluster else [])]  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 
 from cassandra.cluster import Session
 
-from infra.cassandra import execute, execute_unordered
+from infra.cassandra import BATCHING, Batching, execute, execute_unordered
 from projections.model import TweetView, UserView
 from projections.stores.known import KNOWN_ROWS, KnownRows
 from projections.timeline import Entry, bucket_of, bucket_start, merge_newest
@@ -27,8 +27,9 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraProjections:
-    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS) -> None:
+    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS, batching: Batching = BATCHING) -> None:
         self.s = session
+        self.batching = batching
         self.known_buckets = KnownRows(known_rows)  # (author, bucket) rows this process wrote
         p = session.prepare
         self._user = p("INSERT INTO users (user_id, handle, display_name, created_at) VALUES (?, ?, ?, ?) "
@@ -294,7 +295,7 @@ class CassandraWrites:
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
-        await execute_unordered(self.c.s, pending)
+        await execute_unordered(self.c.s, pending, self.c.batching)
         self.c.known_buckets.remember(self.buckets)
 
 

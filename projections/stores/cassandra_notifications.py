@@ -12,7 +12,7 @@ from typing import Any
 
 from cassandra.cluster import Session
 
-from infra.cassandra import execute, execute_unordered
+from infra.cassandra import BATCHING, Batching, execute, execute_unordered
 from projections.notifications import DropRef, DropRefRow, Insert, Mark, Notification, Op, Ref, Remove
 from projections.stores.known import KNOWN_ROWS, KnownRows
 from projections.timeline import bucket_of
@@ -25,8 +25,9 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraNotifications:
-    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS) -> None:
+    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS, batching: Batching = BATCHING) -> None:
         self.s = session
+        self.batching = batching
         p = session.prepare
         self._insert = p("INSERT INTO notifications (user_id, bucket, notification_id, kind, actor_id, tweet_id, "
                          "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?")  # fmt: skip
@@ -89,7 +90,7 @@ class CassandraNotifications:
                 case Mark():
                     add((self._mark, (op.user_id, op.up_to, _ts(op.at))))
                     add((self._unmark, (_ts(op.at), op.user_id, op.up_to)))
-        await execute_unordered(self.s, pending)
+        await execute_unordered(self.s, pending, self.batching)
         self.known_buckets.remember(buckets)
 
     async def page(self, user_id: int, before: int | None, limit: int) -> list[Notification]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from cassandra.cluster import Session
 
-from infra.cassandra import RELAXED, execute, execute_unordered
+from infra.cassandra import BATCHING, RELAXED, Batching, execute, execute_unordered
 from projections.search import Posting
 from projections.stores.known import KNOWN_ROWS, KnownRows
 from schemas.ids import MAX_ID, NODE_BITS, SEQ_BITS
@@ -31,10 +31,13 @@ def _ts(when: datetime) -> int:
 
 
 class CassandraSearchStore:
-    def __init__(self, session: Session, known_rows: int = KNOWN_ROWS, tables: str = "search") -> None:
+    def __init__(
+        self, session: Session, known_rows: int = KNOWN_ROWS, tables: str = "search", batching: Batching = BATCHING
+    ) -> None:
         """`tables`: the family, `<tables>_postings` and `<tables>_term_buckets` (the public timeline keeps its
         postings in tables of the same shape, `public_*`)."""
         self.s = session
+        self.batching = batching
         self.known_buckets = KnownRows(known_rows)  # (term, bucket) rows this process wrote
         p = session.prepare
         postings, buckets = f"{tables}_postings", f"{tables}_term_buckets"
@@ -107,6 +110,6 @@ class CassandraSearchWrites:
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
-        await execute_unordered(self.c.s, pending)
+        await execute_unordered(self.c.s, pending, self.c.batching)
         self.c.known_buckets.remember(self.buckets)
         self.buckets = set()
