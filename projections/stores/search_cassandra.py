@@ -41,9 +41,11 @@ class CassandraSearchStore:
         self.known_buckets = KnownRows(known_rows)  # (term, bucket) rows this process wrote
         p = session.prepare
         postings, buckets = f"{tables}_postings", f"{tables}_term_buckets"
-        self._add = p(f"INSERT INTO {postings} (term, bucket, tweet_id, author_id) VALUES (?, ?, ?, ?) "
-                      "USING TIMESTAMP ?")  # fmt: skip
-        self._remove = p(f"DELETE FROM {postings} USING TIMESTAMP ? WHERE term = ? AND bucket = ? "
+        # A tweet's postings, one per term, are one statement: the terms are partition keys of an IN, so the
+        # driver binds (and Cassandra parses) one statement per tweet, not one per term.
+        self._add = p(f"UPDATE {postings} USING TIMESTAMP ? SET author_id = ? WHERE term IN ? AND bucket = ? "
+                      "AND tweet_id = ?")  # fmt: skip
+        self._remove = p(f"DELETE FROM {postings} USING TIMESTAMP ? WHERE term IN ? AND bucket = ? "
                          "AND tweet_id = ?")  # fmt: skip
         self._bucket = p(f"INSERT INTO {buckets} (term, bucket) VALUES (?, ?) USING TIMESTAMP ?")
         self._buckets = p(f"SELECT bucket FROM {buckets} WHERE term = ? AND bucket <= ? LIMIT ?")
@@ -90,26 +92,35 @@ class CassandraSearchStore:
 
 
 class CassandraSearchWrites:
-    """One batch's postings as unlogged batches, all in flight at once (timestamped, so order is moot)."""
+    """One batch's postings, grouped by tweet (one statement for all of a tweet's terms), sent as unlogged
+    batches, all in flight at once (timestamped, so order is moot)."""
 
     def __init__(self, store: CassandraSearchStore) -> None:
         self.c = store
-        self.pending: list[tuple[Any, tuple[Any, ...]]] = []
+        self.adds: dict[tuple[int, int, int], list[str]] = {}  # (tweet, author, timestamp) -> terms
+        self.removes: dict[tuple[int, int], list[str]] = {}  # (tweet, timestamp) -> terms
+        self.pending: list[tuple[Any, tuple[Any, ...]]] = []  # term days not known to be written
         self.buckets: set[tuple[str, int]] = set()  # written by this flush
 
     def add(self, term: str, tweet_id: int, author_id: int, at: datetime) -> None:
-        bucket, ts = search_bucket(tweet_id), _ts(at)
-        self.pending.append((self.c._add, (term, bucket, tweet_id, author_id, ts)))
-        key = (term, bucket)
+        ts = _ts(at)
+        self.adds.setdefault((tweet_id, author_id, ts), []).append(term)
+        key = (term, search_bucket(tweet_id))
         if key not in self.c.known_buckets and key not in self.buckets:  # one row per term and day
-            self.pending.append((self.c._bucket, (term, bucket, ts)))
+            self.pending.append((self.c._bucket, (term, key[1], ts)))
             self.buckets.add(key)
 
     def remove(self, term: str, tweet_id: int, at: datetime) -> None:
-        self.pending.append((self.c._remove, (_ts(at), term, search_bucket(tweet_id), tweet_id)))
+        self.removes.setdefault((tweet_id, _ts(at)), []).append(term)
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
+        add, remove = self.c._add, self.c._remove
+        pending += [
+            (add, (ts, author, terms, search_bucket(tweet), tweet)) for (tweet, author, ts), terms in self.adds.items()
+        ]
+        pending += [(remove, (ts, terms, search_bucket(tweet), tweet)) for (tweet, ts), terms in self.removes.items()]
+        self.adds, self.removes = {}, {}
         await execute_unordered(self.c.s, pending, self.c.batching)
         self.c.known_buckets.remember(self.buckets)
         self.buckets = set()

@@ -74,6 +74,28 @@ class SearchStoreContract:
         await w.flush()
         assert len(await store.postings(term, None, 10)) == 2
 
+    async def test_a_tweets_terms_are_indexed_and_unindexed_together_and_one_by_one(self, store: SearchStore) -> None:
+        # A store may write all of one tweet's terms as one statement: each term still answers on its own,
+        # and a remove of some terms (an edit, a delete) leaves the others.
+        terms, other = [self.term() for _ in range(5)], self.term()
+        w = store.writes()
+        for term in terms:
+            w.add(term, tid(700, 1), 4, at(1))
+        w.add(terms[0], tid(700, 2), 5, at(1))  # another tweet in the same flush
+        w.add(other, tid(700, 2), 5, at(1))
+        await w.flush()
+        for term in terms[1:]:
+            assert await store.postings(term, None, 10) == [Posting(tid(700, 1), 4)]
+        assert await store.postings(terms[0], None, 10) == [Posting(tid(700, 2), 5), Posting(tid(700, 1), 4)]
+        w = store.writes()
+        w.remove(terms[1], tid(700, 1), at(3))
+        w.remove(terms[2], tid(700, 1), at(3))
+        w.remove(other, tid(700, 2), at(3))
+        await w.flush()
+        assert [await store.postings(t, None, 10) for t in terms[1:3]] == [[], []]
+        assert await store.postings(terms[3], None, 10) == [Posting(tid(700, 1), 4)]
+        assert await store.postings(other, None, 10) == []
+
     async def test_contents_are_the_durable_texts(self, store: SearchStore) -> None:
         await self.put_text(store, tid(600, 1), "hello there")
         assert await store.contents([tid(600, 1), tid(600, 2)]) == {tid(600, 1): "hello there"}
