@@ -103,8 +103,11 @@ BATCHING = Batching()  # the defaults, for stores built without settings (tests,
 
 
 def _size(params: Any) -> int:
-    """A statement's values, roughly in bytes: text and blobs by length, anything else as 16."""
-    return sum(len(v) if isinstance(v, str | bytes) else 16 for v in params)
+    """A statement's values, roughly in bytes: text and blobs by length, a collection (the terms of an `IN`) by
+    its elements, anything else as 16."""
+    return sum(
+        len(v) if isinstance(v, str | bytes) else _size(v) if isinstance(v, list | tuple | set) else 16 for v in params
+    )
 
 
 async def execute_unordered(session: Session, pending: list[tuple[Any, Any]], batching: Batching = BATCHING) -> None:

@@ -50,3 +50,12 @@ async def test_a_statement_larger_than_the_limit_still_goes_alone() -> None:
     rows = [("INSERT 1", ("y" * 5000,)), ("INSERT 1", ("z",))]
     await execute_unordered(session, rows, Batching(statements=64, max_bytes=1000))
     assert session.sent == rows
+
+
+@pytest.mark.asyncio
+async def test_a_collection_value_counts_by_its_elements() -> None:
+    # A tweet's postings are one statement whose terms are a list: their length counts toward the limit.
+    session = _Session()
+    rows = [("UPDATE %s", (["t" * 100] * 4,)) for _ in range(3)]  # about 400 bytes each
+    await execute_unordered(session, rows, Batching(statements=64, max_bytes=1000))
+    assert _sizes(session.sent) == [2, 1]
