@@ -155,7 +155,7 @@ class VersionStores:
     def search_store(self) -> CassandraSearchStore:
         from projections.stores.search_cassandra import CassandraSearchStore
 
-        return CassandraSearchStore(self.durable.s, self.settings.known_rows, batching=Batching.of(self.settings))
+        return CassandraSearchStore(self.durable.s, self.settings.known_rows, batching=self.durable.batching)
 
     @cached_property
     def search(self) -> SearchQueries:
@@ -169,7 +169,7 @@ class VersionStores:
         from projections.stores.search_cassandra import CassandraSearchStore
 
         return CassandraSearchStore(
-            self.durable.s, self.settings.known_rows, tables="public", batching=Batching.of(self.settings)
+            self.durable.s, self.settings.known_rows, tables="public", batching=self.durable.batching
         )
 
     @cached_property
@@ -182,7 +182,7 @@ class VersionStores:
     def notifications(self) -> CassandraNotifications:
         from projections.stores.cassandra_notifications import CassandraNotifications
 
-        return CassandraNotifications(self.durable.s, self.settings.known_rows, Batching.of(self.settings))
+        return CassandraNotifications(self.durable.s, self.settings.known_rows, self.durable.batching)
 
     @cached_property
     def read_marks(self) -> RedisPendingMarks:
