@@ -18,6 +18,7 @@ WHAT = {
     "ur": "authors' recent tweets (sorted sets, for celebrities' merge, rebuilds and follow backfill)",
     "fo": "followers (sets: the fan-out reads them)",
     "fg": "followees (sets: rebuilds and the celebrity merge read them)",
+    "uf": "accounts unfollowed in the last minutes (sets: late deliveries of their tweets are dropped)",
     "t": "tweet bodies (hashes: the hydration cache, one per tweet)",
     "u": "users (hashes: handle, display name)",
     "hk": "handle owners (one string per handle: mentions resolve to users)",

@@ -42,6 +42,7 @@ FAMILIES = (
     "ur",
     "fo",
     "fg",
+    "uf",
     "t",
     "u",
     "hk",
@@ -91,6 +92,11 @@ class RedisKeys:
 
     def following(self, user_id: Id) -> str:
         return f"{self.p}fg:{{{user_id}}}"
+
+    def unfollowed(self, user_id: Id) -> str:
+        """Who a user unfollowed lately (a set of 8-byte ids, short TTL): deliver.lua drops their tweets that
+        were planned before the unfollow and arrive after it."""
+        return f"{self.p}uf:{{{user_id}}}"
 
     def tweet(self, tweet_id: Id) -> str:
         return f"{self.p}t:{{{tweet_id}}}"

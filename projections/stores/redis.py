@@ -38,6 +38,9 @@ ELSEWHERE_USER = UserView(0, "", "")  # a view's author while it is fetched from
 DELAY_SAMPLES = 100_000
 SCAN_COUNT = 5_000
 UNLINK_CHUNK = 1_000
+# How long a follower's side remembers an unfollow (unfollow_in.lua), so that deliver.lua drops the followee's
+# tweets the fan-out planned before it: the gap is one batch's plan to its deliveries, far less than this.
+UNFOLLOWED_S = 600
 
 
 def _micros(ts: datetime) -> int:
@@ -682,6 +685,7 @@ class RedisTimelineWrites:
         self.links: list[tuple[int, int, At | None]] = []  # (follower, followee, the follow's first step)
         self.unpushes: list[tuple[At, bytes, bytes]] = []  # (where, entry, message) of each delete
         self.edits: list[tuple[int, bytes]] = []  # (author, "edit" message cut before its author) to push
+        self.followings: list[tuple[int, int]] = []  # the batch's follows, (follower, followee): see `follow`
 
     def _new_round(self) -> None:
         self.rounds.append({})
@@ -759,6 +763,11 @@ class RedisTimelineWrites:
         self.unpushes.append((at, entry, gone))
 
     def follow(self, follower: int, followee: int) -> None:
+        """The follower's following set gets the followee before follow.lua snapshots the followee's list (a
+        round of its own, first in the flush): a timeline built between the two sides then lists the followee
+        and takes its tweets from its list, where a tweet posted after the snapshot is, while the timeline's
+        deliveries before the build missed it. follow_in.lua adds it again, in log order with unfollows."""
+        self.followings.append((follower, followee))
         anchor = self.keys.followers(followee)
         at = self._script("follow", anchor, follower, followee, self.tl.cap, self.tl.threshold)
         self.links.append((follower, followee, at))
@@ -776,6 +785,8 @@ class RedisTimelineWrites:
         chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
         links, unpushes, edits = self.links, self.unpushes, self.edits
         self.links, self.unpushes, self.edits = [], [], []
+        if self.followings:
+            await self._send_round(self._followings_round())
         fanouts, _, results = await self._send_all()
         delivered = 0
         promoted = [followee for _, followee, at in links if at and _celebrity_now(_result(results, at))]
@@ -823,6 +834,20 @@ class RedisTimelineWrites:
             await self._publish_updates(replies, messages)
         return delivered + sum(int(reply[0]) for reply in replies)
 
+    def _followings_round(self) -> dict[Any, Any]:
+        """The batch's follows on the followers' sides (SADD to their following sets), a pipeline per node."""
+        round_: dict[Any, Any] = {}
+        for follower, followee in self.followings:
+            key = self.keys.following(follower)
+            node = self.tl.nodes.for_key(key)
+            pipe = round_.get(node)
+            if pipe is None:
+                pipe = round_[node] = node.pipeline(transaction=False)
+            pipe.sadd(key, followee)
+            pipe.srem(self.keys.unfollowed(follower), id_bytes(followee))  # following again: deliver again
+        self.followings = []
+        return round_
+
     async def _celebrities_told(self, posts: list[tuple[EncodableT, ...]]) -> None:
         """Celebrities' new tweets told to their followers who are online now (the online index, read once),
         on each celebrity's node, a chunk of online users per call."""
@@ -850,10 +875,13 @@ class RedisTimelineWrites:
         the follows' backfills are."""
         keys, tl = self.tl.keys, self.tl
         backfills: list[At] = []
-        for follower, followee, at in links:
+        # An unfollow the batch follows again later has nothing to remember: deliveries are wanted again.
+        last_follow = {(a, b): n for n, (a, b, at) in enumerate(links) if at is not None}
+        for n, (follower, followee, at) in enumerate(links):
             anchor = keys.following(follower)
             if at is None:
-                self._script("unfollow_in", anchor, follower, followee, id_bytes(followee), tl.cap)
+                remember = 0 if last_follow.get((follower, followee), -1) > n else UNFOLLOWED_S
+                self._script("unfollow_in", anchor, follower, followee, id_bytes(followee), tl.cap, remember)
                 continue
             reply = _result(results, at)
             mode = _text(reply[0])

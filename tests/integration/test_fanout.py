@@ -174,6 +174,84 @@ async def test_unfollow_purges_and_follow_backfills_in_order(store: Any) -> None
     assert await entries(client, tl, 500) == [7004, 7002]
 
 
+@pytest.mark.parametrize("chunk", [50, 1], ids=["one call", "in parts"])
+async def test_a_timeline_built_while_a_follow_is_half_done_gets_the_followees_newest_tweet(
+    store: Any, chunk: int
+) -> None:
+    """A follow's two sides run in two steps (the followee's node, then the follower's), and the worker of
+    another partition and a reader run in between: the followee posts a tweet that misses the follower's
+    unmaterialized timeline, then a read builds it from the followees listed then. The tweet is not in the
+    follow's snapshot of the followee's list, so it reaches the timeline only if the build listed the
+    followee: the follower's side of the set is written in the follow's first step."""
+    tl, client = store
+    builder = RedisTimelines(client, tl.p, 10, 10_000, 3600, pacing=tl.pacing, rebuild_chunk=chunk)
+    reader, author = 800, 81
+    w = tl.writes()
+    w.post(tweet(9500, author))
+    await w.flush()
+    follow = tl.writes()
+    follow.follow(reader, author)
+    first_step = follow._send_all
+    calls = 0
+
+    async def interleaved() -> Any:
+        nonlocal calls
+        calls += 1
+        sent = await first_step()
+        if calls == 1:  # the followee's side is done: another worker and a reader go first
+            other = tl.writes()
+            other.post(tweet(9501, author))
+            await other.flush()
+            assert await builder.rebuild(reader)
+        return sent
+
+    follow._send_all = interleaved
+    await follow.flush()
+    assert await entries(client, tl, reader) == [9501, 9500]
+
+
+async def test_a_tweet_planned_before_an_unfollow_is_not_delivered_after_it(store: Any) -> None:
+    """The fan-out plans a tweet's followers, then delivers: an unfollow another worker applies in between
+    (both sides, the timeline purged) must not see the followee's tweet arrive after it."""
+    tl, client = store
+    reader = 810
+    await follow_all(tl, [reader])
+    w = tl.writes()
+    w.post(tweet(9600))
+    await w.flush()
+    post = tl.writes()
+    post.post(tweet(9601))
+    steps = post._send_all
+    calls = 0
+
+    async def interleaved() -> Any:
+        nonlocal calls
+        calls += 1
+        sent = await steps()
+        if calls == 2:  # planned: the followers are listed, the deliveries not sent yet
+            other = tl.writes()
+            other.unfollow(reader, AUTHOR)
+            await other.flush()
+        return sent
+
+    post._send_all = interleaved
+    await post.flush()
+    assert calls == 3 and await entries(client, tl, reader) == []
+    again = tl.writes()  # following again: the next tweet is delivered (and the backfill brings the rest)
+    again.follow(reader, AUTHOR)
+    again.post(tweet(9602))
+    await again.flush()
+    assert await entries(client, tl, reader) == [9602, 9601, 9600]
+    flip = tl.writes()  # unfollowed and followed again in one batch: nothing to drop afterwards
+    flip.unfollow(reader, AUTHOR)
+    flip.follow(reader, AUTHOR)
+    await flip.flush()
+    later = tl.writes()
+    later.post(tweet(9603))
+    await later.flush()
+    assert await entries(client, tl, reader) == [9603, 9602, 9601, 9600]
+
+
 async def test_a_rebuild_merges_the_newest_cap_of_every_followee(store: Any) -> None:
     tl, client = store
     reader, authors = 600, [11, 12, 13, 14, 15]

@@ -16,14 +16,26 @@ local function newer_than(hh, hlo, e) -- whether entry e is newer than the head 
 end
 local out, delivered = {0}, 0
 local hl = p .. 'hl:{' -- K(p, 'hl', u), the concatenation split so that the loop does one
+local uf = p .. 'uf:{'
 for i = 4, #ARGV, 2 do
   local u, blob = ARGV[i], ARGV[i + 1]
   local n = #blob / 16
   local key = hl .. u .. '}'
   local head = redis.call('LINDEX', key, 0)
+  local entries = {}
   if head then -- else not materialized: its first read builds it from the authors' lists
-    local entries = {}
     for j = 1, n do entries[j] = blob:sub(16 * j - 15, 16 * j) end
+    local gone = uf .. u .. '}' -- authors unfollowed after the fan-out planned these (unfollow_in.lua)
+    if redis.call('EXISTS', gone) == 1 then
+      local kept = {}
+      for _, e in ipairs(entries) do
+        if redis.call('SISMEMBER', gone, e:sub(9, 16)) == 0 then kept[#kept + 1] = e end
+      end
+      entries, n = kept, #kept
+      if n == 0 then head = nil end
+    end
+  end
+  if head then
     local hh, hlo = id_key(head)
     local newer = 1 -- the entries newer than the head are a suffix (oldest first): usually all of them
     if not newer_than(hh, hlo, entries[1]) then
