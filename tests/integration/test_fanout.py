@@ -5,7 +5,7 @@ calls (with continuations after the rest of the batch) to every follower exactly
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,6 +174,22 @@ async def test_unfollow_purges_and_follow_backfills_in_order(store: Any) -> None
     assert await entries(client, tl, 500) == [7004, 7002]
 
 
+def interleave(writes: Any, after: int, action: Callable[[], Awaitable[None]]) -> list[int]:
+    """Runs `action` after the `after`-th send of a batch's flush (its steps: record, plan, deliver; a follow's
+    followee side, then its follower side), as another process would; returns the sends counted."""
+    send, calls = writes._send_all, list[int]()
+
+    async def interleaved() -> Any:
+        calls.append(len(calls) + 1)
+        sent = await send()
+        if len(calls) == after:
+            await action()
+        return sent
+
+    writes._send_all = interleaved
+    return calls
+
+
 @pytest.mark.parametrize("chunk", [50, 1], ids=["one call", "in parts"])
 async def test_a_timeline_built_while_a_follow_is_half_done_gets_the_followees_newest_tweet(
     store: Any, chunk: int
@@ -191,21 +207,14 @@ async def test_a_timeline_built_while_a_follow_is_half_done_gets_the_followees_n
     await w.flush()
     follow = tl.writes()
     follow.follow(reader, author)
-    first_step = follow._send_all
-    calls = 0
 
-    async def interleaved() -> Any:
-        nonlocal calls
-        calls += 1
-        sent = await first_step()
-        if calls == 1:  # the followee's side is done: another worker and a reader go first
-            other = tl.writes()
-            other.post(tweet(9501, author))
-            await other.flush()
-            assert await builder.rebuild(reader)
-        return sent
+    async def another_worker_then_a_reader() -> None:  # the followee's side is done, the follower's not
+        other = tl.writes()
+        other.post(tweet(9501, author))
+        await other.flush()
+        assert await builder.rebuild(reader)
 
-    follow._send_all = interleaved
+    interleave(follow, 1, another_worker_then_a_reader)
     await follow.flush()
     assert await entries(client, tl, reader) == [9501, 9500]
 
@@ -221,22 +230,15 @@ async def test_a_tweet_planned_before_an_unfollow_is_not_delivered_after_it(stor
     await w.flush()
     post = tl.writes()
     post.post(tweet(9601))
-    steps = post._send_all
-    calls = 0
 
-    async def interleaved() -> Any:
-        nonlocal calls
-        calls += 1
-        sent = await steps()
-        if calls == 2:  # planned: the followers are listed, the deliveries not sent yet
-            other = tl.writes()
-            other.unfollow(reader, AUTHOR)
-            await other.flush()
-        return sent
+    async def another_worker_unfollows() -> None:  # planned: the followers listed, deliveries not sent
+        other = tl.writes()
+        other.unfollow(reader, AUTHOR)
+        await other.flush()
 
-    post._send_all = interleaved
+    calls = interleave(post, 2, another_worker_unfollows)
     await post.flush()
-    assert calls == 3 and await entries(client, tl, reader) == []
+    assert calls == [1, 2, 3] and await entries(client, tl, reader) == []
     again = tl.writes()  # following again: the next tweet is delivered (and the backfill brings the rest)
     again.follow(reader, AUTHOR)
     again.post(tweet(9602))
