@@ -41,6 +41,7 @@ from api.routers import (
 )
 from api.throttle import RateLimitHeaders, document_limits
 from api.wiring import Wiring, connect
+from infra import heap
 from infra.eventlog import EventLogUnavailable
 from infra.faults import TRANSIENT_TYPES, is_transient
 from infra.settings import Settings
@@ -87,6 +88,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
             metrics.serve_apart(settings)
         if w.push is not None:
             w.push.on_exit_signals()
+        if wiring is None:
+            heap.settle(settings.gc_young_threshold)
         log.info("chirp API ready (Kafka %s, keyspace %s)", settings.kafka_bootstrap, settings.keyspace)
         try:
             yield

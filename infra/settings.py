@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     fanout_round: int = Field(
         1024, ge=1, description="Deliveries the worker sends Redis in one round trip at most (chunks per pipeline)."
     )
+    fanout_reading_round: int = Field(
+        64,
+        ge=1,
+        description="Deliveries per round trip (and per script call) while timelines are being read: Redis runs a "
+        "round's pipeline ahead of the reads that arrive behind it, so reads wait for a small one.",
+    )
     fanout_yield_ms: float = Field(
         20.0, ge=0, description="While reads are slow, the worker pauses this long before each fan-out round (0: off)."
     )
@@ -185,6 +191,12 @@ class Settings(BaseSettings):
         le=19,
         description="CPU niceness the worker adds to itself: where it shares cores with the API (one box), the "
         "kernel serves reads first and fan-out lags instead (0: off).",
+    )
+    gc_young_threshold: int = Field(
+        5_000,
+        ge=100,
+        description="New objects that trigger a young garbage collection in the API and the worker (CPython: 700); "
+        "what start-up built is frozen out of every collection (infra/heap.py).",
     )
     worker_loop: Literal["uvloop", "asyncio"] = Field(
         "uvloop",

@@ -67,7 +67,13 @@ def timelines_of(
         s.active_window_s,
         push=writes.fan_out,
         publish=s.redis_prefix if writes.primary else "",
-        pacing=Pacing(s.fanout_chunk, s.fanout_round, s.fanout_yield_ms / 1000, ReadPressure(general, s.redis_prefix)),
+        pacing=Pacing(
+            s.fanout_chunk,
+            s.fanout_round,
+            s.fanout_yield_ms / 1000,
+            ReadPressure(general, s.redis_prefix),
+            s.fanout_reading_round,
+        ),
         rebuild_chunk=s.rebuild_chunk,
         replicas=Replicas(s.redis_wait_replicas, s.redis_wait_timeout_ms),
     )

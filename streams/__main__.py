@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from infra import heap
 from infra.logs import setup_logging
 from infra.settings import Settings
 
@@ -22,6 +23,7 @@ def main() -> None:
     if settings.worker_nice:
         os.nice(settings.worker_nice)  # reads first: on shared cores the API wins, the fan-out lags
     app = build_app(settings)
+    heap.settle(settings.gc_young_threshold)
     level = {"warning": "warn"}.get(settings.log_level, settings.log_level)
     faust.Worker(app, loglevel=level, quiet=True).execute_from_commandline()
 

@@ -225,6 +225,11 @@ def read_pressure(prefix: str) -> str:
     return f"{prefix}pressure"
 
 
+def reads_active(prefix: str) -> str:
+    """Set (with a short TTL) by API processes while they serve timeline reads; the fan-out sends small rounds."""
+    return f"{prefix}reading"
+
+
 def worker_degraded(prefix: str) -> str:
     """Set (with a short TTL) by a stream worker that is retrying a store which fails; /readyz and
     `chirp status` report it. Its value says what is being retried."""

@@ -20,7 +20,7 @@ from redis.typing import EncodableT, FieldT
 
 from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
-from projections.stores.keys import RedisKeys, channel, online_index, read_pressure
+from projections.stores.keys import RedisKeys, channel, online_index, read_pressure, reads_active
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, flipped_id, id_bytes
 from projections.wire import delete_message, edit_head, media_json, update_head
 from schemas.events import Media
@@ -601,14 +601,25 @@ At = tuple[int, Any, int]  # where a queued command is: (round, node, position i
 @dataclass(frozen=True)
 class Pacing:
     """How the fan-out shares Redis with reads. A fan-out script call delivers to at most `chunk` followers;
-    a round trip carries at most `round` deliveries' worth of calls, so a read queued behind the worker waits
-    for one round at most; while the API says its reads are slow (`ReadPressure`), the worker pauses
-    `yield_s` before each round: fan-out lags, reads do not."""
+    a round trip carries at most `round` deliveries' worth of calls. Redis runs a pipeline's commands ahead of
+    a read that arrives behind them, so while the API serves timeline reads (`ReadPressure.reading`) rounds and
+    calls carry at most `reading_round` deliveries: a read waits for a small round, and bulk work without
+    readers keeps its big ones. While the API says its reads are slow, the worker also pauses `yield_s`
+    before each round: fan-out lags, reads do not."""
 
     chunk: int = 256
     round: int = 1024
     yield_s: float = 0.02
     pressure: ReadPressure | None = None
+    reading_round: int = 64
+
+    def round_now(self) -> int:
+        """Deliveries per round trip now: `reading_round` while reads are being served."""
+        return self.reading_round if self.pressure is not None and self.pressure.reading else self.round
+
+    def chunk_now(self) -> int:
+        """Deliveries per script call now (never more than a round's)."""
+        return min(self.chunk, self.round_now())
 
 
 @dataclass
@@ -633,18 +644,22 @@ class Replicas:
 
 
 class ReadPressure:
-    """The signal from the read side to the fan-out: an API process whose timeline read took longer than its
-    budget sets a key for `ttl_ms` (at most every `ttl_ms / 4`); the worker asks before each fan-out round,
-    remembering the answer for `memo_s`, and yields while the key exists. One key under the base prefix,
-    shared by every API process and worker."""
+    """The signals from the read side to the fan-out, two short-lived keys under the base prefix shared by every
+    API process and worker: an API process serving timeline reads sets `reading` (for `ttl_ms`, at most every
+    `ttl_ms / 4`), and one whose read took longer than its budget sets `pressure` likewise. The worker asks before
+    each fan-out round, remembering the answers for `memo_s`: it sends small rounds while reads are served
+    (`Pacing.reading_round`) and yields while they are slow."""
 
     def __init__(self, client: aioredis.Redis, base: str, ttl_ms: int = 1000, memo_s: float = 0.05) -> None:
         self.r = client
         self.key = read_pressure(base)
+        self.reading_key = reads_active(base)
         self.ttl_ms = ttl_ms
         self.memo_s = memo_s
         self._signaled = 0.0
+        self._marked = 0.0
         self._asked = (0.0, False)
+        self.reading = False  # as last asked (`active`)
 
     async def signal(self) -> None:
         now = time.monotonic()
@@ -652,11 +667,23 @@ class ReadPressure:
             self._signaled = now
             await self.r.set(self.key, 1, px=self.ttl_ms)
 
+    async def mark_reading(self) -> None:
+        """A timeline read is being served (cheap: one SET per `ttl_ms / 4` at most)."""
+        now = time.monotonic()
+        if now - self._marked >= self.ttl_ms / 4000:
+            self._marked = now
+            await self.r.set(self.reading_key, 1, px=self.ttl_ms)
+
     async def active(self) -> bool:
+        """Whether reads are slow; refreshes `reading` too."""
         now = time.monotonic()
         at, value = self._asked
         if now - at >= self.memo_s:
-            value = bool(await self.r.exists(self.key))
+            async with self.r.pipeline(transaction=False) as pipe:
+                pipe.exists(self.key)
+                pipe.exists(self.reading_key)
+                slow, reading = await pipe.execute()
+            value, self.reading = bool(slow), bool(reading)
             self._asked = (now, value)
         return value
 
@@ -706,7 +733,7 @@ class RedisTimelineWrites:
 
     def _script(self, name: str, anchor: str, *args: EncodableT, weight: int = 1) -> At:
         """A script call on the node that serves `anchor` (the key it is about)."""
-        if self.weight and self.weight + weight > self.tl.pacing.round:
+        if self.weight and self.weight + weight > self.tl.pacing.round_now():
             self._new_round()
         self.weight += weight
         script = self.tl._scripts[name]
@@ -811,7 +838,7 @@ class RedisTimelineWrites:
         self._undeliver(unpushes, results)
         plans.sort(key=lambda x: x[0])
         for tweet_id, fixed in plans:
-            self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk // 8, 1))
+            self._fan_out(fixed, b"plan", tweet_id, weight=max(self.tl.pacing.chunk_now() // 8, 1))
         planned, _, results = await self._send_all()
         delivered += sum(int(_result(results, at)) for at in backfills)
         inboxes: dict[bytes, list[bytes]] = {}  # follower -> the batch's entries for them, oldest first
@@ -852,22 +879,24 @@ class RedisTimelineWrites:
         """Celebrities' new tweets told to their followers who are online now (the online index, read once),
         on each celebrity's node, a chunk of online users per call."""
         tl = self.tl
+        chunk = tl.pacing.chunk_now()
         online = await tl.r.zrangebyscore(online_index(tl.publish), time.time(), "+inf")
         for author, _entry, _cap, _threshold, _push, base, head, *_ in posts:
             anchor = self.keys.followers(_text(author) if isinstance(author, bytes) else str(author))
-            for k in range(0, len(online), tl.pacing.chunk):
-                part = online[k : k + tl.pacing.chunk]
+            for k in range(0, len(online), chunk):
+                part = online[k : k + chunk]
                 self._script("celebpush", anchor, author, base, head, *part, weight=len(part))
 
     async def _edits_told(self, edits: list[tuple[int, bytes]]) -> None:
         """Edited tweets told to their authors and the authors' followers who are online now (the online index,
         read once), after the edit's own writes; the API's Mastodon streams send them as `status.update`."""
         tl = self.tl
+        chunk = tl.pacing.chunk_now()
         online = await tl.r.zrangebyscore(online_index(tl.publish), time.time(), "+inf")
         for author, head in edits:
             anchor = self.keys.followers(str(author))
-            for k in range(0, len(online), tl.pacing.chunk):
-                part = online[k : k + tl.pacing.chunk]
+            for k in range(0, len(online), chunk):
+                part = online[k : k + chunk]
                 self._script("editpush", anchor, author, tl.publish, head, *part, weight=len(part))
 
     def _followers_sides(self, links: list[tuple[int, int, At | None]], results: list[Any]) -> list[At]:
@@ -893,11 +922,12 @@ class RedisTimelineWrites:
     def _undeliver(self, unpushes: list[tuple[At, bytes, bytes]], results: list[Any]) -> None:
         """Deleted tweets taken out of their followers' timelines, node by node, a chunk at a time."""
         keys, tl = self.tl.keys, self.tl
+        chunk = tl.pacing.chunk_now()
         base = tl.publish if tl.publish else ""
         for at, entry, msg in unpushes:
             users = _result(results, at)[1:]
-            for k in range(0, len(users), tl.pacing.chunk):
-                for _, group in tl.nodes.group(users[k : k + tl.pacing.chunk], lambda u: keys.timeline(_text(u))):
+            for k in range(0, len(users), chunk):
+                for _, group in tl.nodes.group(users[k : k + chunk], lambda u: keys.timeline(_text(u))):
                     anchor = keys.timeline(_text(group[0]))
                     self._script("undeliver", anchor, entry, base, msg, *group, weight=len(group))
 
@@ -905,6 +935,7 @@ class RedisTimelineWrites:
         """The batch's deliveries grouped by follower (deliver.lua), node by node, each call carrying whole
         followers up to `chunk` entries (a follower with more has a call of their own)."""
         keys, tl = self.tl.keys, self.tl
+        chunk = tl.pacing.chunk_now()
         base = tl.publish if publish else ""
         out: list[At] = []
         for _, group in tl.nodes.group(inboxes.items(), lambda item: keys.timeline(_text(item[0]))):
@@ -913,7 +944,7 @@ class RedisTimelineWrites:
             for i, (user, entries) in enumerate(group):
                 args += (user, b"".join(entries))
                 weight += len(entries)
-                if weight >= tl.pacing.chunk or i == len(group) - 1:  # a call full, or the node's last
+                if weight >= chunk or i == len(group) - 1:  # a call full, or the node's last
                     out.append(self._script("deliver", keys.timeline(_text(user)), tl.cap, base, *args, weight=weight))
                     args, weight = [], 0
         return out
@@ -956,7 +987,7 @@ class RedisTimelineWrites:
         if not pipes:
             return {}
         pacing = self.tl.pacing
-        if pacing.pressure is not None and pacing.yield_s > 0 and await pacing.pressure.active():
+        if pacing.pressure is not None and await pacing.pressure.active() and pacing.yield_s > 0:
             await asyncio.sleep(pacing.yield_s)  # reads are slow: let them through first
         wait = self.tl.replicas
         if wait.count:  # last in each pipeline, on its connection: its writes are on `count` replicas

@@ -358,12 +358,56 @@ async def test_read_pressure_is_a_short_lived_key_every_process_sees(settings: S
     base = f"{settings.redis_prefix}p{uuid.uuid4().hex[:6]}:"
     api, worker = ReadPressure(client, base, ttl_ms=300, memo_s=0), ReadPressure(client, base, memo_s=0)
     try:
-        assert not await worker.active()
+        assert not await worker.active() and not worker.reading
+        await api.mark_reading()  # reads are served, none slow
+        assert not await worker.active() and worker.reading
         await api.signal()
-        assert await worker.active()
+        assert await worker.active() and worker.reading
         assert 0 < await client.pttl(api.key) <= 300  # it lapses by itself once reads are fast again
+        assert 0 < await client.pttl(api.reading_key) <= 300
     finally:
-        await client.delete(api.key)
+        await client.delete(api.key, api.reading_key)
+        await client.aclose()
+
+
+async def test_while_timelines_are_read_the_fan_out_sends_small_rounds(settings: Settings) -> None:
+    """The same batch (a tweet to 40 followers) in rounds of at most 32 deliveries, then while the API marks
+    reads, of at most 8: more round trips, each a short wait for the reads queued behind it; and the same
+    timelines either way."""
+    from projections.stores.redis import ReadPressure
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    prefix = f"{settings.redis_prefix}rr{uuid.uuid4().hex[:6]}:"
+    api, worker = ReadPressure(client, prefix, memo_s=0), ReadPressure(client, prefix, memo_s=0)
+    pacing = Pacing(chunk=32, round=32, yield_s=0, pressure=worker, reading_round=8)
+    tl = RedisTimelines(client, prefix, 10, 10_000, 3600, pacing=pacing)
+    followers = list(range(1000, 1040))
+    try:
+        await follow_all(tl, followers)
+        sent: dict[bool, list[int]] = {}  # reading or not -> commands per round sent
+        for t, reading in ((1, False), (2, True)):
+            if reading:
+                await api.mark_reading()
+                await worker.active()  # as the worker asks before a round
+            w = tl.writes()
+            w.post(tweet(t))
+            rounds = sent[reading] = []
+            send = w._send_round
+
+            async def counted(round_: Any, send: Any = send, rounds: list[int] = rounds) -> Any:
+                rounds.append(sum(len(pipe.command_stack) for pipe in round_.values()))
+                return await send(round_)
+
+            w._send_round = counted  # type: ignore[method-assign]
+            assert await w.flush() == len(followers)
+        # 40 deliveries: calls of at most 8 while reading, one per round; of at most 32 otherwise
+        assert len(sent[True]) >= 6 > len(sent[False])
+        for f in followers:
+            assert await entries(client, tl, f) == [2, 1]
+    finally:
+        async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
+            await client.delete(key)
+        await client.delete(api.key, api.reading_key)
         await client.aclose()
 
 

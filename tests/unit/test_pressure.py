@@ -21,18 +21,23 @@ from tests.unit.test_fastlane import ME, TOKEN, FakeQueries
 class CountingPressure:
     def __init__(self, active: bool = False) -> None:
         self.signals = 0
+        self.marks = 0
         self.asked = 0
         self.is_active = active
+        self.reading = False
 
     async def signal(self) -> None:
         self.signals += 1
+
+    async def mark_reading(self) -> None:
+        self.marks += 1
 
     async def active(self) -> bool:
         self.asked += 1
         return self.is_active
 
 
-def client(slow_ms: float) -> tuple[TestClient, CountingPressure]:
+def client(slow_ms: float, raise_server_exceptions: bool = True) -> tuple[TestClient, CountingPressure]:
     settings = Settings(read_slow_ms=slow_ms)
     accounts = MemoryAccounts()
     accounts.tokens[token_digest(TOKEN)] = Grant(ME)
@@ -40,7 +45,7 @@ def client(slow_ms: float) -> tuple[TestClient, CountingPressure]:
     w.queries = cast(Queries, FakeQueries())
     pressure = CountingPressure()
     w.pressure = cast(Any, pressure)
-    return TestClient(create_app(settings, w)), pressure
+    return TestClient(create_app(settings, w), raise_server_exceptions=raise_server_exceptions), pressure
 
 
 def test_a_slow_timeline_read_signals_and_a_fast_one_does_not() -> None:
@@ -49,11 +54,28 @@ def test_a_slow_timeline_read_signals_and_a_fast_one_does_not() -> None:
     with slow:
         assert slow.get(f"/timeline?user_id={ME}", headers=auth).status_code == 200
         assert slow.get("/healthz").status_code == 200
-    assert p.signals == 1  # the timeline read only
+    assert p.signals == 1 and p.marks == 1  # the timeline read only
     fast, q = client(slow_ms=60_000)
     with fast:
         assert fast.get(f"/timeline?user_id={ME}", headers=auth).status_code == 200
-    assert q.signals == 0
+    assert q.signals == 0 and q.marks == 1  # served, not slow
+
+
+def test_a_mastodon_home_read_marks_reads_as_served_too() -> None:
+    fast, p = client(slow_ms=60_000, raise_server_exceptions=False)  # the fake queries serve /timeline only
+    with fast:
+        fast.get("/api/v1/timelines/home", headers={"Authorization": f"Bearer {TOKEN}"})
+        fast.get("/api/v1/timelines/public")
+    assert p.marks == 1
+
+
+def test_rounds_and_calls_are_small_while_reads_are_served() -> None:
+    pressure = CountingPressure()
+    pacing = Pacing(chunk=256, round=1024, pressure=cast(Any, pressure), reading_round=64)
+    assert (pacing.round_now(), pacing.chunk_now()) == (1024, 256)
+    pressure.reading = True
+    assert (pacing.round_now(), pacing.chunk_now()) == (64, 64)
+    assert Pacing(chunk=256, round=1024).round_now() == 1024  # no signal to ask: big rounds
 
 
 class FakePipe:
