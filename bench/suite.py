@@ -306,14 +306,17 @@ class Bench:
     def api_figures(self) -> None:
         """Reads idle; reads while tweets come in at half the fan-out capacity measured above, then at twice
         it (saturation: the backlog grows, and shows as post -> visible lag); posts. py-spy samples the API
-        during the idle reads, and the API and the worker during the reads at half capacity."""
+        during a pass of idle reads, and the API and the worker during a pass at half capacity, each after the
+        measured trials (`_profiled_pass`)."""
         self.readers = self._accounts(min(1000, len(self.w.users)))
         api = self.api = Api(self.settings, self.logdir)
         api.start()
         try:
             reads: dict[str, Any] = {}
-            with self.phase("reads_idle"), self.profiled("api-reads", api.pid):
+            with self.phase("reads_idle"):
                 reads["idle"] = [self._reads(api.url, c) for c in READ_CONNECTIONS]
+            with self.profiled("api-reads", api.pid):
+                self._profiled_pass(api.url)
             capacity = self.out["fanout"]["capacity_tweets_per_s"]
             ingest: dict[str, Any] = {"capacity_tweets_per_s": capacity}
             for name, factor, connections in (
@@ -323,15 +326,15 @@ class Bench:
                 rate = max(1.0, capacity * factor)
                 self.worker.wait_idle(desc="draining")
                 self.r.delete(self.keys.delays())
-                with self.phase(f"reads_{name}"), Ingest(self.settings, self.burst, rate) as feed:
+                with Ingest(self.settings, self.burst, rate) as feed:
+                    with self.phase(f"reads_{name}"):
+                        reads[name] = [self._reads(api.url, c) for c in connections]
                     if name == "half_capacity":
                         with (
                             self.profiled("api-reads-ingest", api.pid),
                             self.profiled("worker-ingest", self.worker.pid),
                         ):
-                            reads[name] = [self._reads(api.url, c) for c in connections]
-                    else:
-                        reads[name] = [self._reads(api.url, c) for c in connections]
+                            self._profiled_pass(api.url)
                 t0 = time.monotonic()
                 self.worker.wait_idle(desc="draining")
                 values = self._delays()
@@ -353,6 +356,13 @@ class Bench:
         return summarize(
             [wrk(url, "timeline.lua", self.readers, connections, self.seconds) for _ in range(self.trials)]
         )
+
+    def _profiled_pass(self, url: str) -> None:
+        """One more run of reads at 16 connections while py-spy samples, not counted in any figure: the profiler
+        takes CPU time (two samplers during the ingest, about a sixth of a core), which the measured trials
+        should not pay."""
+        if self.results is not None:
+            wrk(url, "timeline.lua", self.readers, 16, self.seconds)
 
     def _post(self, url: str) -> dict[str, Any]:
         """One trial of posts, from an idle worker (the fan-out of the previous trial drained first)."""
