@@ -656,23 +656,24 @@ class ReadPressure:
         self.reading_key = reads_active(base)
         self.ttl_ms = ttl_ms
         self.memo_s = memo_s
-        self._signaled = 0.0
-        self._marked = 0.0
+        self._set_at: dict[str, float] = {}  # when this process last set each key
         self._asked = (0.0, False)
         self.reading = False  # as last asked (`active`)
 
     async def signal(self) -> None:
-        now = time.monotonic()
-        if now - self._signaled >= self.ttl_ms / 4000:
-            self._signaled = now
-            await self.r.set(self.key, 1, px=self.ttl_ms)
+        """A timeline read was slow."""
+        await self._set(self.key)
 
     async def mark_reading(self) -> None:
-        """A timeline read is being served (cheap: one SET per `ttl_ms / 4` at most)."""
+        """A timeline read is being served."""
+        await self._set(self.reading_key)
+
+    async def _set(self, key: str) -> None:
+        """Sets `key` for `ttl_ms`, at most once per `ttl_ms / 4` from this process (cheap on every read)."""
         now = time.monotonic()
-        if now - self._marked >= self.ttl_ms / 4000:
-            self._marked = now
-            await self.r.set(self.reading_key, 1, px=self.ttl_ms)
+        if now - self._set_at.get(key, 0.0) >= self.ttl_ms / 4000:
+            self._set_at[key] = now
+            await self.r.set(key, 1, px=self.ttl_ms)
 
     async def active(self) -> bool:
         """Whether reads are slow; refreshes `reading` too."""
@@ -718,10 +719,11 @@ class RedisTimelineWrites:
         self.rounds.append({})
         self.weight = 0
 
-    def _pipe(self, key: str) -> tuple[Any, Any]:
-        """The current round's pipeline to the node that serves `key` (one node: one pipeline)."""
+    def _pipe(self, key: str, round_: dict[Any, Any] | None = None) -> tuple[Any, Any]:
+        """The pipeline of `round_` (the current round by default) to the node that serves `key` (one node: one
+        pipeline)."""
         node = self.tl.nodes.for_key(key)
-        current = self.rounds[-1]
+        current = self.rounds[-1] if round_ is None else round_
         pipe = current.get(node)
         if pipe is None:
             pipe = current[node] = node.pipeline(transaction=False)
@@ -866,10 +868,7 @@ class RedisTimelineWrites:
         round_: dict[Any, Any] = {}
         for follower, followee in self.followings:
             key = self.keys.following(follower)
-            node = self.tl.nodes.for_key(key)
-            pipe = round_.get(node)
-            if pipe is None:
-                pipe = round_[node] = node.pipeline(transaction=False)
+            _, pipe = self._pipe(key, round_)
             pipe.sadd(key, followee)
             pipe.srem(self.keys.unfollowed(follower), id_bytes(followee))  # following again: deliver again
         self.followings = []
@@ -987,6 +986,7 @@ class RedisTimelineWrites:
         if not pipes:
             return {}
         pacing = self.tl.pacing
+        # Asked before every round even with the yield off: the answer also refreshes `reading` (round sizes).
         if pacing.pressure is not None and await pacing.pressure.active() and pacing.yield_s > 0:
             await asyncio.sleep(pacing.yield_s)  # reads are slow: let them through first
         wait = self.tl.replicas

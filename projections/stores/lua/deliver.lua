@@ -32,10 +32,9 @@ for i = 4, #ARGV, 2 do
         if redis.call('SISMEMBER', gone, e:sub(9, 16)) == 0 then kept[#kept + 1] = e end
       end
       entries, n = kept, #kept
-      if n == 0 then head = nil end
     end
   end
-  if head then
+  if head and n > 0 then
     local hh, hlo = id_key(head)
     local newer = 1 -- the entries newer than the head are a suffix (oldest first): usually all of them
     if not newer_than(hh, hlo, entries[1]) then
