@@ -19,11 +19,24 @@ import redis.cluster
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ClusterDownError, RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from infra.settings import Settings
 
 log = logging.getLogger("chirp.redis")
 T = TypeVar("T")
+
+# redis-py 8 asks a single Redis for maintenance notifications ("auto", a Redis Enterprise feature) and, while
+# that setting is on, its pool no longer checks a connection before handing it out: after a restart of Redis
+# (or a failover, an idle `timeout`, a CLIENT KILL) the first command on each pooled connection failed with
+# "Connection closed by server". Off, the pool sees the closed socket and reconnects; nothing chirp runs sends
+# those notifications.
+_NO_MAINT = MaintNotificationsConfig(enabled=False)
+
+
+def _opts(options: dict[str, Any]) -> dict[str, Any]:
+    """Connection options every client here gets, under the caller's."""
+    return {"maint_notifications_config": _NO_MAINT, **options}
 
 
 class RedisNodes:
@@ -100,7 +113,7 @@ class RedisNodes:
     def _node_client(self, node: ClusterNode) -> aioredis.Redis:
         client = self._nodes.get(node.name)
         if client is None:
-            client = aioredis.Redis(host=node.host, port=int(node.port), **self.options)
+            client = aioredis.Redis(host=node.host, port=int(node.port), **_opts(self.options))
             self._nodes[node.name] = client
         return client
 
@@ -109,10 +122,10 @@ def connect(settings: Settings, **options: Any) -> RedisNodes:
     """The Redis of the settings: a cluster client when CHIRP_REDIS_CLUSTER_NODES names nodes (credentials and
     TLS from CHIRP_REDIS_URL), else the one Redis of CHIRP_REDIS_URL."""
     if not settings.redis_cluster:
-        return RedisNodes(aioredis.Redis.from_url(settings.redis_url, **options))
+        return RedisNodes(aioredis.Redis.from_url(settings.redis_url, **_opts(options)))
     creds = credentials(settings)
     startup = [ClusterNode(host, port) for host, port in settings.redis_nodes]
-    cluster = RedisCluster(startup_nodes=startup, **creds, **options)
+    cluster = RedisCluster(startup_nodes=startup, **creds, **_opts(options))
     return RedisNodes(cluster, {**creds, **options})
 
 
@@ -131,9 +144,9 @@ def connect_sync(settings: Settings, **options: Any) -> redis.Redis | redis.clus
     """The same general client, synchronous, for command-line tools and the chaos rig: on a cluster its SCAN
     walks every primary and its multi-key DEL is split by slot, so a tool's key sweep is one code path."""
     if not settings.redis_cluster:
-        return redis.Redis.from_url(settings.redis_url, **options)
+        return redis.Redis.from_url(settings.redis_url, **_opts(options))
     startup = [redis.cluster.ClusterNode(host, port) for host, port in settings.redis_nodes]  # type: ignore[no-untyped-call]
-    return redis.cluster.RedisCluster(startup_nodes=startup, **credentials(settings), **options)
+    return redis.cluster.RedisCluster(startup_nodes=startup, **credentials(settings), **_opts(options))
 
 
 def primaries_sync(client: redis.Redis | redis.cluster.RedisCluster) -> list[redis.Redis]:
@@ -150,13 +163,13 @@ def node_client(settings: Settings, nodes: RedisNodes | None, attempt: int, **op
     takes the next node, the configured ones then any other the cluster client has learnt of (a replica
     promoted after a failover), so that a connection whose node died goes to another. On one Redis, that Redis."""
     if not settings.redis_cluster:
-        return aioredis.Redis.from_url(settings.redis_url, **options)
+        return aioredis.Redis.from_url(settings.redis_url, **_opts(options))
     known = list(settings.redis_nodes)
     cluster = nodes.cluster if nodes is not None else None
     if cluster is not None:
         known += [(n.host, int(n.port)) for n in cluster.get_nodes() if (n.host, int(n.port)) not in known]
     host, port = known[attempt % len(known)]
-    return aioredis.Redis(host=host, port=port, **credentials(settings), **options)
+    return aioredis.Redis(host=host, port=port, **credentials(settings), **_opts(options))
 
 
 def credentials(settings: Settings) -> dict[str, Any]:
