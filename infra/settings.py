@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description="Deliveries per round trip (and per script call) while timelines are being read: Redis runs a "
         "round's pipeline ahead of the reads that arrive behind it, so reads wait for a small one.",
     )
+    fanout_reading_pause: float = Field(
+        3.0,
+        ge=0,
+        description="While timelines are being read, the worker pauses after each fan-out round this many times as "
+        "long as the round took: the fan-out takes at most 1 / (1 + this) of its time from the reads, more when "
+        "Redis answers slowly (0: off).",
+    )
     fanout_yield_ms: float = Field(
         20.0, ge=0, description="While reads are slow, the worker pauses this long before each fan-out round (0: off)."
     )

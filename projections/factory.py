@@ -73,6 +73,7 @@ def timelines_of(
             s.fanout_yield_ms / 1000,
             ReadPressure(general, s.redis_prefix),
             s.fanout_reading_round,
+            s.fanout_reading_pause,
         ),
         rebuild_chunk=s.rebuild_chunk,
         replicas=Replicas(s.redis_wait_replicas, s.redis_wait_timeout_ms),

@@ -612,6 +612,13 @@ class Pacing:
     yield_s: float = 0.02
     pressure: ReadPressure | None = None
     reading_round: int = 64
+    reading_pause: float = 0.0
+
+    def pause_after(self, round_s: float) -> float:
+        """Seconds to pause after a round that took `round_s`: `reading_pause` times it while reads are being
+        served (a round that waited behind reads in Redis took longer, so the pause grows with the reads)."""
+        reading = self.pressure is not None and self.pressure.reading
+        return round_s * self.reading_pause if reading else 0.0
 
     def round_now(self) -> int:
         """Deliveries per round trip now: `reading_round` while reads are being served."""
@@ -995,6 +1002,7 @@ class RedisTimelineWrites:
                 pipe.execute_command("WAIT", wait.count, wait.timeout_ms)
         for node, _ in pipes:
             await self.tl.ensure_scripts(node)
+        started = time.perf_counter()
         try:
             if len(pipes) == 1:
                 done = [await pipes[0][1].execute()]
@@ -1004,6 +1012,9 @@ class RedisTimelineWrites:
             for node, _ in pipes:
                 self.tl.forget_scripts(node)  # a NOSCRIPT among the errors: load them again on the retry
             raise
+        pause = pacing.pause_after(time.perf_counter() - started)
+        if pause > 0:
+            await asyncio.sleep(pause)  # reads are being served: the fan-out takes its share, not all of Redis
         if wait.count:
             wait.check(node for (node, _), result in zip(pipes, done, strict=True) if result[-1] < wait.count)
         return {node: list(result) for (node, _), result in zip(pipes, done, strict=True)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -90,34 +91,54 @@ async def _loaded(self: Any, node: Any) -> None:
     """The fake store's scripts are always loaded."""
 
 
-def test_the_fan_out_asks_before_each_round_and_yields_while_reads_are_slow(monkeypatch: Any) -> None:
+@pytest.fixture
+def slept(monkeypatch: Any) -> list[float]:
+    """The pauses the code under test asks asyncio.sleep for (taken as a zero sleep)."""
     real_sleep = asyncio.sleep
-    slept: list[float] = []
+    asked: list[float] = []
 
     async def sleep(s: float) -> None:
-        slept.append(s)
+        asked.append(s)
         await real_sleep(0)
 
     monkeypatch.setattr(asyncio, "sleep", sleep)
+    return asked
+
+
+def writes_paced(pacing: Pacing) -> RedisTimelineWrites:
+    """A batch's writes whose rounds go to fake pipelines, paced by `pacing`."""
+    attrs = {"pacing": pacing, "replicas": Replicas(), "ensure_scripts": _loaded, "forget_scripts": lambda s, n: None}
+    writes = RedisTimelineWrites.__new__(RedisTimelineWrites)
+    writes.tl = cast(RedisTimelines, type("T", (), attrs)())
+    return writes
+
+
+def test_the_fan_out_asks_before_each_round_and_yields_while_reads_are_slow(slept: list[float]) -> None:
     for active in (False, True):
         slept.clear()
         pressure = CountingPressure(active)
-        tl = cast(
-            RedisTimelines,
-            type(
-                "T",
-                (),
-                {
-                    "pacing": Pacing(yield_s=0.001, pressure=cast(Any, pressure)),
-                    "replicas": Replicas(),
-                    "ensure_scripts": _loaded,
-                    "forget_scripts": lambda self, node: None,
-                },
-            )(),
-        )
-        writes = RedisTimelineWrites.__new__(RedisTimelineWrites)
-        writes.tl = tl
+        writes = writes_paced(Pacing(yield_s=0.001, pressure=cast(Any, pressure)))
         for _ in range(3):
             asyncio.run(writes._send_round({"node": FakePipe()}))
         assert pressure.asked == 3
         assert slept == ([0.001] * 3 if active else [])
+
+
+def test_while_reads_are_served_the_fan_out_pauses_in_proportion_to_its_rounds() -> None:
+    pressure = CountingPressure()
+    pacing = Pacing(pressure=cast(Any, pressure), reading_pause=1.5)
+    assert pacing.pause_after(0.004) == 0.0  # no reads: the fan-out runs flat out
+    pressure.reading = True
+    assert pacing.pause_after(0.004) == pytest.approx(0.006)
+    assert pacing.pause_after(0.010) == pytest.approx(0.015)  # a round that waited behind reads: a longer pause
+    assert Pacing(pressure=cast(Any, pressure)).pause_after(0.004) == 0.0  # off by default in the store
+
+
+def test_a_round_sent_while_reads_are_served_is_followed_by_its_pause(slept: list[float]) -> None:
+    pressure = CountingPressure()
+    writes = writes_paced(Pacing(yield_s=0, pressure=cast(Any, pressure), reading_pause=1.0))
+    asyncio.run(writes._send_round({"node": FakePipe()}))
+    assert slept == []  # nobody reads: no pause
+    pressure.reading = True
+    asyncio.run(writes._send_round({"node": FakePipe()}))
+    assert len(slept) == 1 and slept[0] > 0
