@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import cast
 
 from projections.model import TweetView, UserView
@@ -35,10 +36,12 @@ class RuleViolation(ValueError):
 
 @dataclass
 class Outcome:
-    """What a batch did: deliveries into home timelines, and the events refused (index -> reason)."""
+    """What a batch did: deliveries into home timelines, the events refused (index -> reason), and when its
+    timelines were written (a read shows its tweets from then on; the durable writes may still be running)."""
 
     deliveries: int = 0
     violations: dict[int, str] = field(default_factory=dict)
+    visible_at: datetime | None = None
 
 
 class Projector:
@@ -74,10 +77,17 @@ class Projector:
                 continue
             for x in extras:
                 x.apply(event, authors)
+
+        async def timelines_written() -> int:
+            """The timelines' flush, noting when it ended: reads show the batch's tweets from then on."""
+            deliveries = await timelines.flush()
+            outcome.visible_at = datetime.now(UTC)
+            return deliveries
+
         # The read models are independent (Cassandra's tables, the timelines in Redis, the side projections):
         # their writes overlap, and the batch counts as applied only when every one has finished.
         done = await asyncio.gather(
-            timelines.flush(), durable.flush(), *(x.flush() for x in extras), return_exceptions=True
+            timelines_written(), durable.flush(), *(x.flush() for x in extras), return_exceptions=True
         )
         failed = [r for r in done if isinstance(r, BaseException)]
         if failed:

@@ -233,7 +233,7 @@ class Worker:
         refused = failed.keys()
         stats.events += len(events) - len(refused)
         stats.deliveries += outcome.deliveries
-        now = datetime.now(UTC)
+        now = outcome.visible_at or datetime.now(UTC)
         delays_ms = [
             (now - e.meta.occurred_at).total_seconds() * 1000  # event time to the end of its fan-out write
             for i, e in enumerate(events)
@@ -259,6 +259,7 @@ class Worker:
                 failed[i] = f"error: {type(exc).__name__}: {exc}"
                 continue
             total.deliveries += one.deliveries
+            total.visible_at = one.visible_at or total.visible_at
             if one.violations:
                 total.violations[i] = one.violations[0]
         return total

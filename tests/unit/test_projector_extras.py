@@ -71,3 +71,35 @@ def test_extras_see_accepted_events_in_order_with_their_authors_and_are_flushed_
     assert [type(e).__name__ for e, _ in rec.seen] == ["TweetPosted", "TweetEdited"]
     assert [a for _, a in rec.seen] == [(1, 7), (1, 7)]
     assert rec.flushed == [2]
+
+
+class SlowDurable(Nothing):
+    """Durable writes that finish only when told to, after the timelines."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.finished_at: datetime | None = None
+
+    async def flush(self) -> int:
+        await self.release.wait()
+        self.finished_at = datetime.now(UTC)
+        return 0
+
+
+class Timelines(Nothing):
+    def __init__(self, durable: SlowDurable) -> None:
+        self.durable = durable
+
+    async def flush(self) -> int:
+        self.durable.release.set()  # the durable writes may end only once these are done
+        return 3
+
+
+def test_a_batch_is_visible_when_its_timelines_are_written_not_when_the_durable_writes_end() -> None:
+    durable = SlowDurable()
+    projector = Projector(durable, Timelines(durable))  # type: ignore[arg-type]
+    before = datetime.now(UTC)
+    outcome = asyncio.run(projector.apply_batch([TweetPosted(meta(1), 10, 1, "hello")]))
+    assert outcome.deliveries == 3
+    assert outcome.visible_at is not None and durable.finished_at is not None
+    assert before <= outcome.visible_at <= durable.finished_at
