@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     fanout_round: int = Field(
         1024, ge=1, description="Deliveries the worker sends Redis in one round trip at most (chunks per pipeline)."
     )
+    fanout_parallel_rounds: int = Field(
+        2,
+        ge=1,
+        description="Rounds of a batch's deliveries the worker has in flight at once while nobody reads timelines: "
+        "it packs one and reads another's replies while Redis runs a third (each follower is in one call, so "
+        "their order does not matter; 1: one at a time).",
+    )
     fanout_reading_round: int = Field(
         64,
         ge=1,

@@ -74,6 +74,7 @@ def timelines_of(
             ReadPressure(general, s.redis_prefix),
             s.fanout_reading_round,
             s.fanout_reading_pause,
+            s.fanout_parallel_rounds,
         ),
         rebuild_chunk=s.rebuild_chunk,
         replicas=Replicas(s.redis_wait_replicas, s.redis_wait_timeout_ms),

@@ -613,6 +613,13 @@ class Pacing:
     pressure: ReadPressure | None = None
     reading_round: int = 64
     reading_pause: float = 0.0
+    parallel: int = 1
+
+    def width_now(self) -> int:
+        """Rounds of deliveries in flight at once now: `parallel`, or one while reads are being served (two
+        rounds back to back hold Redis as long as one round twice the size)."""
+        reading = self.pressure is not None and self.pressure.reading
+        return 1 if reading else self.parallel
 
     def pause_after(self, round_s: float) -> float:
         """Seconds to pause after a round that took `round_s`: `reading_pause` times it while reads are being
@@ -864,7 +871,7 @@ class RedisTimelineWrites:
                 if not got or got[-1] != entry:  # a tweet twice in the batch (plans are sorted by tweet)
                     got.append(entry)
         sent = self._deliver(inboxes, bool(messages))
-        _, _, results = await self._send_all()
+        _, _, results = await self._send_all(disjoint=True)
         replies = [_result(results, at) for at in sent]
         if messages:
             await self._publish_updates(replies, messages)
@@ -979,14 +986,38 @@ class RedisTimelineWrites:
                     pipe.sadd(keys.celebrities_followed(_text(f)), author)
                 await pipe.execute()
 
-    async def _send_all(self) -> tuple[list[tuple[At, tuple[EncodableT, ...]]], list[At], list[dict[Any, list[Any]]]]:
+    async def _send_all(
+        self, disjoint: bool = False
+    ) -> tuple[list[tuple[At, tuple[EncodableT, ...]]], list[At], list[dict[Any, list[Any]]]]:
         """Sends every queued round in order (each round's node pipelines at once); returns what was queued
-        (fan-outs, backfills) and the results, per round and node."""
-        results = [await self._send_round(round_) for round_ in self.rounds]
+        (fan-outs, backfills) and the results, per round and node. `disjoint`: no two rounds touch the same
+        keys (a batch's deliveries: each follower is in one call), so their order does not matter, and while
+        nobody reads `Pacing.parallel` of them are in flight at once (the worker packs one and reads another's
+        replies while Redis runs a third)."""
+        width = self.tl.pacing.width_now() if disjoint else 1
+        if width > 1 and len(self.rounds) > 1:
+            results = await self._send_concurrently(width)
+        else:
+            results = [await self._send_round(round_) for round_ in self.rounds]
         fanouts, backfills = self.fanouts, self.backfills
         self.rounds, self.fanouts, self.backfills, self.queued = [], [], [], 0
         self._new_round()
         return fanouts, backfills, results
+
+    async def _send_concurrently(self, width: int) -> list[dict[Any, list[Any]]]:
+        """The queued rounds, `width` at a time; every one has finished (or failed) before this returns, so that
+        a retry of the batch never runs beside a round of the failed attempt."""
+        gate = asyncio.Semaphore(width)
+
+        async def one(round_: dict[Any, Any]) -> dict[Any, list[Any]]:
+            async with gate:
+                return await self._send_round(round_)
+
+        done = await asyncio.gather(*(one(r) for r in self.rounds), return_exceptions=True)
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+        return cast(list[dict[Any, list[Any]]], done)
 
     async def _send_round(self, round_: dict[Any, Any]) -> dict[Any, list[Any]]:
         pipes = [(node, pipe) for node, pipe in round_.items() if pipe.command_stack]

@@ -179,9 +179,9 @@ def interleave(writes: Any, after: int, action: Callable[[], Awaitable[None]]) -
     followee side, then its follower side), as another process would; returns the sends counted."""
     send, calls = writes._send_all, list[int]()
 
-    async def interleaved() -> Any:
+    async def interleaved(**options: Any) -> Any:
         calls.append(len(calls) + 1)
-        sent = await send()
+        sent = await send(**options)
         if len(calls) == after:
             await action()
         return sent
@@ -408,6 +408,41 @@ async def test_while_timelines_are_read_the_fan_out_sends_small_rounds(settings:
         async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
             await client.delete(key)
         await client.delete(api.key, api.reading_key)
+        await client.aclose()
+
+
+async def test_a_batchs_delivery_rounds_in_flight_together_give_the_same_timelines(settings: Settings) -> None:
+    """Three tweets to 40 followers in calls of 4 deliveries, rounds of 8, three rounds in flight at once (on
+    separate connections): every follower gets all three, newest first, as one round at a time gives them."""
+    client = aioredis.Redis.from_url(settings.redis_url)
+    prefix = f"{settings.redis_prefix}par{uuid.uuid4().hex[:6]}:"
+    tl = RedisTimelines(client, prefix, 10, 10_000, 3600, pacing=Pacing(chunk=4, round=8, yield_s=0, parallel=3))
+    followers = list(range(2000, 2040))
+    try:
+        await follow_all(tl, followers)
+        w = tl.writes()
+        for t in (11, 12, 13):
+            w.post(tweet(t))
+        in_flight, peak = 0, 0
+        send = w._send_round
+
+        async def counted(round_: Any) -> Any:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                return await send(round_)
+            finally:
+                in_flight -= 1
+
+        w._send_round = counted  # type: ignore[method-assign]
+        assert await w.flush() == 3 * len(followers)
+        assert peak == 3
+        for f in followers:
+            assert await entries(client, tl, f) == [13, 12, 11]
+    finally:
+        async for key in client.scan_iter(match=RedisKeys(prefix).everything(), count=1000):
+            await client.delete(key)
         await client.aclose()
 
 

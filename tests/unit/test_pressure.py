@@ -142,3 +142,45 @@ def test_a_round_sent_while_reads_are_served_is_followed_by_its_pause(slept: lis
     pressure.reading = True
     asyncio.run(writes._send_round({"node": FakePipe()}))
     assert len(slept) == 1 and slept[0] > 0
+
+
+class CountedPipe:
+    """A pipeline that takes a few turns of the loop to answer, counting how many run at once."""
+
+    running = 0
+    peak = 0
+
+    def __init__(self, n: int) -> None:
+        self.command_stack = [object()]
+        self.n = n
+
+    async def execute(self) -> list[Any]:
+        CountedPipe.running += 1
+        CountedPipe.peak = max(CountedPipe.peak, CountedPipe.running)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        CountedPipe.running -= 1
+        return [self.n]
+
+
+def peak_of(pacing: Pacing, disjoint: bool) -> tuple[int, list[Any]]:
+    """How many of six queued rounds ran at once, and their results in order."""
+    writes = writes_paced(pacing)
+    writes.rounds, writes.fanouts, writes.backfills, writes.queued = (
+        [{"node": CountedPipe(i)} for i in range(6)],
+        [],
+        [],
+        0,
+    )
+    CountedPipe.peak = 0
+    _, _, results = asyncio.run(writes._send_all(disjoint=disjoint))
+    return CountedPipe.peak, [r["node"] for r in results]
+
+
+def test_a_batchs_deliveries_go_out_a_few_rounds_at_once_while_nobody_reads() -> None:
+    pressure = CountingPressure()
+    pacing = Pacing(yield_s=0, pressure=cast(Any, pressure), parallel=3)
+    assert peak_of(pacing, disjoint=True) == (3, [[i] for i in range(6)])  # results still in round order
+    assert peak_of(pacing, disjoint=False)[0] == 1  # rounds that may touch the same keys: one after another
+    pressure.reading = True
+    assert peak_of(pacing, disjoint=True)[0] == 1  # while reads are served: one small round at a time
