@@ -615,21 +615,24 @@ class Pacing:
     reading_pause: float = 0.0
     parallel: int = 1
 
+    @property
+    def reading(self) -> bool:
+        """Whether timelines are being read, as the pressure was last asked (never, without one)."""
+        return self.pressure is not None and self.pressure.reading
+
     def width_now(self) -> int:
         """Rounds of deliveries in flight at once now: `parallel`, or one while reads are being served (two
         rounds back to back hold Redis as long as one round twice the size)."""
-        reading = self.pressure is not None and self.pressure.reading
-        return 1 if reading else self.parallel
+        return 1 if self.reading else self.parallel
 
     def pause_after(self, round_s: float) -> float:
         """Seconds to pause after a round that took `round_s`: `reading_pause` times it while reads are being
         served (a round that waited behind reads in Redis took longer, so the pause grows with the reads)."""
-        reading = self.pressure is not None and self.pressure.reading
-        return round_s * self.reading_pause if reading else 0.0
+        return round_s * self.reading_pause if self.reading else 0.0
 
     def round_now(self) -> int:
         """Deliveries per round trip now: `reading_round` while reads are being served."""
-        return self.reading_round if self.pressure is not None and self.pressure.reading else self.round
+        return self.reading_round if self.reading else self.round
 
     def chunk_now(self) -> int:
         """Deliveries per script call now (never more than a round's)."""
