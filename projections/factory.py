@@ -77,6 +77,7 @@ def timelines_of(
             s.fanout_parallel_rounds,
         ),
         rebuild_chunk=s.rebuild_chunk,
+        rebuild_entries=s.rebuild_entries,
         replicas=Replicas(s.redis_wait_replicas, s.redis_wait_timeout_ms),
     )
 

@@ -64,12 +64,15 @@ class RedisTimelines:
         pacing: Pacing | None = None,
         rebuild_chunk: int = 50,
         replicas: Replicas | None = None,
+        rebuild_entries: int | None = None,
     ) -> None:
         """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
         timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
         under which the fan-out publishes push messages to online users (projections/push.py); "" (the
         default) publishes nothing, as every pass but the live version's must. `rebuild_chunk`: followees one
-        rebuild script call merges (a timeline of someone following more is rebuilt in parts). `client`: one Redis,
+        rebuild script call merges (a timeline of someone following more is rebuilt in parts). `rebuild_entries`: the
+        newest entries a timeline materialized from the authors' lists gets (the cap by default); reads older than
+        them go to Cassandra until deliveries fill the timeline to the cap. `client`: one Redis,
         or the nodes of a Redis Cluster (infra/redisnodes.py): the writes go to each key's node. `replicas`: how many
         replicas must hold the worker's writes before a flush returns (none by default)."""
         self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
@@ -83,6 +86,7 @@ class RedisTimelines:
         self.threshold = threshold
         self.ttl_s = ttl_s
         self.rebuild_chunk = rebuild_chunk
+        self.built = min(cap, rebuild_entries or cap)
         self.replicas = replicas or Replicas()
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
@@ -142,6 +146,7 @@ class RedisTimelines:
             self.pacing,
             self.rebuild_chunk,
             self.replicas,
+            self.built,
         )
 
     async def rebuild_many(self, user_ids: Sequence[int]) -> int:
@@ -244,7 +249,7 @@ class RedisTimelines:
     def _rebuild_args(self, user_id: int) -> tuple[int, ...]:
         # On several nodes the followees' lists are mostly elsewhere: every rebuild goes in parts (chunk 0).
         chunk = 0 if self.nodes.spread else self.rebuild_chunk
-        return user_id, self.cap, self.ttl_s, chunk, BUILD_TTL_MS
+        return user_id, self.built, self.ttl_s, chunk, BUILD_TTL_MS
 
     async def _rebuild_parts(self, user_id: int) -> bool:
         """The rest of a rebuild rebuild.lua began (the user follows more than a chunk, or the followees' lists are
@@ -259,11 +264,11 @@ class RedisTimelines:
             for i in range(0, len(group), chunk)
         ] or [(home, [])]
         for n, (node, part) in enumerate(parts):
-            fixed = (user_id, self.cap, self.ttl_s, int(n == len(parts) - 1))
+            fixed = (user_id, self.built, self.ttl_s, int(n == len(parts) - 1))
             if node is home:
                 done = await self._on(home, "rebuild_part", *fixed, *part)
             else:
-                gathered = await self._on(node, "rebuild_gather", self.cap, *part)
+                gathered = await self._on(node, "rebuild_gather", self.built, *part)
                 done = await self._on(home, "rebuild_in", *fixed, len(part), *part, *map(id_bytes, part), *gathered)
             if not done:
                 return False  # abandoned (its mark expired): the next read begins again

@@ -274,6 +274,53 @@ async def test_a_rebuild_merges_the_newest_cap_of_every_followee(store: Any) -> 
     assert page is not None and page.horizon == got[-1]  # complete above the oldest entry kept
 
 
+async def test_a_rebuild_reads_the_followees_lists_a_page_at_a_time_and_keeps_the_newest_cap(store: Any) -> None:
+    """With a cap above the first page (32 entries here), one prolific followee's list is read in several pages
+    and the quiet ones in one: the timeline is still the newest `cap` of them all, its horizon the oldest kept."""
+    _, client = store
+    tl = RedisTimelines(client, store[0].p, 100, 10_000, 3600, pacing=Pacing(chunk=50, round=200, yield_s=0))
+    reader, prolific, quiet = 800, 31, [32, 33, 34, 35, 36, 37, 38]
+    w = tl.writes()
+    for a in (prolific, *quiet):
+        w.follow(reader, a)
+    posted: list[int] = []
+    for i in range(260):  # 150 by the prolific author (its list cut at the cap), 110 spread over the others
+        author = prolific if i % 13 < 8 else quiet[i % len(quiet)]
+        w.post(tweet(20_000 + i, author))
+        posted.append(20_000 + i)
+    await w.flush()
+    assert await tl.rebuild_many([reader]) == 1
+    got = await entries(client, tl, reader)
+    assert got == sorted(posted, reverse=True)[:100]
+    page = await tl.read(reader, None, 20)
+    assert page is not None and page.horizon == got[-1]
+
+
+async def test_a_rebuild_materializes_the_newest_rebuild_entries_and_deliveries_fill_it_to_the_cap(store: Any) -> None:
+    """CHIRP_REBUILD_ENTRIES below the cap: a materialized timeline starts with that many entries, its horizon at the
+    oldest (older pages are read elsewhere), and new deliveries make it grow up to the cap."""
+    _, client = store
+    tl = RedisTimelines(
+        client, store[0].p, 10, 10_000, 3600, pacing=Pacing(chunk=3, round=6, yield_s=0), rebuild_entries=4
+    )
+    reader, authors = 900, [41, 42, 43]
+    w = tl.writes()
+    for a in authors:
+        w.follow(reader, a)
+    for i in range(12):
+        w.post(tweet(30_000 + i, authors[i % 3]))
+    await w.flush()
+    assert await tl.rebuild_many([reader]) == 1
+    assert await entries(client, tl, reader) == [30_011, 30_010, 30_009, 30_008]
+    page = await tl.read(reader, None, 20)
+    assert page is not None and page.horizon == 30_008
+    w = tl.writes()
+    for i in range(12, 20):
+        w.post(tweet(30_000 + i, authors[i % 3]))
+    await w.flush()
+    assert await entries(client, tl, reader) == list(range(30_019, 30_009, -1))  # the cap, 10
+
+
 async def test_a_rebuild_in_parts_equals_one_in_a_single_call(store: Any) -> None:
     """A reader following more accounts than a chunk gets the same timeline and horizon, built a chunk of
     followees per script call; reads meanwhile see no timeline (they go to Cassandra)."""

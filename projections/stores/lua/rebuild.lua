@@ -1,5 +1,6 @@
--- Materialize a home timeline (fan-out on read, inside Redis, atomically with respect to the
--- worker's writes). ARGV: prefix, user, cap, ttl seconds, chunk, build ttl (ms). Returns 1 if built, 0 if
+-- Materialize a home timeline (fan-out on read, inside Redis, atomically with respect to the worker's
+-- writes). ARGV: prefix, user, cap (the newest entries it gets: CHIRP_REBUILD_ENTRIES), ttl seconds, chunk,
+-- build ttl (ms). Returns 1 if built, 0 if
 -- it existed (or is being built), 2 if built from the user's own tweets only and marked as being built: the
 -- user follows more than `chunk` accounts, and rebuild_part.lua merges them in, `chunk` at a time, so that
 -- no call holds Redis for long. Until the last part, reads treat the timeline as not materialized (they go
