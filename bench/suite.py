@@ -25,6 +25,7 @@ from bench.harness import Api, Ingest, Worker, produce, with_redis, wrk
 from bench.profiler import Profile
 from bench.stats import RedisCounters, summarize, usec_per_call
 from bench.workload import Workload
+from infra import heap
 from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.stores.keys import RedisKeys, data_patterns, own_patterns
@@ -399,6 +400,9 @@ class Bench:
 
         version = Version("r", "building", "")  # a scratch version: its own prefix, the live keyspace
         group = f"{self.settings.topic_prefix}bench-replay"
+        # As `chirp replay` does before it starts: the bench's own heap (the workload) frozen out of the
+        # collector's way, where each full collection walked it, and the young threshold of chirp's processes.
+        heap.settle(self.settings.gc_young_threshold)
         result = asyncio.run(rebuild(self.settings, version, "timelines", group, warm=lambda: self.w.users))
         self.out["replay"] = {
             "events": result.events,

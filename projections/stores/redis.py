@@ -820,7 +820,10 @@ class RedisTimelineWrites:
         deliveries before the build missed it. follow_in.lua adds it again, in log order with unfollows."""
         self.followings.append((follower, followee))
         anchor = self.keys.followers(followee)
-        at = self._script("follow", anchor, follower, followee, self.tl.cap, self.tl.threshold)
+        # A rebuild's record-only pass has no materialized timeline to backfill (its warm phase builds them from
+        # the lists afterwards): it asks for no snapshot, which would cost a list read and its transfer twice.
+        snapshot = self.tl.cap if self.tl.push else 0
+        at = self._script("follow", anchor, follower, followee, snapshot, self.tl.threshold)
         self.links.append((follower, followee, at))
 
     def unfollow(self, follower: int, followee: int) -> None:
