@@ -839,8 +839,9 @@ class RedisTimelineWrites:
         chunk of a tweet before the next tweet's. Returns the deliveries (fan-out and follow backfills)."""
         links, unpushes, edits = self.links, self.unpushes, self.edits
         self.links, self.unpushes, self.edits = [], [], []
-        if self.followings:
+        if self.followings and self.tl.push:
             await self._send_round(self._followings_round())
+        self.followings = []  # a record-only pass builds no timeline in between: follow_in.lua's SADD suffices
         fanouts, _, results = await self._send_all()
         delivered = 0
         promoted = [followee for _, followee, at in links if at and _celebrity_now(_result(results, at))]
@@ -939,8 +940,8 @@ class RedisTimelineWrites:
             reply = _result(results, at)
             mode = _text(reply[0])
             rest = reply[2:] if mode == "merge" else []
-            backfills.append(self._script("follow_in", anchor, follower, followee, tl.cap, mode, *rest,
-                                          weight=max(len(rest), 1)))  # fmt: skip
+            backfills.append(self._script("follow_in", anchor, follower, followee, id_bytes(followee), tl.cap, mode,
+                                          *rest, weight=max(len(rest), 1)))  # fmt: skip
         return backfills
 
     def _undeliver(self, unpushes: list[tuple[At, bytes, bytes]], results: list[Any]) -> None:
