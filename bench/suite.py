@@ -23,7 +23,7 @@ import redis
 from bench.cpu import ProcessCpu, pid_file
 from bench.harness import Api, Ingest, Worker, produce, with_redis, wrk
 from bench.profiler import Profile
-from bench.stats import RedisCounters, summarize, usec_per_call
+from bench.stats import RedisCounters, rewrite_aof_if_due, summarize, usec_per_call
 from bench.workload import Workload
 from infra import heap
 from infra.redisnodes import RedisNodes
@@ -41,6 +41,7 @@ INGEST_CONNECTIONS = (16, 64)  # reads while tweets come in at half the measured
 SATURATION_CONNECTIONS = (16,)
 SATURATION_FACTOR = 2.0  # tweets offered at this multiple of the measured capacity: the backlog grows
 POST_CONNECTIONS = 64
+TWO_APIS = 2  # API processes of the last API phase (reads at 64 connections, posts)
 DELAY_SAMPLES_KEPT = 2_000  # per phase, for the charts
 REPLAY_CHECKED = 50
 FLUSH_PERIOD_MS = 1_000  # memtable_flush_period_in_ms set on the run's tables before their size is taken
@@ -115,13 +116,20 @@ class Bench:
         return {
             **{svc: pid_file(state / svc / "pid") for svc in ("redis", "kafka", "cassandra")},
             "worker": self.worker.pid,
-            "api": self.api.pid if self.api else None,
+            **self._api_processes(),
             "bench": os.getpid(),  # with its load generators (wrk, the ingest feed)
         }
+
+    def _api_processes(self) -> dict[str, int | None]:
+        """The API's processes: "api" for the first (or only) one, then "api-2" and nginx when there are two."""
+        if self.api is None:
+            return {"api": None}
+        return {("api" if name in ("api", "api-1") else name): pid for name, pid in self.api.pids.items()}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Redis's counters around a phase, kept under out["redis"][name]."""
+        rewrite_aof_if_due(self.r)
         before, cpu = self.counters.snapshot(), self.cpu.snapshot()
         yield
         self.out["redis"][name] = self.counters.delta(before, self.counters.snapshot())
@@ -142,6 +150,7 @@ class Bench:
         runs: list[dict[str, Any]] = []
         cpu: dict[str, float] = {}
         for i in range(self.trials):
+            rewrite_aof_if_due(self.r)
             before, cpu0 = self.counters.snapshot(), self.cpu.snapshot()
             run = measure(i)
             run.setdefault("redis", self.counters.delta(before, self.counters.snapshot()))  # or its own window
@@ -181,6 +190,7 @@ class Bench:
 
     def _drain(self, profile: str | None = None) -> dict[str, Any]:
         """Starts the worker on what was produced and times it from its first event to idle."""
+        rewrite_aof_if_due(self.r)  # the restore before it appended the run's whole state to the AOF
         before = self.worker.stats()
         self.worker.start()
         self.worker.wait_first_event(before)
@@ -352,11 +362,28 @@ class Bench:
             self.worker.wait_idle(desc="draining")
         finally:
             api.stop()
+        self.out["two_apis"] = self._two_apis()
+
+    def _two_apis(self) -> dict[str, Any]:
+        """Reads at 64 connections and posts with two API processes behind nginx, as `chirp run --apis 2` runs
+        them (where the targets for the read path at its limit and for posts are set), the worker running."""
+        api = self.api = Api(self.settings, self.logdir, count=TWO_APIS)
+        api.start()
+        try:
+            with self.phase("reads_two_apis"):
+                reads = self._reads(api.url, POST_CONNECTIONS)
+            posts = self._trials("posts_two_apis", lambda _: self._post(api.url))
+            self.worker.wait_idle(desc="draining")
+            return {"apis": TWO_APIS, "reads": reads, "posts": posts}
+        finally:
+            api.stop()
 
     def _reads(self, url: str, connections: int) -> dict[str, Any]:
-        return summarize(
-            [wrk(url, "timeline.lua", self.readers, connections, self.seconds) for _ in range(self.trials)]
-        )
+        def trial() -> dict[str, Any]:
+            rewrite_aof_if_due(self.r)
+            return wrk(url, "timeline.lua", self.readers, connections, self.seconds)
+
+        return summarize([trial() for _ in range(self.trials)])
 
     def _profiled_pass(self, url: str) -> None:
         """One more run of reads at 16 connections while py-spy samples, not counted in any figure: the profiler
