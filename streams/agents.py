@@ -140,8 +140,8 @@ class Worker:
         async with self._agent_locks[agent]:
             aligner = self.aligners[agent]
             generation = self.app.consumer_generation_id
-            if self._generations.get(agent) != generation:  # partitions moved: held records are read again
-                aligner.reset()
+            if self._generations.get(agent) != generation:  # partitions moved: keep what is still ours
+                aligner.retain((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
                 self._generations[agent] = generation
             aligner.add(records)
             released = aligner.release(self._backlog)

@@ -56,10 +56,23 @@ class Aligner:
         self.queues.clear()
         self.held = 0
 
+    def retain(self, partitions: Iterable[Partition]) -> None:
+        """After a rebalance: forgets the partitions that moved away (their new owner reads them from the progress
+        it finds), and keeps what it holds of those it still owns. A kept partition is not read again unless
+        Kafka has a commit for it to seek back to, so dropping its held records would leave them unprojected
+        until its next record arrived."""
+        kept = set(partitions)
+        for p in [p for p in self.queues if p not in kept]:
+            self.held -= len(self.queues.pop(p).records)
+
     def add(self, records: Iterable[Any]) -> None:
+        """Queues records; one at or below the newest offset already queued for its partition is skipped (the
+        partition was read again from an earlier offset after a rebalance: those were projected or are held)."""
         now = self.clock()
         for r in records:
             q = self.queues.setdefault((r.topic, r.partition), _Queue())
+            if r.offset <= q.last_offset:
+                continue
             q.records.append((r.timestamp, r))
             q.last_ts = max(q.last_ts, r.timestamp)
             q.last_offset = max(q.last_offset, r.offset)

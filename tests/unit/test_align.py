@@ -117,3 +117,19 @@ def test_records_of_one_log_stamp_are_aligned_by_their_events_time() -> None:
     assert [f.event.tweet_id for f in out if f.event] == [1, 2, 3, 4]
     poison = Fetched(Rec("t", 0, 2, 500.0), None, "undecodable")
     assert poison.timestamp == 500.0 and poison.offset == 2
+
+
+def test_after_a_rebalance_the_held_records_of_partitions_still_owned_are_kept_and_not_queued_twice() -> None:
+    """A partition kept through a rebalance is not read again unless Kafka has a commit to seek back to: its held
+    records stay; one that moved away is forgotten (its new owner reads it); a partition read again from an
+    earlier offset adds nothing it already queued."""
+    a = Aligner(max_held=100, max_wait_s=1.0, clock=Clock())
+    a.add(recs(0, 0, 5.0) + recs(1, 0, 1.0) + recs(2, 0, 6.0))
+    assert [r.timestamp for r in a.release(backlog_of({1: 9}))] == [1.0]
+    assert a.held == 2 and a.first_held() == {("t", 0): 0, ("t", 2): 0}
+    a.retain([("t", 0), ("t", 1)])  # partition 2 moved to another worker
+    assert a.held == 1 and a.first_held() == {("t", 0): 0}
+    a.add(recs(1, 0, 1.0, 2.0) + recs(0, 0, 5.0, 7.0))  # read again from offset 0 after a seek to a commit
+    out = a.release(backlog_of({}))
+    assert [(r.partition, r.offset) for r in out] == [(1, 1), (0, 0), (0, 1)]
+    assert a.held == 0
