@@ -6,8 +6,8 @@
 -- pages doubling): a build reads little more than the entries it keeps, and works out the flipped id (two
 -- numbers) only of the entry at the front of each source. A source's horizon matters only when it is read to
 -- its end (the sentinel, last, comes with that page): one left unfinished means the cap cut entries older
--- than every one kept, and the horizon rises to the oldest kept, above that source's own. The heap is three parallel arrays, sifted inline:
--- a function call per comparison cost more than the rest of the build.
+-- than every one kept, and the horizon rises to the oldest kept, above that source's own. The heap is three
+-- parallel arrays, sifted inline: a function call per comparison cost more than the rest of the build.
 local function gather(sources, cap)
   local h = ZERO8
   local first = math.min(cap, math.max(8, math.ceil(cap / math.max(#sources, 1))))
