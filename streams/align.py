@@ -51,11 +51,6 @@ class Aligner:
         self.queues: dict[Partition, _Queue] = {}
         self.held = 0
 
-    def reset(self) -> None:
-        """Forgets every held record (partitions were reassigned: they will be read again)."""
-        self.queues.clear()
-        self.held = 0
-
     def retain(self, partitions: Iterable[Partition]) -> None:
         """After a rebalance: forgets the partitions that moved away (their new owner reads them from the progress
         it finds), and keeps what it holds of those it still owns. A kept partition is not read again unless

@@ -897,7 +897,6 @@ class RedisTimelineWrites:
             _, pipe = self._pipe(key, round_)
             pipe.sadd(key, followee)
             pipe.srem(self.keys.unfollowed(follower), id_bytes(followee))  # following again: deliver again
-        self.followings = []
         return round_
 
     async def _celebrities_told(self, posts: list[tuple[EncodableT, ...]]) -> None:

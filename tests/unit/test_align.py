@@ -85,7 +85,7 @@ def test_a_partition_keeps_its_offset_order_when_its_clock_steps_back() -> None:
     assert [(r.partition, r.offset) for r in out] == [(1, 0), (0, 0), (0, 1)]
 
 
-def test_holding_off_releases_at_once_and_reset_forgets() -> None:
+def test_holding_off_releases_at_once_and_retaining_no_partition_forgets() -> None:
     a = Aligner(max_held=100, max_wait_s=0, clock=Clock())
     a.add(recs(0, 0, 5.0) + recs(1, 0, 1.0))
     assert len(a.release(backlog_of({1: 9}))) == 2
@@ -93,7 +93,7 @@ def test_holding_off_releases_at_once_and_reset_forgets() -> None:
     b.add(recs(0, 0, 5.0) + recs(1, 0, 1.0))
     b.release(backlog_of({1: 9}))
     assert b.held == 1
-    b.reset()
+    b.retain([])
     assert b.held == 0 and b.queues == {}
 
 
