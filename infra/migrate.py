@@ -14,7 +14,8 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
-from cassandra.cluster import Session
+from cassandra import AlreadyExists, InvalidRequest, OperationTimedOut
+from cassandra.cluster import NoHostAvailable, Session
 
 from infra.cassandra import connect
 from infra.kafka import admin_client
@@ -125,25 +126,54 @@ def rebuilt_keyspaces(session: Session, settings: Settings) -> list[str]:
 
 def apply_migrations(session: Session, settings: Settings, report: Callable[[str], None] = log.info) -> None:
     ks = settings.keyspace
-    session.execute(
+    schema_change(
+        session, settings,
         f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
-        f"{{'class': 'SimpleStrategy', 'replication_factor': {settings.cassandra_replication_factor}}}"
-    )
+        f"{{'class': 'SimpleStrategy', 'replication_factor': {settings.cassandra_replication_factor}}}",
+    )  # fmt: skip
     session.set_keyspace(ks)
-    session.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)"
-    )
+    schema_change(
+        session, settings,
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)",
+    )  # fmt: skip
     done = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     for version, name, path in migration_files():
         if version in done:
             continue
         for stmt in statements(path):
-            session.execute(stmt, timeout=60)
+            schema_change(session, settings, stmt)
         session.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
             (version, name, datetime.now(UTC)),
         )
         report(f"cql migration {version:04d}_{name} applied to keyspace {ks}")
+
+
+def schema_change(session: Session, settings: Settings, stmt: str) -> None:
+    """One schema statement, tried again on another coordinator when it times out, then held until every node
+    that is up agrees on the schema. A cluster just past a node's restart can leave one coordinator's schema
+    work stalled for a while; the statement applied elsewhere is what the next one needs. A try that timed out
+    may have been applied after all: the retry's "already exists" then means done."""
+    attempts = settings.cassandra_schema_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            session.execute(stmt, timeout=settings.cassandra_schema_timeout_s)
+            break
+        except (OperationTimedOut, NoHostAvailable) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("schema statement timed out (try %d of %d), trying again: %s", attempt, attempts, exc)
+        except (AlreadyExists, InvalidRequest) as exc:
+            if attempt == 1 or not _already_applied(exc):
+                raise
+            break
+    agreed = session.cluster.control_connection.wait_for_schema_agreement(wait_time=settings.cassandra_schema_timeout_s)
+    if not agreed:
+        log.warning("the nodes did not agree on the schema within %.0fs", settings.cassandra_schema_timeout_s)
+
+
+def _already_applied(exc: Exception) -> bool:
+    return isinstance(exc, AlreadyExists) or "already exist" in str(exc)
 
 
 def migrate(settings: Settings, report: Callable[[str], None] = log.info) -> None:
@@ -178,14 +208,16 @@ def remove_projections(settings: Settings, keyspace: str) -> None:
         cluster.shutdown()
 
 
-def drop(settings: Settings) -> None:
-    """Deletes a whole deployment's topics and keyspace: for throwaway ones (tests, benchmarks), never live data."""
-    cluster, session = connect(settings)
-    try:
-        for ks in [settings.keyspace, *rebuilt_keyspaces(session, settings)]:
-            session.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
-    finally:
-        cluster.shutdown()
+def drop(settings: Settings, keyspaces: bool = True) -> None:
+    """Deletes a whole deployment's topics and keyspace: for throwaway ones (tests, benchmarks), never live data.
+    `keyspaces=False` leaves the keyspaces to go with a throwaway cluster (see ops/chaos.py)."""
+    if keyspaces:
+        cluster, session = connect(settings)
+        try:
+            for ks in [settings.keyspace, *rebuilt_keyspaces(session, settings)]:
+                session.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
+        finally:
+            cluster.shutdown()
 
     async def drop_topics() -> None:
         admin = admin_client(settings)

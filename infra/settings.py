@@ -97,6 +97,17 @@ class Settings(BaseSettings):
         "against the tweet read at the full level).",
     )
     cassandra_replication_factor: int = Field(1, ge=1, description="Replication factor of the keyspace.")
+    cassandra_schema_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a schema statement (a migration) may take on its coordinator, and to wait "
+        "for every node to agree on the schema after it.",
+    )
+    cassandra_schema_attempts: int = Field(
+        4,
+        ge=1,
+        description="Tries of a schema statement that times out (each on the next coordinator).",
+    )
     cassandra_batch_statements: int = Field(
         64, ge=1, description="Statements per unlogged batch of the worker's writes: the cost is per request."
     )

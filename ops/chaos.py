@@ -657,8 +657,11 @@ def _rebuild_after_wipe(rig: Rig) -> None:
 
 
 def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], None], users: int = 20,
-             kills: int = 5, workers: int = 1, apis: int = 1) -> Outcome:  # fmt: skip
-    """One scenario on fresh topics, keyspace and key prefix; everything it started is stopped after."""
+             kills: int = 5, workers: int = 1, apis: int = 1, drop_keyspace: bool = True) -> Outcome:  # fmt: skip
+    """One scenario on fresh topics, keyspace and key prefix; everything it started is stopped after.
+    `drop_keyspace=False` keeps its keyspace: a DROP KEYSPACE of tables a node just lost writes of (killed, then
+    restarted) has stalled a Cassandra 5.0 node's schema work ("Unknown CF" while recycling its commit log), and
+    the next scenario's migration with it. A throwaway cluster goes away with its keyspaces."""
     from infra.migrate import drop, migrate
 
     run = uuid.uuid4().hex[:8]
@@ -682,7 +685,7 @@ def scenario(base: Settings, name: str, logdir: str, report: Callable[[str], Non
     finally:
         rig.stop()
         with contextlib.suppress(Exception):
-            drop(settings)
+            drop(settings, keyspaces=drop_keyspace)
     return out
 
 
