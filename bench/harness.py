@@ -301,8 +301,9 @@ class Worker(Processes):
 
 
 class Api(Processes):
-    """The real API (`python -m api`, uvicorn) on the API port: one process, or `count` processes behind
-    nginx on that port as `chirp run --apis N` starts them (each on a port of its own above it)."""
+    """The real API (`python -m api`, uvicorn) on the API port: one process, or `count` processes as
+    `chirp run --apis N` starts them: behind nginx on that port (each on a port of its own above it), or with
+    `CHIRP_API_BALANCER=kernel` all on that port."""
 
     def __init__(self, settings: Settings, logdir: Path, count: int = 1) -> None:
         super().__init__(logdir)
@@ -315,21 +316,29 @@ class Api(Processes):
 
         children = plan(self.settings, 0, self.count)
         self.spawn(children)
-        ports = [self.settings.api_port] if self.count == 1 else [
-            int(c.env["CHIRP_API_PORT"]) for c in children if c.name != "nginx"
-        ] + [self.settings.api_port]  # fmt: skip
         deadline = time.monotonic() + 60
-        for port in ports:  # each process, then nginx in front of them
+        for url in self.readiness(children):  # each process, then the port in front of them
             while True:
                 try:
-                    if httpx.get(f"http://{self.settings.api_host}:{port}/readyz", timeout=2).status_code == 200:
+                    if httpx.get(url, timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline or self.exited():
                     self.stop()
-                    raise RuntimeError(f"the API did not become ready on port {port}; see {self.logdir}")
+                    raise RuntimeError(f"the API did not become ready at {url}; see {self.logdir}")
                 time.sleep(0.2)
+
+    def readiness(self, children: Sequence[Child]) -> list[str]:
+        """What answers once every process serves: each process's /readyz on its own port, then the API port's.
+        Processes sharing the API port are told apart by their metrics endpoints, which start right before the
+        process listens (`api.__main__.shared_socket`)."""
+        host, apis = self.settings.api_host, [c for c in children if c.name != "nginx"]
+        own = [f"http://{host}:{c.env['CHIRP_API_PORT']}/readyz" for c in apis if self.count > 1]
+        if self.count > 1 and self.settings.api_balancer == "kernel":
+            metrics = [c.env["CHIRP_API_METRICS_PORT"] for c in apis]
+            own = [f"http://{self.settings.api_metrics_host}:{port}/" for port in metrics if port != "0"]
+        return [*own, f"{self.url}/readyz"]
 
 
 def checkout_commit() -> str:

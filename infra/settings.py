@@ -270,6 +270,18 @@ class Settings(BaseSettings):
         description="uvicorn worker processes. On 2 cores shared with Redis, 2 read as fast as 1 (the box is the "
         "limit) with a shorter tail and take ~1.5x the posts, but each answers /metrics for itself alone.",
     )
+    api_reuse_port: bool = Field(
+        False,
+        description="Bind the API port with SO_REUSEPORT: several API processes on one host listen on the same port "
+        "and the kernel spreads new connections over them, with no proxy in between (`chirp run --apis N` with "
+        "CHIRP_API_BALANCER=kernel).",
+    )
+    api_balancer: Literal["nginx", "kernel"] = Field(
+        "nginx",
+        description="How `chirp run --apis N` (N > 1) spreads requests: nginx on the API port in front of the "
+        "processes (it retries a request no process took), or the kernel (every process on the API port, "
+        "SO_REUSEPORT: one hop less, nothing retried).",
+    )
     api_metrics_port: int = Field(
         9101, ge=0, le=65535,
         description="Port of the API's Prometheus endpoint, apart from the public one (0: GET /metrics on the API "

@@ -1,7 +1,9 @@
 """Runs a deployment's processes on this machine (`chirp run`): stream workers (one consumer group: they share
 the partitions) and API processes. With several API processes, nginx listens on the API port and spreads
-requests over them (each on a port of its own above it). A process that exits is started again after a
-second, as a service manager would, so a killed worker or API process comes back; Ctrl-C stops everything."""
+requests over them (each on a port of its own above it), or with `CHIRP_API_BALANCER=kernel` every process
+listens on the API port itself (SO_REUSEPORT) and the kernel spreads the connections. A process that exits is
+started again after a second, as a service manager would, so a killed worker or API process comes back; Ctrl-C
+stops everything."""
 
 from __future__ import annotations
 
@@ -51,11 +53,17 @@ def plan(settings: Settings, workers: int, apis: int) -> list[Child]:
     if apis <= 1:  # one API process on the API port itself; none: the workers alone (the benchmark's)
         children += [Child("api", [*python, "api"], base)] if apis else []
         return children
+    kernel = settings.api_balancer == "kernel"
     for i in range(apis):
         metrics = settings.api_metrics_port + i if settings.api_metrics_port else 0
-        env = {**base, "CHIRP_API_PORT": str(settings.api_port + 1 + i), "CHIRP_API_METRICS_PORT": str(metrics),
-               "CHIRP_TRUSTED_PROXIES": "127.0.0.1"}  # fmt: skip
+        env = {**base, "CHIRP_API_METRICS_PORT": str(metrics)}
+        if kernel:  # every process on the API port; the kernel hands each connection to one of them
+            env |= {"CHIRP_API_REUSE_PORT": "true"}
+        else:  # each on a port of its own, nginx in front (X-Forwarded-For from it names the client)
+            env |= {"CHIRP_API_PORT": str(settings.api_port + 1 + i), "CHIRP_TRUSTED_PROXIES": "127.0.0.1"}
         children.append(Child(f"api-{i + 1}", [*python, "api"], env))
+    if kernel:
+        return children
     nginx = proxy_command(settings, [settings.api_port + 1 + i for i in range(apis)])
     children.append(Child("nginx", nginx, dict(os.environ)))
     return children

@@ -225,9 +225,13 @@ def timeline(
 class ApiProcess:
     """The real API (`python -m api`) on a free port, sharing the test settings; ready when constructed."""
 
-    def __init__(self, settings: Settings, *, launcher: Sequence[str] = (), **env: str) -> None:
-        """`launcher`: a command to start it under (say, in a PID namespace of its own)."""
-        port = free_port()
+    def __init__(
+        self, settings: Settings, *, launcher: Sequence[str] = (), port: int = 0, ready: str = "", **env: str
+    ) -> None:
+        """`launcher`: a command to start it under (say, in a PID namespace of its own); `port`: the port to
+        listen on (0: a free one); `ready`: what answers 200 once this process serves (its /readyz by default;
+        processes sharing a port are told apart by their metrics endpoints)."""
+        port = port or free_port()
         extra = {"CHIRP_API_PORT": str(port)}
         self.url = f"http://127.0.0.1:{port}"
         self.group = bool(launcher)  # a launcher (unshare) may ignore SIGTERM: signal the whole process group
@@ -239,7 +243,7 @@ class ApiProcess:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(ready or f"{self.url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
