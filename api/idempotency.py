@@ -329,8 +329,10 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def identities(request: Request) -> Identities:
-    """The ids this request hands out: stable across retries with one Idempotency-Key, else fresh."""
+async def identities(request: Request) -> Identities:
+    """The ids this request hands out: stable across retries with one Idempotency-Key, else fresh. A
+    coroutine, though it awaits nothing: FastAPI runs a plain function dependency in its thread pool, a hop
+    to a worker thread and back on every write."""
     found = request.scope.get("state", {}).get(STATE_KEY)
     return found if found is not None else Identities(request.app.state.wiring.ids)
 
