@@ -24,12 +24,19 @@ def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
         yield from api_routes(getattr(r, "routes", None) or getattr(inner, "routes", None) or ())
 
 
+def awaited(call: Any) -> bool:
+    """Whether FastAPI awaits `call` on the event loop: a coroutine or async generator function, or an object
+    whose __call__ is one."""
+    if inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call):
+        return True
+    return not inspect.isroutine(call) and inspect.iscoroutinefunction(type(call).__call__)
+
+
 def blocking(d: Dependant) -> Iterator[str]:
     """Dependencies (at any depth) that FastAPI would run in its thread pool."""
     for sub in d.dependencies:
         call = sub.call
-        if call is not None and not (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
-                                     or inspect.iscoroutinefunction(getattr(call, "__call__", None))):  # fmt: skip
+        if call is not None and not awaited(call):
             yield getattr(call, "__qualname__", repr(call))
         yield from blocking(sub)
 
