@@ -181,8 +181,6 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     )
     if two:
         r += two_api_rows(two, idle.get(64), p)
-    if out.get("two_apis_nginx"):
-        r += two_api_rows(out["two_apis_nginx"], idle.get(64), p)
     rep = out["replay"]
     rp = rep["events_per_s"]
     r.append(
@@ -262,22 +260,20 @@ def redis_table(out: dict[str, Any], top: int = 4) -> list[str]:
 def two_api_rows(
     two: dict[str, Any], one_reads: dict[str, Any] | None, one_posts: dict[str, Any]
 ) -> list[tuple[str, str, str, str, str]]:
-    """Reads at 64 connections and posts with two API processes (on one port, or behind nginx), beside one
-    process's figures."""
+    """Reads at 64 connections and posts with two API processes behind nginx, beside one process's figures."""
     reads, posts, n = two["reads"], two["posts"], two["apis"]
-    how = "behind nginx" if two.get("balancer", "nginx") == "nginx" else "on one port (SO_REUSEPORT)"
     reads_ok = reads["rps"] >= TARGETS["reads_per_s"] and reads["p99_ms"] <= TARGETS["read_p99_ms"]
     posts_ok = posts["rps"] >= TARGETS["posts_per_s"] and posts["p99_ms"] <= TARGETS["post_p99_ms"]
     return [
         (
-            f"home reads/s, c=64, idle, {n} API processes {how} (p50 / p99 ms)",
+            f"home reads/s, c=64, idle, {n} API processes behind nginx (p50 / p99 ms)",
             read_cell(reads),
             f"{one_reads['rps']:,.0f} one API process" if one_reads else "",
             _ratio(reads["rps"], one_reads["rps"]) if one_reads else "",
             f"≥5,000 at p99 ≤50: {_mark(reads_ok)}",
         ),
         (
-            f"posts/s through the API, acks=all, {n} API processes {how} (p50 / p99 ms)",
+            f"posts/s through the API, acks=all, {n} API processes (p50 / p99 ms)",
             read_cell(posts),
             f"{one_posts['rps']:,.0f} one API process",
             _ratio(posts["rps"], one_posts["rps"]),

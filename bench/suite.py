@@ -41,11 +41,7 @@ INGEST_CONNECTIONS = (16, 64)  # reads while tweets come in at half the measured
 SATURATION_CONNECTIONS = (16,)
 SATURATION_FACTOR = 2.0  # tweets offered at this multiple of the measured capacity: the backlog grows
 POST_CONNECTIONS = 64
-TWO_APIS = 2  # API processes of the last API phases (reads at 64 connections, posts)
-# How the last phases spread requests over those processes, first the figure the goals are judged on: every
-# process on the API port (SO_REUSEPORT), then behind nginx (`chirp run --apis 2`'s default), so the proxy's
-# cost shows. Each key of out: "two_apis" and "two_apis_nginx"; their phases: reads_/posts_ + the key.
-BALANCERS = (("two_apis", "kernel"), ("two_apis_nginx", "nginx"))
+TWO_APIS = 2  # API processes of the last API phase (reads at 64 connections, posts)
 DELAY_SAMPLES_KEPT = 2_000  # per phase, for the charts
 REPLAY_CHECKED = 50
 FLUSH_PERIOD_MS = 1_000  # memtable_flush_period_in_ms set on the run's tables before their size is taken
@@ -366,22 +362,19 @@ class Bench:
             self.worker.wait_idle(desc="draining")
         finally:
             api.stop()
-        for key, balancer in BALANCERS:
-            self.out[key] = self._two_apis(key, balancer)
+        self.out["two_apis"] = self._two_apis()
 
-    def _two_apis(self, key: str, balancer: str) -> dict[str, Any]:
-        """Reads at 64 connections and posts with two API processes, as `chirp run --apis 2` runs them with
-        `CHIRP_API_BALANCER=<balancer>` (where the targets for the read path at its limit and for posts are
-        set), the worker running."""
-        settings = self.settings.model_copy(update={"api_balancer": balancer})
-        api = self.api = Api(settings, self.logdir, count=TWO_APIS)
+    def _two_apis(self) -> dict[str, Any]:
+        """Reads at 64 connections and posts with two API processes behind nginx, as `chirp run --apis 2` runs
+        them (where the targets for the read path at its limit and for posts are set), the worker running."""
+        api = self.api = Api(self.settings, self.logdir, count=TWO_APIS)
         api.start()
         try:
-            with self.phase(f"reads_{key}"):
+            with self.phase("reads_two_apis"):
                 reads = self._reads(api.url, POST_CONNECTIONS)
-            posts = self._trials(f"posts_{key}", lambda _: self._post(api.url))
+            posts = self._trials("posts_two_apis", lambda _: self._post(api.url))
             self.worker.wait_idle(desc="draining")
-            return {"apis": TWO_APIS, "balancer": balancer, "reads": reads, "posts": posts}
+            return {"apis": TWO_APIS, "reads": reads, "posts": posts}
         finally:
             api.stop()
 
