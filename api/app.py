@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from api import idempotency, mastodon, metrics, positions, web
 from api.allow import AllowHeader, route_table
 from api.cors import Cors
-from api.fastlane import TimelineFastLane
+from api.fastlane import PostFastLane, TimelineFastLane
 from api.idempotency import Idempotency
 from api.limits import BodySizeLimit
 from api.mastodon import errors as mastodon_errors
@@ -126,6 +126,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> FastAPI:
     # ResponseError and ErrorMessage: only the transient ones by their code (is_transient), the rest re-raised
     for unavailable in (*TRANSIENT_TYPES, redis_errors.ResponseError, ErrorMessage):
         app.add_exception_handler(unavailable, _store_unavailable)
+    app.add_middleware(PostFastLane)  # innermost: what wraps the route (limits, idempotency, positions) wraps it
     app.add_middleware(WritePositions)  # inside Idempotency, which keeps the header: a replay has the first one
     app.add_middleware(Idempotency)  # inside BodySizeLimit: the body it keeps a digest of is capped
     uploads = settings.media_upload_max_bytes + 65_536  # the file, and the form's other fields around it

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.allow import methods_for
 from api.headers import bearer, caller_key
-from api.limits import BODY, replaying
+from api.limits import buffered
 from infra.redisnodes import RedisNodes
 from schemas.events import Meta
 from schemas.ids import IdSource
@@ -184,7 +184,7 @@ class Idempotency:
         if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
             await _answer(send, 422, {"detail": f"Idempotency-Key must be 1 to {MAX_KEY} printable ASCII characters"})
             return
-        body, receive = await _buffered(scope, receive)
+        body, receive = await buffered(scope, receive)
         caller = await _caller(wiring, conn)
         digest = _digest(scope, body)
         assert wiring is not None  # a store comes from the wiring
@@ -263,20 +263,6 @@ def _digest(scope: Scope, body: bytes) -> str:
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.hexdigest()
-
-
-async def _buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body (as BodySizeLimit, outside, capped and kept it) and a receive that hands it over."""
-    body = scope.get(BODY)
-    if body is None:
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-    return body, replaying(body, receive)
 
 
 async def _replay(send: Send, stored: dict[str, object], digest: str) -> None:

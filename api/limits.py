@@ -24,6 +24,20 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+async def buffered(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body (as BodySizeLimit, outside, capped and kept it) and a receive that hands it over."""
+    body = scope.get(BODY)
+    if body is None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+    return body, replaying(body, receive)
+
+
 class BodySizeLimit:
     """Buffers each request body up to `max_bytes` and answers 413 beyond it.
 
