@@ -17,11 +17,15 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
+from infra import redisnodes
 from infra.settings import Settings
 from projections.model import TweetView
 from projections.stores.redis import RedisTimelines
@@ -40,6 +44,34 @@ def drop_prefix(r: redis.Redis, prefix: str) -> None:
     """Removes every key a micro-benchmark wrote under its own prefix."""
     for key in r.scan_iter(f"{prefix}*", count=1000):
         r.unlink(key)
+
+
+@asynccontextmanager
+async def scratch_timelines(settings: Settings, name: str, *store: Any, **options: Any
+                            ) -> AsyncIterator[tuple[RedisTimelines, list[redis.Redis]]]:  # fmt: skip
+    """A timeline store (`RedisTimelines(nodes, prefix, *store, **options)`) under a fresh prefix on the configured
+    Redis or Redis Cluster, with every primary (for CPU readings); the prefix's keys are dropped after."""
+    prefix = f"{name}{uuid.uuid4().hex[:6]}:"
+    nodes, r = await redisnodes.open_nodes(settings), redisnodes.connect_sync(settings)
+    primaries = redisnodes.primaries_sync(r)
+    try:
+        yield RedisTimelines(nodes, prefix, *store, **options), primaries
+    finally:
+        for node in primaries:
+            drop_prefix(node, prefix)
+        await nodes.aclose()
+
+
+async def per_call(
+    primaries: list[redis.Redis], calls: int, call: Callable[[], Awaitable[Any]]
+) -> tuple[float, float, float]:
+    """Runs `call` `calls` times: wall µs, this process's CPU µs and Redis CPU µs (every primary's) per call."""
+    c0, p0, t0 = sum(map(redis_cpu_s, primaries)), time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        await call()
+    wall, mine = time.perf_counter() - t0, time.process_time() - p0
+    cpu = sum(map(redis_cpu_s, primaries)) - c0
+    return wall * 1e6 / calls, mine * 1e6 / calls, cpu * 1e6 / calls
 
 
 def _calls(r: redis.Redis) -> dict[str, tuple[int, int]]:

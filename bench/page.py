@@ -12,27 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-import uuid
 from datetime import UTC, datetime
 
-from bench.delivery import drop_prefix, redis_cpu_s
-from infra import redisnodes
+from bench.delivery import per_call, scratch_timelines
 from infra.settings import Settings
 from projections.model import TweetView
-from projections.stores.redis import RedisTimelines
 
 READER = 1
 FANS = (2, 3, 4)  # with the reader: 4 followers, over the threshold of 3
 
 
 async def measure(settings: Settings, celebrities: int, followees: int, pages: int) -> tuple[float, float, float]:
-    prefix = f"page{uuid.uuid4().hex[:6]}:"
-    nodes, r = await redisnodes.open_nodes(settings), redisnodes.connect_sync(settings)
-    primaries = redisnodes.primaries_sync(r)
-    tl = RedisTimelines(nodes, prefix, 800, 3, 3600)
     celebs, regular = [100 + i for i in range(celebrities)], [10_000 + i for i in range(followees)]
-    try:
+    async with scratch_timelines(settings, "page", 800, 3, 3600) as (tl, primaries):
         await tl.rebuild_many([READER])
         w = tl.writes()
         for c in celebs:
@@ -52,16 +44,7 @@ async def measure(settings: Settings, celebrities: int, followees: int, pages: i
             await w.flush()
         for _ in range(20):  # connections to every node made
             await tl.home_page(READER, None, 20)
-        c0, p0, t0 = sum(map(redis_cpu_s, primaries)), time.process_time(), time.perf_counter()
-        for _ in range(pages):
-            await tl.home_page(READER, None, 20)
-        wall, mine = time.perf_counter() - t0, time.process_time() - p0
-        cpu = sum(map(redis_cpu_s, primaries)) - c0
-        return wall * 1e6 / pages, mine * 1e6 / pages, cpu * 1e6 / pages
-    finally:
-        for node in primaries:
-            drop_prefix(node, prefix)
-        await nodes.aclose()
+        return await per_call(primaries, pages, lambda: tl.home_page(READER, None, 20))
 
 
 def main() -> None:

@@ -11,27 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-import uuid
 from datetime import UTC, datetime
 
-from bench.delivery import drop_prefix, redis_cpu_s
-from infra import redisnodes
+from bench.delivery import per_call, scratch_timelines
 from infra.settings import Settings
 from projections.model import TweetView
-from projections.stores.redis import RedisTimelines
 
 READER = 1
 CAP = 800
 
 
 async def measure(settings: Settings, followees: int, tweets: int, entries: int, builds: int) -> tuple[float, ...]:
-    prefix = f"rebuild{uuid.uuid4().hex[:6]}:"
-    nodes, r = await redisnodes.open_nodes(settings), redisnodes.connect_sync(settings)
-    primaries = redisnodes.primaries_sync(r)
-    tl = RedisTimelines(nodes, prefix, CAP, 10**9, 3600, rebuild_entries=entries)
     authors = [10_000 + i for i in range(followees)]
-    try:
+    async with scratch_timelines(settings, "rebuild", CAP, 10**9, 3600, rebuild_entries=entries) as (tl, primaries):
         w = tl.writes()
         for a in authors:
             w.follow(READER, a)
@@ -43,18 +35,14 @@ async def measure(settings: Settings, followees: int, tweets: int, entries: int,
                 t += 1
                 w.post(TweetView(t, a, "hello world", datetime.now(UTC)))
             await w.flush()
-        c0, p0, t0 = sum(map(redis_cpu_s, primaries)), time.process_time(), time.perf_counter()
-        for _ in range(builds):
+
+        async def build() -> None:
             await tl.forget_timeline(READER)
             await tl.rebuild(READER)
-        wall, mine = time.perf_counter() - t0, time.process_time() - p0
-        cpu = sum(map(redis_cpu_s, primaries)) - c0
+
+        wall, mine, cpu = await per_call(primaries, builds, build)
         built = len(await tl.timeline_entries(READER))
-        return wall * 1e6 / builds, mine * 1e6 / builds, cpu * 1e6 / builds, built
-    finally:
-        for node in primaries:
-            drop_prefix(node, prefix)
-        await nodes.aclose()
+        return wall, mine, cpu, built
 
 
 def main() -> None:
