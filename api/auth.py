@@ -24,7 +24,7 @@ async def current_user(request: Request, w: Annotated[Wiring, Depends(wiring)]) 
     if grant is None or grant.user_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid bearer token", headers=_UNAUTHORIZED)
     need = "read" if request.method in ("GET", "HEAD") else "write"
-    if grant.scopes is not None and need not in grant.scopes:
+    if not grant.allows(need):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token's scopes do not include {need!r}")
     return grant.user_id
 

@@ -103,7 +103,7 @@ class TimelineFastLane:
         except BadCursor:
             return False
         grant = await w.accounts.token_grant(token)
-        if grant is None or grant.user_id != user_id or (grant.scopes is not None and "read" not in grant.scopes):
+        if grant is None or grant.user_id != user_id or not grant.allows("read"):
             return False  # the route answers 401 or 403
         scope["route"] = ROUTE  # what routing would have set (metrics label requests by it)
         q = w.queries
@@ -117,7 +117,6 @@ POST_PATH = "/tweets"
 POST_ROUTE = next(
     r for r in tweets.router.routes if getattr(r, "path", None) == POST_PATH and "POST" in getattr(r, "methods", ())
 )
-POST_RULES = ("posts", "writes")  # the route's per_user(...) rules, in its order
 
 
 def json_body(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -150,7 +149,7 @@ class PostFastLane:
             await self.app(scope, receive, send)
             return
         grant = await w.accounts.token_grant(token)
-        if grant is None or grant.user_id is None or (grant.scopes is not None and "write" not in grant.scopes):
+        if grant is None or grant.user_id is None or not grant.allows("write"):
             await self.app(scope, receive, send)  # the route answers 401 or 403
             return
         scope["route"] = POST_ROUTE  # what routing would have set (metrics label requests by it)
@@ -163,7 +162,7 @@ class PostFastLane:
     async def _post(scope: Scope, receive: Receive, send: Send) -> None:
         w, actor, tweet = scope.pop("chirp.post")
         request = Request(scope, receive)
-        for rule in POST_RULES:
+        for rule in tweets.POST_RULES:
             await enforce(request, w, rule, caller_key(actor, request))
         response = await tweets.post_tweet(tweet, actor, w, await identities(request))
         await response(scope, receive, send)

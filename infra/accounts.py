@@ -57,6 +57,11 @@ class Grant:
     scopes: frozenset[str] | None = None
     client_id: str | None = None
 
+    def allows(self, scope: str) -> bool:
+        """Whether the token holds `scope` itself (chirp's own tokens hold every one): chirp's routes ask for
+        `read` or `write`."""
+        return self.scopes is None or scope in self.scopes
+
 
 class Accounts(Protocol):
     async def claim_handle(self, handle: str, user_id: int) -> bool: ...

@@ -84,7 +84,7 @@ async def stream_user(w: Wiring, authorization: str | None, access_token: str | 
     grant = await w.accounts.token_grant(token)
     if grant is None or grant.user_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid bearer token", {"WWW-Authenticate": "Bearer"})
-    if grant.scopes is not None and "read" not in grant.scopes:
+    if not grant.allows("read"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this token's scopes do not include 'read'")
     return grant.user_id
 

@@ -31,6 +31,7 @@ from projections.text import mentioned_handles
 from schemas.events import Media, TweetDeleted, TweetEdited, TweetLiked, TweetPosted, TweetUnliked
 
 router = APIRouter(tags=["tweets"])
+POST_RULES = ("posts", "writes")  # the rate-limit rules a post counts against (api/fastlane.py checks them too)
 W = Annotated[Wiring, Depends(wiring)]
 TweetId = Annotated[Id, Path(description="A tweet id (decimal string).", examples=["7251846523904001"])]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -77,7 +78,7 @@ async def _media(w: Wiring, actor: int, i: int, m: MediaIn) -> Media:
 
 @router.post(
     "/tweets",
-    dependencies=[per_user("posts", "writes")],
+    dependencies=[per_user(*POST_RULES)],
     status_code=status.HTTP_201_CREATED,
     response_model=TweetCreated,
     responses=WRITE_ERRORS,
