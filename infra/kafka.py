@@ -169,7 +169,9 @@ class BoundedReader:
     `start`: "beginning", "end", a time (the first message stamped at or after it; the end if none is), or
     offsets per partition. `until`: offsets per partition to stop at, instead of the end offsets at `plan()`.
     `group`: partitions the group committed start from its commit instead, and each batch is committed once
-    the caller asks for the next one (it is done with it), so an interrupted read resumes after it.
+    the caller asks for the next one (it is done with it), so an interrupted read resumes after it; or, with
+    `batches(commit=False)`, when the caller says so (`commit`): one that works on a batch while it reads the
+    next.
     Without a group nothing is committed and no group is disturbed.
     """
 
@@ -240,9 +242,12 @@ class BoundedReader:
             return {tp: ends[tp] if (hit := found.get(tp)) is None else hit.offset for tp in parts}
         return {tp: self.start[tp] for tp in parts}
 
-    async def batches(self, follow: bool = False, stop: asyncio.Event | None = None) -> AsyncIterator[list[Record]]:
+    async def batches(
+        self, follow: bool = False, stop: asyncio.Event | None = None, commit: bool = True
+    ) -> AsyncIterator[list[Record]]:
         """The records of one fetch at a time, grouped by partition and in offset order per partition, up to
-        the planned ends; following, past them too until `stop` is set. Plans first if `plan()` was not called."""
+        the planned ends; following, past them too until `stop` is set. Plans first if `plan()` was not called.
+        `commit=False`: batches are committed only by `commit`."""
         if not self.spans:
             await self.plan()
         ends = self.ends
@@ -259,13 +264,22 @@ class BoundedReader:
                     reached[tp] = wanted[-1].offset + 1
             if batch:
                 yield batch
-                if self.group is not None:
+                if self.group is not None and commit:
                     await self.consumer.commit(reached)
             if not follow:
                 for tp in list(pending):
                     if await self.consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
                         self.consumer.pause(tp)
+
+    async def commit(self, batch: Sequence[Record]) -> None:
+        """The group's commit past `batch` (from `batches(commit=False)`), once the caller is done with it."""
+        reached: Offsets = {}
+        for r in batch:
+            tp = TopicPartition(r.topic, r.partition)
+            reached[tp] = max(reached.get(tp, 0), r.offset + 1)
+        if self.group is not None and reached:
+            await self.consumer.commit(reached)
 
 
 async def read_all(settings: Settings, topics: Sequence[str], **reader_config: Any) -> list[Record]:

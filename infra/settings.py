@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     fanout_yield_ms: float = Field(
         20.0, ge=0, description="While reads are slow, the worker pauses this long before each fan-out round (0: off)."
     )
+    trends_per_call: int = Field(
+        64,
+        ge=1,
+        description="Tweets one trends script call counts at most (a call's start costs Redis more than a tweet's "
+        "counts; a read of the trends waits for one call).",
+    )
     read_slow_ms: float = Field(
         50.0, gt=0, description="A timeline read slower than this tells the fan-out to yield (the read p99 budget)."
     )

@@ -155,7 +155,7 @@ class VersionStores:
         self.durable = durable
         self.timelines = timelines_of(settings, nodes, version, writes)
         self.progress = progress_of(settings, self.redis, version)
-        self.trends = RedisTrends(nodes, self.prefix)
+        self.trends = RedisTrends(nodes, self.prefix, per_call=settings.trends_per_call)
         self.queries = Queries(self.timelines, durable, settings.home_log_buckets)
 
     # The read side ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ rebuild resumes where it stopped; every write is idempotent, so re-applying a ba
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -95,24 +96,43 @@ async def rebuild(
 async def _replay(
     settings: Settings, group: str, projector: Projector, show: bool, since: datetime | None
 ) -> tuple[int, int, Offsets]:
-    """Applies everything below the end offsets now; returns (events, skipped, those end offsets)."""
+    """Applies everything below the end offsets now; returns (events, skipped, those end offsets).
+
+    Batches apply one after another, each committed once applied; the next batch is read and decoded while
+    Redis works on the one before (decoding is most of this process's work, the writes most of Redis's)."""
     codec = default_codec()
-    events = skipped = 0
+    decoded_n = undecodable = refused = 0
     reader = LogReader(settings, group, show, since=since)
-    async for batch in reader.batches():
-        decoded: list[Event] = []
-        stamps: list[int] = []
-        for record in batch:
-            try:
-                decoded.append(codec.decode(record.value or b""))
-            except DecodeError:
-                skipped += 1
-                continue
-            stamps.append(log_stamp(record.timestamp, record.offset))
+    applying: asyncio.Task[int] | None = None
+
+    async def apply(batch: list[KafkaRecord], decoded: list[Event], stamps: list[int]) -> int:
         outcome = await projector.apply_batch(decoded, stamps)
-        skipped += len(outcome.violations)
-        events += len(decoded) - len(outcome.violations)
-    return events, skipped, reader.ends
+        await reader.commit(batch)
+        return len(outcome.violations)
+
+    try:
+        async for batch in reader.batches(commit=False):
+            decoded: list[Event] = []
+            stamps: list[int] = []
+            for record in batch:
+                try:
+                    decoded.append(codec.decode(record.value or b""))
+                except DecodeError:
+                    undecodable += 1
+                    continue
+                stamps.append(log_stamp(record.timestamp, record.offset))
+            if applying is not None:
+                refused += await applying
+            applying = asyncio.create_task(apply(batch, decoded, stamps))
+            decoded_n += len(decoded)
+        if applying is not None:
+            refused += await applying
+            applying = None
+    finally:
+        if applying is not None:  # an error elsewhere: the batch in flight is left for the retry (not committed)
+            applying.cancel()
+            await asyncio.gather(applying, return_exceptions=True)
+    return decoded_n - refused, undecodable + refused, reader.ends
 
 
 class LogReader:
@@ -133,8 +153,10 @@ class LogReader:
         self.desc = desc
         self.since = since
         self.ends: Offsets = {}
+        self._reader: BoundedReader | None = None
 
-    async def batches(self) -> AsyncIterator[list[KafkaRecord]]:
+    async def batches(self, commit: bool = True) -> AsyncIterator[list[KafkaRecord]]:
+        """`commit=False`: a batch is committed by `commit` (BoundedReader.batches)."""
         topics = [t.kafka_name(self.settings.topic_prefix) for t in EVENT_TOPICS]
         reader = BoundedReader(
             self.settings,
@@ -145,14 +167,20 @@ class LogReader:
             fetch_max_bytes=64 * 1024 * 1024,
         )
         async with reader:
+            self._reader = reader
             await reader.plan()
             self.ends = {tp: end for tp, end in reader.ends.items() if end > 0}
             with tqdm(
                 total=reader.total, desc=self.desc, unit="ev", unit_scale=True, disable=not self.show, mininterval=1
             ) as bar:
-                async for batch in reader.batches():
+                async for batch in reader.batches(commit=commit):
                     yield batch
                     bar.update(len(batch))
+
+    async def commit(self, batch: Sequence[KafkaRecord]) -> None:
+        """The group's commit past `batch`, which the caller is done with (read with `commit=False`)."""
+        if self._reader is not None:
+            await self._reader.commit(batch)
 
 
 async def _warm(timelines: RedisTimelines, users: Sequence[int], show: bool) -> int:

@@ -21,6 +21,7 @@ from redis.typing import EncodableT, FieldT
 from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.stores.keys import RedisKeys, channel, online_index, read_pressure, reads_active
+from projections.stores.redis_record import RedisRecordWrites
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, flipped_id, id_bytes
 from projections.wire import delete_message, edit_head, media_json, update_head
 from schemas.events import Media
@@ -28,7 +29,7 @@ from schemas.events import Media
 log = logging.getLogger("chirp.redis")
 LUA = Path(__file__).parent / "lua"
 SCRIPTS = ("fanout", "unpush", "follow", "unfollow", "follow_in", "unfollow_in", "celebpush", "editpush")
-SPREAD = ("deliver", "undeliver")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
+SPREAD = ("deliver", "undeliver", "record")  # scripts touching keys of many slots of one node: `allow-cross-slot-keys`
 REBUILDS = ("rebuild", "rebuild_part", "rebuild_in", "rebuild_gather")  # with rebuildlib.lua too
 BUILD_TTL_MS = 60_000  # a timeline rebuilt in parts expires this long after a builder that died
 READS = ("read", "hydrate", "home")  # with readlib.lua too
@@ -88,6 +89,7 @@ class RedisTimelines:
         self.rebuild_chunk = rebuild_chunk
         self.built = min(cap, rebuild_entries or cap)
         self.replicas = replicas or Replicas()
+        self.unfollowed_s = UNFOLLOWED_S
         lib = (LUA / "lib.lua").read_text()
         self._scripts = {n: self.r.register_script(lib + (LUA / f"{n}.lua").read_text()) for n in SCRIPTS}
         spread = CROSS_SLOT + lib
@@ -130,8 +132,60 @@ class RedisTimelines:
 
     # Writes (the stream worker) -------------------------------------------------------------------
 
-    def writes(self) -> RedisTimelineWrites:
-        return RedisTimelineWrites(self)
+    def writes(self) -> RedisTimelineWrites | RedisRecordWrites:
+        """A batch's writer: the live pass's, or with fan-out off (a bulk rebuild) the record-only one."""
+        return RedisTimelineWrites(self) if self.push else RedisRecordWrites(self)
+
+    async def record(self, calls: dict[Any, list[list[EncodableT]]]) -> dict[Any, list[Any]]:
+        """record.lua calls (each its ops, redis_record.py), every node's in order, the nodes at once, in rounds
+        of `Pacing.round` ops' worth (a read waits for one call at most); returns each node's replies."""
+        per_round = max(self.pacing.round_now() // max(self.pacing.chunk_now(), 1), 1)
+        script = self._scripts["record"]
+
+        async def on(node: aioredis.Redis, ops: list[list[EncodableT]]) -> list[Any]:
+            replies: list[Any] = []
+            for i in range(0, len(ops), per_round):
+                if self.pacing.pressure is not None and await self.pacing.pressure.active() and self.pacing.yield_s:
+                    await asyncio.sleep(self.pacing.yield_s)  # reads are slow: let them through first
+                await self.ensure_scripts(node)
+                pipe = node.pipeline(transaction=False)
+                for args in ops[i : i + per_round]:
+                    pipe.evalsha(script.sha, 0, self.p, self.cap, self.threshold, *args)
+                if self.replicas.count:
+                    pipe.execute_command("WAIT", self.replicas.count, self.replicas.timeout_ms)
+                try:
+                    done = await pipe.execute()
+                except BaseException:
+                    self.forget_scripts(node)  # a NOSCRIPT among the errors: load them again on the retry
+                    raise
+                if self.replicas.count:
+                    if done[-1] < self.replicas.count:
+                        self.replicas.check([node])
+                    done = done[:-1]
+                replies += done
+            return replies
+
+        nodes = list(calls)
+        done = await asyncio.gather(*(on(node, calls[node]) for node in nodes))
+        return dict(zip(nodes, done, strict=True))
+
+    async def promote(self, authors: Sequence[int]) -> None:
+        """Accounts that just became celebrities: each goes into the `fc:` set of every follower (their tweets
+        are merged into those followers' pages from now on)."""
+        for author in sorted(set(authors)):
+            followers = await self.r.smembers(self.keys.followers(author))
+            async with self.r.pipeline(transaction=False) as pipe:
+                for f in followers:
+                    pipe.sadd(self.keys.celebrities_followed(_text(f)), author)
+                await pipe.execute()
+
+    async def undeliver(self, entry: bytes, users: Sequence[bytes]) -> None:
+        """A deleted tweet taken out of these users' timelines (a rebuild's pass: nobody is told), node by node,
+        a chunk at a time."""
+        chunk = self.pacing.chunk_now()
+        for k in range(0, len(users), chunk):
+            for node, group in self.nodes.group(users[k : k + chunk], lambda u: self.keys.timeline(_text(u))):
+                await self._on(node, "undeliver", entry, "", "", *group)
 
     def with_push(self) -> RedisTimelines:
         """The same store with fan-out on (after a bulk rebuild has recorded the log)."""
@@ -857,7 +911,7 @@ class RedisTimelineWrites:
             if _text(step) == "plan":
                 plans.append((int(args[-1]), args[:-3]))
         if promoted:
-            await self._promote(promoted)
+            await self.tl.promote(promoted)
         backfills = self._followers_sides(links, results)
         if celebrities:
             await self._celebrities_told(celebrities)
@@ -985,17 +1039,6 @@ class RedisTimelineWrites:
                 at += 2 + k
         if self.queued:
             await self._send_all()
-
-    async def _promote(self, authors: Sequence[int]) -> None:
-        """Accounts that just became celebrities: each goes into the `fc:` set of every follower (their tweets
-        are merged into those followers' pages from now on)."""
-        keys = self.tl.keys
-        for author in sorted(set(authors)):
-            followers = await self.tl.r.smembers(keys.followers(author))
-            async with self.tl.r.pipeline(transaction=False) as pipe:
-                for f in followers:
-                    pipe.sadd(keys.celebrities_followed(_text(f)), author)
-                await pipe.execute()
 
     async def _send_all(
         self, disjoint: bool = False

@@ -48,8 +48,12 @@ class RedisTrends:
     """The trends read model of one version (`prefix`): a `Projection` for the worker, a `TrendsReader`
     for the API."""
 
-    def __init__(self, client: aioredis.Redis | RedisNodes, prefix: str, clock: Clock = _now) -> None:
-        """`client`: one Redis, or the nodes of a Redis Cluster (infra/redisnodes.py)."""
+    def __init__(
+        self, client: aioredis.Redis | RedisNodes, prefix: str, clock: Clock = _now, per_call: int = 64
+    ) -> None:
+        """`client`: one Redis, or the nodes of a Redis Cluster (infra/redisnodes.py). `per_call`: tweet events
+        one script call counts (a read of the trends waits for one call at most)."""
+        self.per_call = per_call
         self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
         self.r: Any = self.nodes.client
         self.p = prefix
@@ -93,12 +97,12 @@ class RedisTrends:
 
 
 def script_args(op: str, tweet_id: int, author_id: int, tags: dict[str, str], now: datetime) -> list[Any] | None:
-    """ARGV of trends_write.lua for one tweet, or None when every bucket the tweet counts in has expired."""
+    """One tweet's part of trends_write.lua's ARGV, or None when every bucket the tweet counts in has expired."""
     live = live_buckets(id_time(tweet_id), now)
     if not live:
         return None
     expire = max(w.expires(b) for w, b in live)
-    args: list[Any] = [op, tweet_id, author_id, expire, len(live)]
+    args: list[Any] = [op, tweet_id, author_id, expire, len(live), len(tags)]
     for w, b in live:
         args += [w.name, b, w.expires(b)]
     for tag, display in tags.items():
@@ -107,9 +111,10 @@ def script_args(op: str, tweet_id: int, author_id: int, tags: dict[str, str], no
 
 
 class RedisTrendsWrites:
-    """One batch's changes, one script call per tweet event on one pipeline (a single round trip) to the node of
-    the trends' slot. The node is asked when the batch is flushed, so a batch begun before a failover goes to
-    the new owner (once the caller's retry has refreshed the slot owners)."""
+    """One batch's changes, `per_call` tweet events per script call (a call's start costs Redis more than a
+    tweet's counts), the calls on one pipeline (a single round trip) to the node of the trends' slot. The node
+    is asked when the batch is flushed, so a batch begun before a failover goes to the new owner (once the
+    caller's retry has refreshed the slot owners)."""
 
     def __init__(self, trends: RedisTrends) -> None:
         self.t = trends
@@ -133,11 +138,11 @@ class RedisTrendsWrites:
     async def flush(self) -> None:
         if not self.calls:
             return
-        script = self.t._write
+        script, n = self.t._write, self.t.per_call
         async with (await self.t.node()).pipeline(transaction=False) as pipe:
             pipe.scripts.add(script)  # type: ignore[arg-type]  # loaded first if Redis lacks it
-            for args in self.calls:
-                pipe.evalsha(script.sha, 0, self.t.p, *args)
+            for i in range(0, len(self.calls), n):
+                pipe.evalsha(script.sha, 0, self.t.p, *(x for args in self.calls[i : i + n] for x in args))
             pipe.incr(self.t.generation_key)
             await pipe.execute()
         self.calls = []

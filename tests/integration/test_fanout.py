@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from infra.settings import Settings
 from projections.model import TweetView
 from projections.stores.keys import RedisKeys
-from projections.stores.redis import Pacing, RedisTimelines
+from projections.stores.redis import Pacing, RedisTimelines, RedisTimelineWrites
 
 AUTHOR = 7
 
@@ -437,6 +437,7 @@ async def test_while_timelines_are_read_the_fan_out_sends_small_rounds(settings:
                 await api.mark_reading()
                 await worker.active()  # as the worker asks before a round
             w = tl.writes()
+            assert isinstance(w, RedisTimelineWrites)
             w.post(tweet(t))
             rounds = sent[reading] = []
             send = w._send_round
@@ -468,6 +469,7 @@ async def test_a_batchs_delivery_rounds_in_flight_together_give_the_same_timelin
     try:
         await follow_all(tl, followers)
         w = tl.writes()
+        assert isinstance(w, RedisTimelineWrites)
         for t in (11, 12, 13):
             w.post(tweet(t))
         in_flight, peak = 0, 0

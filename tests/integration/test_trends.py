@@ -168,3 +168,49 @@ def test_a_burst_of_reads_computes_the_trends_once_until_they_change(
     wait_idle(settings, worker)
     after = api.get("/trends", params=params).json()["trends"]
     assert len(computed) == 2 and f"fresh{uniq}" in {t["hashtag"] for t in after}  # exact, never stale
+
+
+def test_tweets_counted_in_one_script_call_leave_what_one_call_each_leaves(settings: Settings, uniq: str) -> None:
+    """trends_write.lua counts a batch's tweets several per call and sets each key's expiry once per call; a key a
+    delete emptied (Redis removed it) and a later tweet of the call created again still gets its expiry."""
+    from schemas.events import Meta, TweetDeleted, TweetEdited, TweetPosted
+    from schemas.ids import IdGenerator
+
+    ids = IdGenerator(node_id=7)
+    now = datetime.now(UTC)
+    a, b = ids.next_id(), ids.next_id()
+    t1, t2, t3 = ids.next_id(), ids.next_id(), ids.next_id()
+    tag = f"one{uniq}"
+    events: list[Event] = [
+        TweetPosted(Meta("e1", now, a), t1, a, f"#{tag} first"),
+        TweetDeleted(Meta("e2", now, a), t1, a),  # the tag's hashes and its place in the buckets emptied
+        TweetPosted(Meta("e3", now, b), t2, b, f"#{tag} again #two{uniq}"),  # and made again
+        TweetPosted(Meta("e4", now, a), t3, a, f"#two{uniq}"),
+        TweetEdited(Meta("e5", now, b), t2, b, f"#two{uniq} only"),
+    ]
+    batched, single = f"{settings.redis_prefix}trb{uniq}:", f"{settings.redis_prefix}trs{uniq}:"
+
+    async def run() -> None:
+        nodes = await redisnodes.open_nodes(settings)
+        client: Any = nodes.client
+        try:
+            authors: dict[int, tuple[int, int | None]] = {t1: (a, None), t2: (b, None), t3: (a, None)}
+            together = RedisTrends(nodes, batched, per_call=64).writes()
+            for e in events:
+                together.apply(e, authors)
+            await together.flush()
+            for e in events:
+                alone = RedisTrends(nodes, single, per_call=1).writes()
+                alone.apply(e, authors)
+                await alone.flush()
+            mine, theirs = await dump(client, batched), await dump(client, single)
+            assert mine == theirs and mine
+            assert all(expiry > 0 for _, expiry in mine.values())  # every key expires
+            top = {t.tag: t.tweets for t in await RedisTrends(nodes, batched).top("1h", now, 50)}
+            assert top.get(f"two{uniq}") == 2 and f"one{uniq}" not in top
+        finally:
+            await drop(client, batched)
+            await drop(client, single)
+            await nodes.aclose()
+
+    asyncio.run(run())

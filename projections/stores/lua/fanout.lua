@@ -43,9 +43,7 @@ local function deliver_own()
   end
 end
 if step == 'record' then
-  local ut = K(p, 'ur', author)
-  if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
-  push(ut, entry, cap)
+  record_tweet(p, author, entry, cap)
   if not fan then -- a rebuild's pass: no deliveries follow
     deliver_own()
     return {delivered, 0, 'done'}

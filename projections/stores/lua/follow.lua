@@ -4,11 +4,8 @@
 -- `cap` entries (newest first)}: what follow_in.lua, on the follower's node, does next.
 local p, follower, followee = ARGV[1], ARGV[2], ARGV[3]
 local cap, threshold = tonumber(ARGV[4]), tonumber(ARGV[5])
-local fo = K(p, 'fo', followee)
-redis.call('SADD', fo, follower)
-local cb = K(p, 'cb', followee)
-if redis.call('EXISTS', cb) == 1 then return {'celeb', 0} end
-if redis.call('SCARD', fo) > threshold then redis.call('SET', cb, 1); return {'celeb', 1} end
+local celebrity = follow_out(p, follower, followee, threshold)
+if celebrity > 0 then return {'celeb', celebrity - 1} end
 local ut = K(p, 'ur', followee)
 local out = {'merge', 0, horizon(ut)}
 for _, e in ipairs(redis.call('ZRANGEBYLEX', ut, '-', '(' .. FF8, 'LIMIT', 0, cap)) do out[#out + 1] = e end

@@ -6,9 +6,8 @@
 -- newest `cap` kept. Returns the entries backfilled.
 local p, follower, followee, suffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local cap, mode = tonumber(ARGV[5]), ARGV[6]
-redis.call('SADD', K(p, 'fg', follower), followee)
-redis.call('SREM', K(p, 'uf', follower), suffix)
-if mode == 'celeb' then redis.call('SADD', K(p, 'fc', follower), followee); return 0 end
+follow_sets(p, follower, followee, suffix, mode == 'celeb')
+if mode == 'celeb' then return 0 end
 local tl = K(p, 'hl', follower)
 if #ARGV < 8 or redis.call('EXISTS', tl) == 0 then return 0 end
 local theirs = {}

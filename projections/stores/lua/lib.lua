@@ -270,3 +270,63 @@ end
 local function publish_to(base, user, msg)
   redis.call('PUBLISH', K(base, 'push', user), msg)
 end
+
+-- Steps several scripts share (the live pass's one-event scripts and record.lua, a rebuild's batches).
+
+-- A tweet recorded in its author's recent list (which always holds its sentinel).
+local function record_tweet(p, author, entry, cap)
+  local ut = K(p, 'ur', author)
+  if redis.call('EXISTS', ut) == 0 then redis.call('ZADD', ut, 0, FF8 .. ZERO8) end
+  push(ut, entry, cap)
+end
+
+-- A follow, the followee's side: 1 if the followee is a celebrity, 2 if this follow just made them one, else 0.
+local function follow_out(p, follower, followee, threshold)
+  local fo = K(p, 'fo', followee)
+  redis.call('SADD', fo, follower)
+  local cb = K(p, 'cb', followee)
+  if redis.call('EXISTS', cb) == 1 then return 1 end
+  if redis.call('SCARD', fo) > threshold then redis.call('SET', cb, 1); return 2 end
+  return 0
+end
+
+-- A follow, the follower's sets (`suffix`: the followee as 8 bytes): following again wants deliveries again;
+-- a celebrity is merged at read time.
+local function follow_sets(p, follower, followee, suffix, celebrity)
+  redis.call('SADD', K(p, 'fg', follower), followee)
+  redis.call('SREM', K(p, 'uf', follower), suffix)
+  if celebrity then redis.call('SADD', K(p, 'fc', follower), followee) end
+end
+
+-- An unfollow, the follower's side (see unfollow_in.lua); returns the entries removed from their timeline.
+local function unfollow_in(p, follower, followee, suffix, cap, remember)
+  redis.call('SREM', K(p, 'fg', follower), followee)
+  redis.call('SREM', K(p, 'fc', follower), followee)
+  if remember > 0 then
+    local uf = K(p, 'uf', follower)
+    redis.call('SADD', uf, suffix)
+    redis.call('EXPIRE', uf, remember)
+  end
+  local tl = K(p, 'hl', follower)
+  if redis.call('EXISTS', tl) == 0 then return 0 end
+  tl_fold_inbox(p, follower, cap)
+  local kept = {}
+  local all = tl_entries(tl)
+  for _, m in ipairs(all) do
+    if m:sub(9, 16) ~= suffix then kept[#kept + 1] = m end
+  end
+  if #kept == #all then return 0 end
+  tl_replace(tl, kept, tl_horizon(tl))
+  return #all - #kept
+end
+
+-- A delete, the author's side: marked deleted (a fan-out planned later skips it) and out of the author's
+-- lists. Returns the entries removed.
+local function unrecord_tweet(p, author, entry)
+  local gone = K(p, 'dl', author)
+  redis.call('SADD', gone, entry)
+  redis.call('PEXPIRE', gone, 600000)
+  local removed = redis.call('ZREM', K(p, 'ur', author), entry)
+  removed = removed + redis.call('LREM', K(p, 'hl', author), 1, entry)
+  return removed + redis.call('ZREM', K(p, 'hx', author), entry)
+end

@@ -5,12 +5,7 @@
 -- account crossed the threshold).
 local p, author, entry = ARGV[1], ARGV[2], ARGV[3]
 local base, msg = ARGV[4] or '', ARGV[5]
-local gone = K(p, 'dl', author)
-redis.call('SADD', gone, entry)
-redis.call('PEXPIRE', gone, 600000)
-local removed = redis.call('ZREM', K(p, 'ur', author), entry)
-removed = removed + redis.call('LREM', K(p, 'hl', author), 1, entry)
-removed = removed + redis.call('ZREM', K(p, 'hx', author), entry)
+local removed = unrecord_tweet(p, author, entry)
 if base ~= '' and redis.call('EXISTS', K(base, 'online', author)) == 1 then publish_to(base, author, msg) end
 local out = {removed}
 for _, f in ipairs(redis.call('SMEMBERS', K(p, 'fo', author))) do out[#out + 1] = f end
