@@ -13,12 +13,14 @@ uvicorn has no hook for that; to scrape every process, run one per port (one wor
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from time import perf_counter
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import REGISTRY, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +49,43 @@ class _InFlight:
 
 _in_flight = _InFlight()
 IN_FLIGHT.set_function(lambda: _in_flight.n)
+
+
+class _ViewCacheMetrics:
+    """The view cache of the version this process serves (projections/stores/redis_views.py), read at scrape
+    time: its counters are plain integers the read path bumps, with no lock."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Any] = lambda: None
+
+    def collect(self) -> Iterator[Metric]:
+        cache = self.source()
+        if cache is None:
+            return
+        yield CounterMetricFamily(
+            "chirp_view_cache_hits", "Tweet views served from this process's view cache.", value=cache.hits
+        )
+        yield CounterMetricFamily(
+            "chirp_view_cache_misses", "Tweet views read from Redis and kept in the view cache.", value=cache.misses
+        )
+        yield CounterMetricFamily(
+            "chirp_view_cache_invalidations", "Redis invalidation messages the view cache handled.",
+            value=cache.invalidations,
+        )  # fmt: skip
+        yield GaugeMetricFamily("chirp_view_cache_views", "Tweet views the view cache holds.", value=len(cache))
+        yield GaugeMetricFamily(
+            "chirp_view_cache_live", "1 while every Redis node's invalidations reach the view cache, else 0 "
+            "(nothing is served from it).", value=int(cache.live),
+        )  # fmt: skip
+
+
+VIEW_CACHE = _ViewCacheMetrics()
+REGISTRY.register(VIEW_CACHE)
+
+
+def watch_views(source: Callable[[], Any]) -> None:
+    """What the view cache metrics read: the serving version's cache (None: no cache)."""
+    VIEW_CACHE.source = source
 
 
 def route_label(scope: Scope) -> str:

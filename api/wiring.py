@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from api import metrics
 from api.idempotency import IdempotencyStore
 from api.idlease import LeasedIds
 from api.media import RedisUploads, Uploads
@@ -151,8 +152,9 @@ async def connect(settings: Settings) -> Wiring:
     backup = await asyncio.to_thread(CassandraRegistryBackup, session)
     registry = VersionRegistry(nodes, settings.redis_prefix, backup)
     live = await registry.live()
-    factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session})
+    factory = StoreFactory(settings, nodes, cluster, {settings.keyspace: session}, views=True)
     stores = await factory.version(live)
+    stores.timelines.start_views()
     from api.positions import PositionedLog
 
     marks = RedisWriteMarks(r, settings.redis_prefix, settings.write_marks_s)
@@ -172,9 +174,14 @@ async def connect(settings: Settings) -> Wiring:
         media_store=ObjectStore(settings) if settings.media_storage else None,
     )
     _serve_version(w, stores)
+    metrics.watch_views(lambda: w.queries.tl.views if w.queries is not None else None)
     follower = asyncio.create_task(_follow_live(w, factory, registry, live))
     revocations = asyncio.create_task(accounts.watch_revocations(settings.token_revocation_poll_s))
     leasing = asyncio.create_task(ids.keep())
+
+    async def stop_views() -> None:
+        if w.queries is not None:
+            await w.queries.tl.stop_views()
 
     async def stop_following() -> None:
         follower.cancel()
@@ -183,6 +190,7 @@ async def connect(settings: Settings) -> Wiring:
         await ids.stop()
 
     w.closers.append(stop_following)
+    w.closers.append(stop_views)
     w.pressure = ReadPressure(r, settings.redis_prefix)
     w.rate_limits = RateLimits(settings)
     w.idempotency = IdempotencyStore(
@@ -214,7 +222,11 @@ async def _follow_live(w: Wiring, factory: StoreFactory, registry: Any, current:
         try:
             live = await registry.live()
             if live.name != current.name:
-                _serve_version(w, await factory.version(live))
+                stores, before = await factory.version(live), w.queries
+                stores.timelines.start_views()
+                _serve_version(w, stores)
+                if before is not None:
+                    await before.tl.stop_views()
                 log.info("serving read-model version %s (was %s)", live.name, current.name)
                 current = live
         except Exception as exc:  # Redis or Cassandra away for a moment: keep serving the version we have

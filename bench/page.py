@@ -6,7 +6,8 @@ call). Prints wall µs, this process's CPU µs (what an API process spends) and 
 summed) per page. With the cluster topology's settings (`env $(grep -v '^#' infra/cluster.env | xargs) python -m
 bench.page`) the same pages are read from a Redis Cluster, where a page's tweets and authors are mostly on other
 primaries. (The before figure in docs/benchmarks.md, 1,010 µs, is this module run on the commit before home.lua's
-k-way merge.)"""
+k-way merge.) `--views N`: the store keeps up to N views (the API's view cache, CHIRP_VIEW_CACHE), tracked
+before the pages are read, so the measured pages are served from it after the warm-up."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ from datetime import UTC, datetime
 from bench.delivery import per_call, scratch_timelines
 from infra.settings import Settings
 from projections.model import TweetView
+from projections.stores.redis import RedisTimelines
 
 READER = 1
 FANS = (2, 3, 4)  # with the reader: 4 followers, over the threshold of 3
 
 
-async def measure(settings: Settings, celebrities: int, followees: int, pages: int) -> tuple[float, float, float]:
+async def measure(
+    settings: Settings, celebrities: int, followees: int, pages: int, views: int = 0
+) -> tuple[float, float, float]:
     celebs, regular = [100 + i for i in range(celebrities)], [10_000 + i for i in range(followees)]
-    async with scratch_timelines(settings, "page", 800, 3, 3600) as (tl, primaries):
+    async with scratch_timelines(settings, "page", 800, 3, 3600, view_cache=views) as (tl, primaries):
         await tl.rebuild_many([READER])
         w = tl.writes()
         for c in celebs:
@@ -42,9 +46,23 @@ async def measure(settings: Settings, celebrities: int, followees: int, pages: i
                 t += 1
                 w.post(TweetView(t, author, "hello world", datetime.now(UTC)))
             await w.flush()
-        for _ in range(20):  # connections to every node made
-            await tl.home_page(READER, None, 20)
-        return await per_call(primaries, pages, lambda: tl.home_page(READER, None, 20))
+        tl.start_views()
+        try:
+            await _tracking(tl, views)
+            for _ in range(20):  # connections to every node made (and the views kept)
+                await tl.home_page(READER, None, 20)
+            return await per_call(primaries, pages, lambda: tl.home_page(READER, None, 20))
+        finally:
+            await tl.stop_views()
+
+
+async def _tracking(tl: RedisTimelines, views: int) -> None:
+    """Waits (at most 10 s) until the store's view cache is live, if it has one."""
+    for _ in range(1000):
+        if not views or (tl.views is not None and tl.views.live):
+            return
+        await asyncio.sleep(0.01)
+    raise RuntimeError("the view cache did not start tracking")
 
 
 def main() -> None:
@@ -52,8 +70,9 @@ def main() -> None:
     parser.add_argument("--celebrities", type=int, default=5)
     parser.add_argument("--followees", type=int, default=10)
     parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--views", type=int, default=0, help="views the store keeps (0: none, every page hydrated)")
     args = parser.parse_args()
-    wall, mine, cpu = asyncio.run(measure(Settings(), args.celebrities, args.followees, args.pages))
+    wall, mine, cpu = asyncio.run(measure(Settings(), args.celebrities, args.followees, args.pages, args.views))
     print(f"{wall:,.0f} us per page (wall), {mine:,.0f} us of this process's CPU, {cpu:,.0f} us of Redis CPU")
 
 

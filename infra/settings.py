@@ -336,6 +336,17 @@ class Settings(BaseSettings):
     token_ttl_s: int = Field(
         30 * 86_400, ge=60, description="Life of a bearer token; a token in use is extended (rolling expiry)."
     )
+    view_cache: int = Field(
+        50_000, ge=0, le=10_000_000,
+        description="Tweet views (with counts and author) an API process keeps in its memory, kept exact by Redis's "
+        "client-side caching invalidations (CLIENT TRACKING BCAST): a timeline page then costs Redis its entries "
+        "only. 0: none, every page hydrated in Redis.",
+    )  # fmt: skip
+    view_cache_ping_s: float = Field(
+        1.0, gt=0, le=60,
+        description="How often an API process pings the connections that bring it Redis's invalidations; one "
+        "unanswered for this long turns its view cache off (and empties it) until every node's is back.",
+    )  # fmt: skip
     token_cache_s: float = Field(60.0, gt=0, description="How long an API process trusts its cached token lookup.")
     token_revocation_poll_s: float = Field(
         0.25, gt=0, le=1, description="How often each API process learns of revoked tokens (they are refused then)."

@@ -54,9 +54,11 @@ READS = Writes()
 
 
 def timelines_of(
-    settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version, writes: Writes = READS
-) -> RedisTimelines:
-    """The version's timeline store (its Redis prefix), with the configured cap, threshold and window."""
+    settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version, writes: Writes = READS,
+    views: bool = False,
+) -> RedisTimelines:  # fmt: skip
+    """The version's timeline store (its Redis prefix), with the configured cap, threshold and window; `views`:
+    with the configured view cache (a long-lived reader: the API), which `start_views` starts."""
     s = settings
     general: Any = redis.client if isinstance(redis, RedisNodes) else redis
     return RedisTimelines(
@@ -79,13 +81,19 @@ def timelines_of(
         rebuild_chunk=s.rebuild_chunk,
         rebuild_entries=s.rebuild_entries,
         replicas=Replicas(s.redis_wait_replicas, s.redis_wait_timeout_ms),
+        view_cache=s.view_cache if views else 0,
+        view_ping_s=s.view_cache_ping_s,
     )
 
 
-def progress_of(settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version) -> RedisProgress:
-    """The version's own progress (never shared): the next offset per partition it has applied."""
+def progress_of(
+    settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version, seen: RedisTimelines | None = None
+) -> RedisProgress:
+    """The version's own progress (never shared): the next offset per partition it has applied. `seen`: a store
+    whose view cache must reflect what the progress says is applied before a reader acts on it."""
     general: Any = redis.client if isinstance(redis, RedisNodes) else redis
-    return RedisProgress(general, version.own_prefix(settings.redis_prefix))
+    settle = seen.sync_views if seen is not None and seen.views is not None else None
+    return RedisProgress(general, version.own_prefix(settings.redis_prefix), settle)
 
 
 class StoreFactory:
@@ -95,9 +103,11 @@ class StoreFactory:
 
     def __init__(
         self, settings: Settings, redis: aioredis.Redis | RedisNodes, cluster: Any,
-        sessions: Mapping[str, Any] | None = None,
+        sessions: Mapping[str, Any] | None = None, views: bool = False,
     ) -> None:  # fmt: skip
+        """`views`: the timeline stores keep tweet views (CHIRP_VIEW_CACHE), for a long-lived reader (the API)."""
         self.settings = settings
+        self.views = views
         self.nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
         self.redis: Any = cast(
             Any, self.nodes.client
@@ -135,7 +145,7 @@ class StoreFactory:
 
     async def version(self, version: Version, writes: Writes = READS) -> VersionStores:
         durable = await self.durable(version.keyspace_in(self.settings.keyspace))
-        return VersionStores(self.settings, self.nodes, version, durable, writes)
+        return VersionStores(self.settings, self.nodes, version, durable, writes, self.views)
 
 
 class VersionStores:
@@ -144,7 +154,7 @@ class VersionStores:
 
     def __init__(
         self, settings: Settings, redis: aioredis.Redis | RedisNodes, version: Version, durable: CassandraProjections,
-        writes: Writes,
+        writes: Writes, views: bool = False,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.nodes = nodes = redis if isinstance(redis, RedisNodes) else RedisNodes(redis)
@@ -153,8 +163,8 @@ class VersionStores:
         self.writes = writes
         self.prefix = version.prefix(settings.redis_prefix)
         self.durable = durable
-        self.timelines = timelines_of(settings, nodes, version, writes)
-        self.progress = progress_of(settings, self.redis, version)
+        self.timelines = timelines_of(settings, nodes, version, writes, views)
+        self.progress = progress_of(settings, self.redis, version, self.timelines)
         self.trends = RedisTrends(nodes, self.prefix, per_call=settings.trends_per_call)
         self.queries = Queries(self.timelines, durable, settings.home_log_buckets)
 

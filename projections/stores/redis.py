@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from infra.redisnodes import RedisNodes
 from projections.model import BatchStats, TimelinePage, TweetView, UserView
 from projections.stores.keys import RedisKeys, channel, online_index, read_pressure, reads_active
 from projections.stores.redis_record import RedisRecordWrites
+from projections.stores.redis_views import ViewCache, ViewTracker
 from projections.timeline import HORIZON_MARK, Entry, decode_entry, encode_entry, flipped_id, id_bytes
 from projections.wire import delete_message, edit_head, media_json, update_head
 from schemas.events import Media
@@ -66,6 +67,8 @@ class RedisTimelines:
         rebuild_chunk: int = 50,
         replicas: Replicas | None = None,
         rebuild_entries: int | None = None,
+        view_cache: int = 0,
+        view_ping_s: float = 1.0,
     ) -> None:
         """`push=False` records tweets without fanning them out: for a bulk rebuild, after which home
         timelines are materialized from the authors' lists on their first read. `publish`: the base prefix
@@ -75,7 +78,9 @@ class RedisTimelines:
         newest entries a timeline materialized from the authors' lists gets (the cap by default); reads older than
         them go to Cassandra until deliveries fill the timeline to the cap. `client`: one Redis,
         or the nodes of a Redis Cluster (infra/redisnodes.py): the writes go to each key's node. `replicas`: how many
-        replicas must hold the worker's writes before a flush returns (none by default)."""
+        replicas must hold the worker's writes before a flush returns (none by default). `view_cache`: how
+        many tweet views a reading process keeps, exact by Redis's invalidations (redis_views.py; 0: none, the
+        default); `start_views` starts tracking them."""
         self.nodes = client if isinstance(client, RedisNodes) else RedisNodes(client)
         self.r: Any = self.nodes.client
         self.pacing = pacing or Pacing()
@@ -100,6 +105,10 @@ class RedisTimelines:
         reads = spread + (LUA / "readlib.lua").read_text()
         self._scripts |= {n: self.r.register_script(reads + (LUA / f"{n}.lua").read_text()) for n in READS}
         self._loaded: set[int] = set()  # id() of the nodes the write pipelines loaded the scripts on
+        self.views = ViewCache(prefix, view_cache) if view_cache > 0 else None
+        self._tracker = None
+        if self.views is not None:
+            self._tracker = ViewTracker(self.nodes, self.views, view_ping_s, f"chirp-views:{prefix}")
 
     async def ensure_scripts(self, node: aioredis.Redis) -> None:
         """Every script loaded on `node`, once per process (`forget_scripts` after an error): the write
@@ -372,8 +381,36 @@ class RedisTimelines:
 
     async def hydrate(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
         """Tweets (with counts and authors) cached in Redis, in one round trip (per node, at once, on a Redis
-        Cluster; then the authors other nodes serve); misses are left out."""
-        return await self._complete(await self._tweets(pairs))
+        Cluster; then the authors other nodes serve); misses are left out. With a view cache, only the views it
+        has not got are read, and kept."""
+        cache = self.views
+        if cache is None or not cache.live:
+            return await self._complete(await self._tweets(pairs))
+        found = cache.get(t for t, _ in pairs)
+        if len(found) == len(pairs):
+            return found
+        token = cache.begin()
+        try:
+            fresh = await self._complete(await self._tweets([pair for pair in pairs if pair[0] not in found]))
+            cache.put(token, fresh.values())
+        finally:
+            cache.end(token)
+        found.update(fresh)
+        return found
+
+    def start_views(self) -> None:
+        """Starts tracking the views this store keeps (a no-op without a view cache)."""
+        if self._tracker is not None:
+            self._tracker.start()
+
+    async def stop_views(self) -> None:
+        if self._tracker is not None:
+            await self._tracker.stop()
+
+    async def sync_views(self) -> None:
+        """After the worker's progress shows a write applied: returns once this process's views reflect it."""
+        if self._tracker is not None:
+            await self._tracker.sync()
 
     async def _tweets(self, pairs: Sequence[tuple[int, int]]) -> dict[int, TweetView]:
         """hydrate.lua on each node that serves some of the tweets, at once; authors served elsewhere stay
@@ -407,13 +444,16 @@ class RedisTimelines:
         merged and deduplicated in Redis, newer than `after` if given) and the views Redis has of them.
         None if not materialized."""
         bounds = (id_bytes(before) if before else b"", limit, self.ttl_s, id_bytes(after) if after else b"")
-        raw = await self._on(self._home(user_id), "home", user_id, *bounds)
+        cached = self.views is not None and self.views.live
+        raw = await self._on(self._home(user_id), "home", user_id, *bounds, b"1" if cached else b"")
         if raw[0] == 0:
             return None
         if raw[0] == 2:  # a Redis Cluster: some celebrities' lists are on other nodes
             return await self._merged_page(raw, before, limit, after)
         n = raw[2]
         pairs = [(e.tweet_id, e.author_id) for e in map(decode_entry, raw[3 : 3 + n])]
+        if cached:  # entries only: the views come from the cache, and Redis for what it has not got
+            return TimelinePage(pairs, int.from_bytes(raw[1], "big")), await self.hydrate(pairs)
         views = _views(pairs, raw[3 + n :])
         if len(views) < n and any(raw[3 + n + i * 11] == ELSEWHERE for i in range(n)):
             views.update(await self._tweets([pair for pair in pairs if pair[0] not in views]))
@@ -510,14 +550,21 @@ def _text(k: bytes | str) -> str:
 class RedisProgress:
     """A version's bookkeeping under its own prefix (even when its data is shared with another version)."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, settle: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """`settle`: awaited after each read of the progress, before it is returned (a reader's view cache catching
+        up with the invalidations Redis sent before it: `RedisTimelines.sync_views`)."""
         self.r = client
         self.p = prefix
         self.keys = RedisKeys(prefix)
+        self.settle = settle
 
     async def progress(self) -> dict[str, int]:
         """`topic:partition` -> the next offset this version has applied."""
         raw = await self.r.hgetall(self.keys.progress())
+        if self.settle is not None:
+            await self.settle()
         return {_text(k): int(v) for k, v in raw.items()}
 
     async def stats(self) -> dict[str, int]:

@@ -19,7 +19,7 @@ from infra.settings import Settings
 from projections.model import TweetView
 from projections.stores.keys import RedisKeys
 from projections.stores.redis import ELSEWHERE, Pacing, RedisTimelines, Replicas, remove_keys
-from tests.integration.support import local_redis_cluster
+from tests.integration.support import local_redis_cluster, until
 
 pytestmark = pytest.mark.integration
 
@@ -144,6 +144,37 @@ async def test_every_reader_sees_on_a_cluster_what_one_redis_shows(pair: tuple[R
         assert await spread.read(r, None, 20) == await one.read(r, None, 20)
     assert marked  # some pages were read on the reader's node and hydrated on others
     assert await spread.materialized_users() == await one.materialized_users() == READERS
+
+
+async def test_a_view_cache_on_a_cluster_hears_every_node(pair: tuple[RedisTimelines, RedisTimelines]) -> None:
+    """Views kept by a reader of the cluster: one link per primary, pages equal to those hydrated in Redis,
+    before and after changes to tweets, likes and authors on every node."""
+    _, spread = pair
+    await replay(spread)
+    cached = RedisTimelines(spread.nodes, spread.p, 10, 10, 3600, view_cache=1000, view_ping_s=0.2)
+    cached.start_views()
+    try:
+        await until(lambda: cached.views is not None and cached.views.live)
+        assert cached._tracker is not None and len(cached._tracker._links) == 3
+        for _ in range(2):  # the second time from the cache
+            for r in READERS:
+                page, expected = await cached.home_page(r, None, 20), await spread.home_page(r, None, 20)
+                assert page is not None and expected is not None and shown(page) == shown(expected)
+        assert cached.views is not None and cached.views.hits > 0
+        w = spread.writes()
+        for t in range(10_001, 10_037, 5):
+            w.like(t, 101, True)
+        w.edit(10_013, "edited on its node", datetime(2026, 11, 30, 2, tzinfo=UTC))
+        for a in AUTHORS:
+            w.save_user(a, f"user{a}", f"Renamed {a}")
+        await w.flush()
+        await cached.sync_views()
+        for r in READERS:
+            page, expected = await cached.home_page(r, None, 20), await spread.home_page(r, None, 20)
+            assert page is not None and expected is not None and shown(page) == shown(expected)
+            assert all(v.author is None or v.author.display_name.startswith("Renamed") for v in page[1].values())
+    finally:
+        await cached.stop_views()
 
 
 async def test_hydration_finds_tweets_and_authors_on_every_node(pair: tuple[RedisTimelines, RedisTimelines]) -> None:

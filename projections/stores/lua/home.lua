@@ -1,8 +1,9 @@
 -- One page of a home timeline ready to show, in one round trip (read.lua and hydrate.lua together).
 -- ARGV: prefix, user, upper bound ('' or an exclusive 8-byte id), limit, ttl, lower bound (optional: ''
--- or an exclusive 8-byte id; `since` polling, which then needs nothing older than it).
+-- or an exclusive 8-byte id; `since` polling, which then needs nothing older than it), entries only
+-- (optional: '1' for a reader that keeps its own views, redis_views.py, and hydrates only what it lacks).
 -- Returns {0} when the timeline is not materialized, else {1, horizon, n, entry 1..n, 11 values per
--- entry as hydrate.lua gives them}: the newest `limit` distinct entries of all sources that are newer
+-- entry as hydrate.lua gives them, unless entries only}: the newest `limit` distinct entries of all sources that are newer
 -- than the highest horizon (below it a source may be incomplete; the caller continues elsewhere). On a
 -- Redis Cluster, when a celebrity's list is on another node: read.lua's reply with status 2 (the caller
 -- merges and hydrates); a tweet or author on another node is marked ELSEWHERE in its values.
@@ -41,14 +42,15 @@ if #sources > 1 then
 end
 local out, ids = {1, h, 0}, {}
 local hh, hl = halves(h)
+local views = ARGV[7] ~= '1'
 for _, m in ipairs(merged) do
-  if #ids == limit then break end
+  if out[3] == limit then break end
   local mh, ml = halves(flip(m))
   if mh < hh or (mh == hh and ml <= hl) then break end
   out[#out + 1] = m
-  ids[#ids + 1] = decimal(mh, ml)
+  out[3] = out[3] + 1
+  if views then ids[#ids + 1] = decimal(mh, ml) end
 end
-out[3] = #ids
 local users = {}
 for _, t in ipairs(ids) do hydrate(out, p, t, nil, users) end
 return out
