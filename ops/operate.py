@@ -23,6 +23,8 @@ from infra.kafka import admin_client, end_offsets
 from infra.redisnodes import RedisNodes
 from infra.settings import Settings
 from projections.factory import StoreFactory, progress_of, timelines_of
+from projections.model import TweetView
+from projections.queries import Queries
 from projections.reference import ReferenceModel
 from projections.stores import redis as redis_store
 from projections.stores.cassandra import CassandraProjections, CassandraRegistryBackup
@@ -258,6 +260,23 @@ def _entry(e: tuple[int, str] | None) -> str:
     return "nothing" if e is None else f"tweet {e[0]} {e[1][:40]!r}"
 
 
+async def _served(queries: Queries, user_id: int, depth: int) -> tuple[list[TweetView], bool]:
+    """The newest `depth` tweets of a home timeline as a client paging it sees them: a page may end short with a
+    cursor (the read side's work per request is bounded), and the client goes on from it. Whether a read rebuilt
+    the timeline."""
+    tweets: list[TweetView] = []
+    before: int | None = None
+    rebuilt = False
+    for _ in range(depth + 1):
+        page = await queries.home(user_id, before, depth - len(tweets))
+        tweets += page.tweets
+        rebuilt = rebuilt or page.rebuilt
+        if len(tweets) >= depth or page.next_before is None:
+            break
+        before = page.next_before
+    return tweets[:depth], rebuilt
+
+
 async def verify(
     settings: Settings, sample: int | None, depth: int, show: bool = True, report: Callable[[str], None] = print
 ) -> tuple[int, list[Mismatch]]:
@@ -285,10 +304,10 @@ async def verify(
         queries = stores.queries
         mismatches: list[Mismatch] = []
         for u in tqdm(users, desc=f"verifying {live.name}", unit="tl", disable=not show, mininterval=1):
-            page = await queries.home(u, None, depth)
-            served = [(t.tweet_id, t.content) for t in page.tweets]
+            tweets, rebuilt = await _served(queries, u, depth)
+            served = [(t.tweet_id, t.content) for t in tweets]
             expected = [(t, model.content[t]) for t in model.home(u, depth)]
-            if page.rebuilt:
+            if rebuilt:
                 await stores.timelines.forget_timeline(u)
             if served != expected:
                 mismatch = Mismatch(u, expected, served)
