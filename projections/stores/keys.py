@@ -98,6 +98,11 @@ class RedisKeys:
         were planned before the unfollow and arrive after it."""
         return f"{self.p}uf:{{{user_id}}}"
 
+    def id_head(self, family: str) -> str:
+        """What every key of a per-id family (`tweet`, `likes`, `user`, ...) shares, up to its id: client-side
+        caching tracks such keys by this prefix (redis_views.py), and reads a changed key's id after it."""
+        return f"{self.p}{family}:{{"
+
     def tweet(self, tweet_id: Id) -> str:
         return f"{self.p}t:{{{tweet_id}}}"
 

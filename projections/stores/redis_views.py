@@ -34,11 +34,12 @@ from redis.exceptions import RedisError
 
 from infra.redisnodes import RedisNodes
 from projections.model import TweetView
+from projections.stores.keys import RedisKeys
 
 log = logging.getLogger("chirp.views")
 CHANNEL = b"__redis__:invalidate"
-TWEET_FAMILIES = (b"t", b"lk", b"rp")  # the keys a tweet's view is read from (its hash, likes, replies)
-USER_FAMILY = b"u"  # the author's hash (handle, display name)
+TWEET_FAMILIES = ("t", "lk", "rp")  # the keys a tweet's view is read from (its hash, likes, replies)
+USER_FAMILY = "u"  # the author's hash (handle, display name)
 PRUNE_AT = 1_024  # invalidations remembered for reads in flight before the oldest ones are pruned
 
 
@@ -48,7 +49,9 @@ class ViewCache:
 
     def __init__(self, prefix: str, size: int) -> None:
         self.size = size
-        self._prefix = prefix.encode()
+        keys = RedisKeys(prefix)
+        # (key head, whether its id is a user's): a changed key under a head drops the views it feeds
+        self._heads = [(keys.id_head(f).encode(), f == USER_FAMILY) for f in (*TWEET_FAMILIES, USER_FAMILY)]
         self._views: dict[int, TweetView] = {}
         self._by_author: dict[int, set[int]] = {}
         self._seq = 0  # invalidation messages (and clears) so far
@@ -66,8 +69,7 @@ class ViewCache:
 
     def prefixes(self) -> list[str]:
         """The key prefixes whose changes drop views (for `CLIENT TRACKING ... BCAST PREFIX`)."""
-        p = self._prefix.decode()
-        return [f"{p}{family.decode()}:{{" for family in (*TWEET_FAMILIES, USER_FAMILY)]
+        return [head.decode() for head, _ in self._heads]
 
     def set_live(self, live: bool) -> None:
         """Serve and store views only while every node's invalidations reach this cache; emptied on each change."""
@@ -143,40 +145,33 @@ class ViewCache:
 
     def invalidate(self, keys: Sequence[bytes] | None) -> None:
         """One invalidation message: the keys that changed, or None for all of them (FLUSHALL, FLUSHDB)."""
-        self._seq += 1
         self.invalidations += 1
         if keys is None:
-            self._cleared = self._seq
-            self._views.clear()
-            self._by_author.clear()
+            self.clear()
             return
+        self._seq += 1
         for key in keys:
             self._drop(key)
 
     def _drop(self, key: bytes) -> None:
-        """Drops what `key` (`<prefix><family>:{<id>}`) feeds; keys of other prefixes are ignored."""
-        p = self._prefix
-        if not key.startswith(p):
-            return
-        family, sep, rest = key[len(p) :].partition(b":{")
-        if not sep or not rest.endswith(b"}"):
+        """Drops what `key` (`<prefix><family>:{<id>}`) feeds; keys of other prefixes and families are ignored."""
+        head, is_user = next(((h, u) for h, u in self._heads if key.startswith(h)), (b"", False))
+        rest = key[len(head) :]
+        if not head or not rest.endswith(b"}"):
             return
         try:
             ident = int(rest[:-1])
         except ValueError:
             return
-        remember = bool(self._reads)
-        if family == USER_FAMILY:
+        if is_user:
             for t in list(self._by_author.get(ident, ())):
                 self._forget(t)
-            if remember:
-                self._users_dropped.pop(ident, None)
-                self._users_dropped[ident] = self._seq
-        elif family in TWEET_FAMILIES:
+        else:
             self._forget(ident)
-            if remember:
-                self._tweets_dropped.pop(ident, None)
-                self._tweets_dropped[ident] = self._seq
+        if self._reads:  # a read in flight may have begun before this change: `put` must know of it
+            dropped = self._users_dropped if is_user else self._tweets_dropped
+            dropped.pop(ident, None)  # re-inserted last: the dict stays oldest first for `_prune`
+            dropped[ident] = self._seq
 
 
 def _prune(dropped: dict[int, int], oldest: int) -> None:

@@ -3,10 +3,11 @@
 -- or an exclusive 8-byte id; `since` polling, which then needs nothing older than it), entries only
 -- (optional: '1' for a reader that keeps its own views, redis_views.py, and hydrates only what it lacks).
 -- Returns {0} when the timeline is not materialized, else {1, horizon, n, entry 1..n, 11 values per
--- entry as hydrate.lua gives them, unless entries only}: the newest `limit` distinct entries of all sources that are newer
--- than the highest horizon (below it a source may be incomplete; the caller continues elsewhere). On a
--- Redis Cluster, when a celebrity's list is on another node: read.lua's reply with status 2 (the caller
--- merges and hydrates); a tweet or author on another node is marked ELSEWHERE in its values.
+-- entry as hydrate.lua gives them, unless entries only}: the newest `limit` distinct entries of all
+-- sources that are newer than the highest horizon (below it a source may be incomplete; the caller
+-- continues elsewhere). On a Redis Cluster, when a celebrity's list is on another node: read.lua's reply
+-- with status 2 (the caller merges and hydrates); a tweet or author on another node is marked ELSEWHERE
+-- in its values.
 local p, limit = ARGV[1], tonumber(ARGV[4])
 local sources, elsewhere = home_sources(p, ARGV[2], ARGV[3], limit, tonumber(ARGV[5]), ARGV[6])
 if sources == nil then return {0} end
