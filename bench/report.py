@@ -97,6 +97,9 @@ def rows(out: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     )
     for name, key in (("fixed load", "fixed_load"), ("saturation", "saturation")):
         x = out["delay_ms"][key]
+        if "offered_per_s" in x:  # the load as a share of what the bulk drain sustains (queueing grows with it)
+            share = x["offered_per_s"] / max(fan["capacity_tweets_per_s"], 1e-9)
+            name = f"{name}: {x['offered_per_s']:.0f} tweets/s, {share:.0%} of the fan-out capacity"
         r.append(
             (
                 f"post → visible ms, {name} (p50 / p95 / p99)",
