@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from infra import cassandra, redisnodes
 from infra.kafka import admin_client, end_offsets
 from infra.redisnodes import RedisNodes
 from infra.settings import Settings
-from projections.factory import StoreFactory, progress_of, timelines_of
+from projections.factory import StoreFactory, VersionStores, progress_of, timelines_of
 from projections.model import TweetView
 from projections.queries import Queries
 from projections.reference import ReferenceModel
@@ -244,15 +244,20 @@ class Mismatch:
     user_id: int
     expected: list[tuple[int, str]]
     served: list[tuple[int, str]]
+    notes: tuple[str, ...] = ()  # what Redis held for the timeline, and what a second read served (`_diagnose`)
+
+    def first_difference(self) -> int:
+        at = next((i for i, (a, b) in enumerate(zip(self.expected, self.served, strict=False)) if a != b), None)
+        return min(len(self.expected), len(self.served)) if at is None else at
 
     def describe(self) -> str:
-        at = next((i for i, (a, b) in enumerate(zip(self.expected, self.served, strict=False)) if a != b), None)
-        at = min(len(self.expected), len(self.served)) if at is None else at
+        at = self.first_difference()
         exp = self.expected[at] if at < len(self.expected) else None
         got = self.served[at] if at < len(self.served) else None
         return (
             f"user {self.user_id}: {len(self.served)} entries served, {len(self.expected)} expected; "
             f"first difference at #{at + 1}: expected {_entry(exp)}, served {_entry(got)}"
+            + "".join(f"; {n}" for n in self.notes)
         )
 
 
@@ -307,16 +312,34 @@ async def verify(
             tweets, rebuilt = await _served(queries, u, depth)
             served = [(t.tweet_id, t.content) for t in tweets]
             expected = [(t, model.content[t]) for t in model.home(u, depth)]
-            if rebuilt:
-                await stores.timelines.forget_timeline(u)
             if served != expected:
                 mismatch = Mismatch(u, expected, served)
+                mismatch = replace(mismatch, notes=await _diagnose(stores, mismatch, depth, rebuilt))
                 mismatches.append(mismatch)
                 report(mismatch.describe())
+            if rebuilt:
+                await stores.timelines.forget_timeline(u)
         return len(users), mismatches
     finally:
         await _close(client)
         factory.cluster.shutdown()
+
+
+async def _diagnose(stores: VersionStores, mismatch: Mismatch, depth: int, rebuilt: bool) -> tuple[str, ...]:
+    """Where a difference comes from: whether Redis holds the expected tweet in the timeline's list or inbox
+    (a read-side fault) or not (a lost delivery), and whether a second read serves the same (a race with the
+    read, or a steady state)."""
+    at = mismatch.first_difference()
+    notes = ["the timeline was built by this read" if rebuilt else "the timeline was materialized before"]
+    if at < len(mismatch.expected):
+        tweet = mismatch.expected[at][0]
+        held = [e.tweet_id for e in await stores.timelines.timeline_entries(mismatch.user_id)]
+        notes.append(f"Redis holds the expected tweet at #{held.index(tweet) + 1} of {len(held)}" if tweet in held
+                     else f"Redis does not hold the expected tweet ({len(held)} entries held)")  # fmt: skip
+    again, _ = await _served(stores.queries, mismatch.user_id, depth)
+    same = [(t.tweet_id, t.content) for t in again] == mismatch.served
+    notes.append("a second read served the same" if same else "a second read served something else")
+    return tuple(notes)
 
 
 async def reference_model(settings: Settings, show: bool = True) -> ReferenceModel:

@@ -190,6 +190,8 @@ def test_new_events_reach_the_promoted_version_and_verify_catches_damage(dep: De
     bad = dep.cli("verify", "--all")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert f"user {author}:" in bad.stdout and "1 of" in bad.stderr
+    # the diagnosis: a delivery lost in Redis (not a read-side fault), and the same on a second read
+    assert "Redis does not hold the expected tweet" in bad.stdout and "a second read served the same" in bad.stdout
 
     fixed = dep.cli("replay", "timelines", "--user", author)
     assert fixed.returncode == 0 and "rebuilt in place" in fixed.stdout, fixed.stdout + fixed.stderr
