@@ -217,6 +217,16 @@ class Settings(BaseSettings):
     worker_align_max: int = Field(
         50_000, ge=0, description="Records the worker holds back at most while aligning partitions in time."
     )
+    worker_fetch_min_bytes: int = Field(
+        65_536,
+        ge=1,
+        description="Bytes a Kafka fetch of the worker waits for (up to the wait below): a trickle of tweets then "
+        "costs one fetch per wait instead of one per record, CPU the broker and the worker give the fan-out (1: "
+        "answer at once).",
+    )
+    worker_fetch_max_wait_ms: int = Field(
+        10, ge=0, description="How long a Kafka fetch of the worker waits for the bytes above, at most."
+    )
     worker_commit_interval_s: float = Field(
         0.5, gt=0, description="How often the worker commits consumer offsets (what a restart resumes from)."
     )

@@ -11,6 +11,7 @@ from infra.kafka import security
 from infra.settings import Settings
 from schemas.topics import FOLLOWS, LIKES, TWEETS, USERS
 from streams.agents import Worker
+from streams.fetching import Fetching, FetchingApp
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -29,7 +30,7 @@ def build_app(settings: Settings) -> faust.App:
     datadir = settings.state_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)  # Faust needs it even with in-memory tables
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(","))
-    app = faust.App(
+    app = FetchingApp(
         settings.worker_group,
         broker=brokers,
         broker_credentials=broker_credentials(settings),
@@ -49,6 +50,7 @@ def build_app(settings: Settings) -> faust.App:
         datadir=str(datadir),
         autodiscover=False,
     )
+    app.chirp_fetching = Fetching(settings.worker_fetch_min_bytes, settings.worker_fetch_max_wait_ms)
     worker = Worker(settings, app)
 
     def topic(*names: str) -> faust.TopicT:
