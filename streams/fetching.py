@@ -1,8 +1,9 @@
 """How the worker's Kafka consumer fetches: Faust fixes aiokafka's `fetch_max_wait_ms` at 1.5 s and leaves
 `fetch_min_bytes` at 1, so a broker answers a fetch as soon as one record is there. Under a steady trickle
-of tweets the consumer thread then sends fetch after fetch, each carrying a few records: measured at 450
-tweets/s on two cores, the broker spent ~0.3 core and the worker ~0.15 core on fetches alone, CPU that the
-fan-out and Redis were waiting for. `FetchingApp` builds its consumer with the settings' minimum and wait
+of tweets the consumer thread then sends fetch after fetch, each carrying a few records, CPU the fan-out and
+Redis wait for on a small box: at 450 tweets/s on two cores, asking for 64 KB or 10 ms instead took the worker
+from 1.86 to 1.60 CPU seconds per 1,500 tweets and the broker from ~0.8 to ~0.65 (docs/benchmarks.md,
+2026-12-02 evening). `FetchingApp` builds its consumer with the settings' minimum and wait
 instead (`CHIRP_WORKER_FETCH_MIN_BYTES`, `CHIRP_WORKER_FETCH_MAX_WAIT_MS`): a fetch returns when that many
 bytes are there or the wait is up, so a trickle costs one fetch per wait and a backlog fills each fetch.
 
